@@ -1,0 +1,31 @@
+// Bundles the extension and the CLI with esbuild. ssh2's optional native parts are left out:
+// it loads them in try/catch and falls back to pure JS (notes: transfer-and-ssh.md).
+import { build } from 'esbuild';
+import { chmod, copyFile, mkdir, readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const production = process.argv.includes('--production');
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: !production,
+  minify: production,
+  external: ['vscode', 'cpu-features', './crypto/build/Release/sshcrypto.node'],
+  logLevel: 'warning',
+  // jsonc-parser's UMD build hides its requires from the bundler; its ESM build does not.
+  mainFields: ['module', 'main'],
+};
+
+await build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' });
+await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } });
+await chmod('dist/cli.js', 0o755);
+
+// dockerode reads its gRPC .proto files at run time, relative to its own module.
+const protoDir = join(dirname(require.resolve('dockerode/package.json')), 'lib', 'proto');
+await mkdir('dist/proto', { recursive: true }).catch(() => undefined);
+for (const f of await readdir(protoDir).catch(() => [])) await copyFile(join(protoDir, f), join('dist/proto', f));
+console.error('built dist/extension.js and dist/cli.js');

@@ -1,0 +1,359 @@
+#!/usr/bin/env bash
+# Real test servers on this machine (recipe: /work/shared/notes/test-servers.md).
+#
+#   bash scripts/test-servers.sh up [N]             (re)create bm1..bmN (default 2) and bmbare;
+#                                                   prints /srv/baremetal-test/env.json on stdout
+#   bash scripts/test-servers.sh down [--all]       remove the servers (--all: stop the dev engine too)
+#   bash scripts/test-servers.sh exec NAME -- CMD…  run CMD inside server NAME's net + mount namespaces
+#   bash scripts/test-servers.sh status             show what is up
+#
+# Server bmN = network namespace bmN (veth bmN-h 10.213.N.1 <-> bmN-s 10.213.N.2) + a persistent mount
+# namespace ($ROOT/bmN/mnt) with private /run /root /home /tmp + its own dockerd and sshd.
+# bmbare (10.213.99.2) has sshd but no dockerd. The dev engine is the workstation's engine, where
+# images are built: a dockerd in the host's namespaces with its socket at $ROOT/dev/docker.sock.
+# Needs (Debian 12): docker.io openssh-server iproute2 busybox-static (they pull in iptables,
+# containerd, runc, openssh-client; util-linux is essential).
+set -euo pipefail
+export PATH=$PATH:/usr/sbin:/sbin
+
+ROOT=/srv/baremetal-test
+CLIENT=$ROOT/client
+DEV=$ROOT/dev
+DEV_HOST=unix://$DEV/docker.sock
+CGROUP_PARENT=/baremetal-test # server containers' cgroups: $CGROUP_PARENT/<server>/<container>
+
+log() { printf '[test-servers %3ds] %s\n' "$SECONDS" "$*" >&2; }
+die() { log "error: $*" && exit 1; }
+
+# Third octet of a server's /24 (bm1 -> 1, bmbare -> 99); also validates names given by users.
+net_of() {
+  case $1 in
+    bmbare) echo 99 ;;
+    bm[1-9] | bm[1-9][0-9]) if [[ $1 == bm99 ]]; then die "bm99 is reserved"; else echo "${1#bm}"; fi ;;
+    *) die "unknown server '$1' (expected bm1..bm98 or bmbare)" ;;
+  esac
+}
+
+require_tools() {
+  local t missing=()
+  for t in ip nsenter unshare findmnt flock dockerd docker iptables sshd ssh ssh-keygen busybox; do
+    command -v "$t" >/dev/null || missing+=("$t")
+  done
+  ((${#missing[@]} == 0)) ||
+    die "missing ${missing[*]}: apt-get install -y docker.io openssh-server iproute2 busybox-static"
+}
+
+# wait_for SECONDS WHAT LOGFILE CMD...: retry CMD every 0.2 s; on timeout show the log and fail.
+wait_for() {
+  local deadline=$((SECONDS + $1)) what=$2 logfile=$3
+  shift 3
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || { tail -n 20 "$logfile" >&2 || true; die "timed out waiting for $what"; }
+    sleep 0.2
+  done
+}
+
+alive() { [[ -e /proc/$1 ]] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; } # zombies: dead
+
+# ---- finding what a previous (possibly killed) run left behind -------------------------------
+
+# Servers that exist in any form: a state folder, a network namespace or a host-side veth.
+known_servers() {
+  {
+    for d in "$ROOT"/bm*/; do if [[ -d $d ]]; then basename "$d"; fi; done
+    ip netns list | cut -d' ' -f1
+    ip -o link show | cut -d: -f2 | sed -n 's/^ *//; s/@.*//; s/-h$//p'
+  } | grep -E '^bm([0-9]+|bare)$' | sort -u || true
+}
+
+# Daemons whose command line names a path containing $1: dockerd, its containerd and shims,
+# sshd listeners. They run detached (setsid) and outlive the run that started them.
+daemon_pids() {
+  local f pid
+  grep -lsF -- "$1" /proc/[0-9]*/cmdline | while read -r f; do
+    pid=${f#/proc/} pid=${pid%/cmdline}
+    case $(cat "/proc/$pid/comm" 2>/dev/null) in dockerd | containerd* | sshd) echo "$pid" ;; esac
+  done
+}
+
+# Processes inside server $1: in its network namespace (docker-proxy, ssh sessions, `exec`
+# commands), in its mount namespace, or in its containers' cgroups.
+namespace_pids() {
+  local name=$1 ino
+  if [[ -e /run/netns/$name ]]; then ip netns pids "$name"; fi
+  if findmnt -rn --mountpoint "$ROOT/$name/mnt" >/dev/null; then
+    ino=$(stat -L -c %i "$ROOT/$name/mnt")
+    find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/mnt' -lname "mnt:\[$ino\]" \
+      2>/dev/null | cut -d/ -f3
+  fi
+  cat /sys/fs/cgroup{,/*}"$CGROUP_PARENT/$name"/*/cgroup.procs 2>/dev/null || true
+}
+
+# stdin: pids; stdout: those pids and all their descendants (e.g. containers under their shims).
+with_descendants() {
+  local -A kids=()
+  local p line todo=()
+  for p in /proc/[0-9]*; do
+    read -r line 2>/dev/null <"$p/stat" || continue
+    line=${line##*) } line=${line#* } # drop "pid (comm) state": the ppid comes next
+    kids[${line%% *}]+=" ${p#/proc/}"
+  done
+  mapfile -t todo
+  while ((${#todo[@]})); do
+    p=${todo[-1]} && unset 'todo[-1]'
+    [[ $p == "$$" ]] || echo "$p"
+    read -ra line <<<"${kids[$p]:-}" && todo+=("${line[@]}")
+  done | sort -un
+}
+
+kill_and_wait() { # SIGKILL the given pids, then wait up to 5 s until they are gone
+  local p i
+  (($#)) || return 0
+  kill -9 "$@" 2>/dev/null || true
+  for i in {1..50}; do
+    for p in "$@"; do if alive "$p"; then sleep 0.1 && continue 2; fi; done
+    return 0
+  done
+  log "warning: still alive after SIGKILL: $*"
+}
+
+remove_servers() {
+  local s servers pids
+  mapfile -t servers < <(known_servers)
+  # SIGKILL is enough: all server state is deleted below, and the containers' mounts, iptables
+  # rules and veths vanish with the server's namespaces.
+  mapfile -t pids < <({
+    daemon_pids "$ROOT/bm"
+    for s in "${servers[@]}"; do namespace_pids "$s"; done
+  } | with_descendants)
+  ((${#pids[@]} == 0)) || log "stopping ${#pids[@]} server processes"
+  kill_and_wait "${pids[@]}"
+  for s in "${servers[@]}"; do
+    if findmnt -rn --mountpoint "$ROOT/$s/mnt" >/dev/null; then umount "$ROOT/$s/mnt"; fi
+    if [[ -e /run/netns/$s ]]; then ip netns del "$s"; fi
+    if ip link show "$s-h" >/dev/null 2>&1; then ip link del "$s-h"; fi # takes its peer along
+  done
+  # Never rm -rf across a mount point: unmount whatever the host still has under $ROOT/bm*.
+  { findmnt -rn -o TARGET | grep "^$ROOT/bm" || true; } | sort -r | xargs -r umount -l
+  rm -rf "$ROOT"/bm* "$ROOT/env.json" "$CLIENT/known_hosts" "$CLIENT/ssh_config"
+  find /sys/fs/cgroup{,/*}"$CGROUP_PARENT" -depth -type d -exec rmdir {} + 2>/dev/null || true
+}
+
+# ---- the dev (workstation) engine -----------------------------------------------------------
+
+dev_answers() { docker -H "$DEV_HOST" info >/dev/null 2>&1; }
+
+stop_dev() {
+  local pid pids
+  pid=$(cat "$DEV/dockerd.pid" 2>/dev/null || true)
+  if [[ -n $pid ]] && alive "$pid" && grep -qF "$DEV/" "/proc/$pid/cmdline"; then
+    kill "$pid" # SIGTERM: a clean shutdown keeps its data root (the image cache) usable
+    for _ in {1..100}; do if alive "$pid"; then sleep 0.2; else break; fi; done
+  fi
+  mapfile -t pids < <(daemon_pids "$DEV/" | with_descendants)
+  kill_and_wait "${pids[@]}"
+}
+
+start_dev() {
+  if dev_answers; then log "dev engine already running ($DEV_HOST)" && return 0; fi
+  stop_dev # leftovers of a killed run (containerd, shims, a dockerd that does not answer)
+  mkdir -p "$DEV" && echo '{}' >"$DEV/daemon.json" # ignore the host's /etc/docker/daemon.json
+  log "starting dev engine"
+  # Default bridge (docker0, 172.17.0.0/16 on the host) so that RUN steps in builds get a network.
+  setsid dockerd --config-file "$DEV/daemon.json" --data-root "$DEV/docker" \
+    --exec-root "$DEV/exec" --pidfile "$DEV/dockerd.pid" -H "$DEV_HOST" \
+    </dev/null >"$DEV/dockerd.log" 2>&1 9>&- &
+}
+
+# local/busybox:1 without a registry: /bin/busybox plus the links `busybox --install -s` would
+# make, /etc/passwd and /etc/group, imported from a tar stream.
+ensure_busybox_image() {
+  local rootfs=$DEV/busybox-rootfs applet
+  docker -H "$DEV_HOST" image inspect local/busybox:1 >/dev/null 2>&1 && return 0
+  log "importing local/busybox:1 into the dev engine"
+  rm -rf "$rootfs" && mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,etc,root,tmp}
+  cp "$(command -v busybox)" "$rootfs/bin/busybox"
+  busybox --list-full | while read -r applet; do
+    [[ -e $rootfs/$applet ]] || ln -s /bin/busybox "$rootfs/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
+    >"$rootfs/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+  chmod 700 "$rootfs/root" && chmod 1777 "$rootfs/tmp"
+  tar -C "$rootfs" -c . | docker -H "$DEV_HOST" import \
+    -c 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' -c 'CMD ["/bin/sh"]' - local/busybox:1 >/dev/null
+  rm -rf "$rootfs"
+}
+
+# ---- servers ---------------------------------------------------------------------------------
+
+ensure_client_key() { # created once, reused by every run
+  mkdir -p "$CLIENT" && chmod 700 "$CLIENT"
+  [[ -f $CLIENT/id_ed25519 ]] ||
+    ssh-keygen -q -t ed25519 -N '' -C baremetal-test-client -f "$CLIENT/id_ed25519"
+  [[ -f $CLIENT/id_ed25519.pub ]] || ssh-keygen -y -f "$CLIENT/id_ed25519" >"$CLIENT/id_ed25519.pub"
+}
+
+create_server() { # namespaces, private folders, host key, authorized key, sshd_config
+  local name=$1 dir=$ROOT/$1 n
+  n=$(net_of "$name")
+  mkdir -p "$dir"/{run/sshd,root/.ssh,home,tmp,docker,ssh}
+  chmod 700 "$dir/root" && chmod 1777 "$dir/tmp"
+  ip netns add "$name"
+  ip link add "$name-h" type veth peer name "$name-s" netns "$name"
+  ip addr add "10.213.$n.1/24" dev "$name-h" && ip link set "$name-h" up
+  ip -n "$name" addr add "10.213.$n.2/24" dev "$name-s"
+  ip -n "$name" link set "$name-s" up && ip -n "$name" link set lo up
+  # The mount namespace lives on as a bind mount on $dir/mnt (its parent mount must not be shared).
+  touch "$dir/mnt" && unshare --mount="$dir/mnt" --propagation private true
+  # Inside: drop the copied mounts of other namespaces (so no server keeps another's namespaces
+  # alive), then put the private folders over /run /root /home /tmp.
+  # shellcheck disable=SC2016 # $1 is expanded by the inner sh
+  nsenter --mount="$dir/mnt" sh -ec '
+    findmnt -rn -t nsfs -o TARGET | sort -r | xargs -r umount -l
+    for d in run root home tmp; do mount --bind "$1/$d" "/$d"; done' sh "$dir"
+  ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$dir/ssh/ssh_host_ed25519_key"
+  cp "$CLIENT/id_ed25519.pub" "$dir/root/.ssh/authorized_keys" # ~root/.ssh inside the server
+  cat >"$dir/ssh/sshd_config" <<EOF
+ListenAddress 10.213.$n.2
+Port 22
+HostKey $dir/ssh/ssh_host_ed25519_key
+PidFile /run/sshd.pid
+AuthorizedKeysFile .ssh/authorized_keys
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+AllowTcpForwarding yes
+AllowStreamLocalForwarding yes
+MaxSessions 30
+MaxStartups 100:30:200
+Subsystem sftp /usr/lib/openssh/sftp-server
+EOF
+}
+
+start_server() {
+  local name=$1 dir=$ROOT/$1
+  # nsenter, not `ip netns exec`: that remounts /sys, and dockerd then finds no cgroups.
+  local in=(nsenter --net="/run/netns/$name" --mount="$dir/mnt")
+  if [[ $name != bmbare ]]; then
+    echo '{}' >"$dir/daemon.json"
+    # --exec-root and --pidfile are the private /run as seen from the host, so containerd and
+    # the shims carry $dir in their command lines too (daemon_pids finds them after a crash).
+    setsid "${in[@]}" dockerd --config-file "$dir/daemon.json" --data-root "$dir/docker" \
+      --exec-root "$dir/run/docker" --pidfile "$dir/run/docker.pid" -H unix:///var/run/docker.sock \
+      --cgroup-parent "$CGROUP_PARENT/$name" </dev/null >"$dir/dockerd.log" 2>&1 9>&- &
+  fi
+  "${in[@]}" /usr/sbin/sshd -f "$dir/ssh/sshd_config" -E "$dir/sshd.log" </dev/null &>/dev/null 9>&- ||
+    die "sshd on $name did not start (see $dir/sshd.log)"
+}
+
+wait_server() {
+  local name=$1 dir=$ROOT/$1
+  if [[ $name != bmbare ]]; then
+    wait_for 60 "dockerd on $name" "$dir/dockerd.log" docker -H "unix://$dir/run/docker.sock" info
+  fi
+  wait_for 20 "ssh to $name" "$dir/sshd.log" ssh -F "$CLIENT/ssh_config" -o ConnectTimeout=2 "$name" true
+}
+
+known_hosts_line() { echo "10.213.$(net_of "$1").2 $(cut -d' ' -f1,2 "$ROOT/$1/ssh/ssh_host_ed25519_key.pub")"; }
+
+write_client_files() {
+  local s
+  for s in "$@"; do known_hosts_line "$s"; done >"$CLIENT/known_hosts"
+  for s in "$@"; do # BatchMode: key auth only, never prompt
+    printf 'Host %s\n  HostName 10.213.%s.2\n  Port 22\n  User root\n  IdentityFile %s\n' \
+      "$s" "$(net_of "$s")" "$CLIENT/id_ed25519"
+    printf '  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  BatchMode yes\n\n' \
+      "$CLIENT/known_hosts"
+  done >"$CLIENT/ssh_config"
+}
+
+# JSON by printf: every value is a fixed path, a server name, an address or base64 (no escaping).
+write_env_json() {
+  local s sep='' dir sock fp
+  printf '{"dockerHost":"%s","identityFile":"%s","knownHosts":"%s","sshConfig":"%s","servers":[' \
+    "$DEV_HOST" "$CLIENT/id_ed25519" "$CLIENT/known_hosts" "$CLIENT/ssh_config"
+  for s in "$@"; do
+    dir=$ROOT/$s sock="\"$ROOT/$s/run/docker.sock\""
+    [[ $s != bmbare ]] || sock=null
+    fp=$(ssh-keygen -lf "$dir/ssh/ssh_host_ed25519_key.pub" | cut -d' ' -f2)
+    printf '%s{"name":"%s","host":"10.213.%s.2","port":22,"user":"root","hasDocker":%s,' \
+      "$sep" "$s" "$(net_of "$s")" "$([[ $sock == null ]] && echo false || echo true)"
+    printf '"dockerSocketOnHost":%s,"knownHostsLine":"%s","hostKeyFingerprint":"%s",' \
+      "$sock" "$(known_hosts_line "$s")" "$fp"
+    printf '"netns":"%s","mountns":"%s"}' "$s" "$dir/mnt"
+    sep=,
+  done
+  printf ']}\n'
+}
+
+# ---- commands --------------------------------------------------------------------------------
+
+# One up/down at a time. Daemons get `9>&-` so that they do not hold the lock forever.
+lock() { mkdir -p "$ROOT" && exec 9>"$ROOT/.lock" && flock 9; }
+
+cmd_up() {
+  local count=${1:-2} s i names=()
+  [[ $count =~ ^[1-9][0-9]?$ && $count -le 98 ]] || die "N must be 1..98, got '$count'"
+  require_tools
+  lock
+  remove_servers # first: whatever an earlier (possibly killed) run left
+  if [[ $(findmnt -no PROPAGATION -T "$ROOT") == *shared* ]]; then # e.g. under systemd
+    mount --bind "$ROOT" "$ROOT" && mount --make-private "$ROOT"
+  fi
+  ensure_client_key
+  for ((i = 1; i <= count; i++)); do names+=("bm$i"); done
+  names+=(bmbare)
+  for s in "${names[@]}"; do create_server "$s"; done
+  write_client_files "${names[@]}"
+  log "starting daemons for ${names[*]}"
+  for s in "${names[@]}"; do start_server "$s"; done
+  start_dev
+  wait_for 60 "the dev engine" "$DEV/dockerd.log" dev_answers
+  ensure_busybox_image
+  for s in "${names[@]}"; do wait_server "$s"; done
+  write_env_json "${names[@]}" >"$ROOT/env.json"
+  log "up: ${names[*]} (try: ssh -F $CLIENT/ssh_config bm1 docker info)"
+  cat "$ROOT/env.json"
+}
+
+cmd_down() {
+  lock
+  remove_servers
+  if [[ ${1:-} == --all ]]; then stop_dev; fi
+  log "down"
+}
+
+cmd_exec() {
+  local name=${1:-}
+  if (($#)); then shift; fi
+  if [[ ${1:-} == -- ]]; then shift; fi
+  if [[ -z $name ]] || (($# == 0)); then die "usage: exec NAME -- CMD [ARGS...]"; fi
+  net_of "$name" >/dev/null
+  if [[ ! -e /run/netns/$name ]] || ! findmnt -rn --mountpoint "$ROOT/$name/mnt" >/dev/null; then
+    die "$name is not up"
+  fi
+  exec nsenter --net="/run/netns/$name" --mount="$ROOT/$name/mnt" -- "$@"
+}
+
+cmd_status() {
+  local s sock engine sshd fmt='{{.Images}} images, {{.ContainersRunning}} running'
+  engine=$(docker -H "$DEV_HOST" info --format "$fmt" 2>/dev/null) || engine="down"
+  echo "dev engine ($DEV_HOST): $engine"
+  for s in $(known_servers); do
+    sock=unix://$ROOT/$s/run/docker.sock sshd=down engine="no dockerd"
+    if alive "$(cat "$ROOT/$s/run/sshd.pid" 2>/dev/null || echo 0)"; then sshd=up; fi
+    if [[ $s != bmbare ]]; then engine=$(docker -H "$sock" info --format "$fmt" 2>/dev/null) || engine=down; fi
+    echo "$s (10.213.$(net_of "$s").2): sshd $sshd, docker: $engine"
+  done
+  if [[ -f $ROOT/env.json ]]; then echo "env: $ROOT/env.json"; else echo "env: none (run up)"; fi
+}
+
+case ${1:-} in
+  up | down | exec) cmd="cmd_$1" && shift && "$cmd" "$@" ;;
+  status) cmd_status ;;
+  *) sed -n '4,8p' "$0" | sed 's/^# *//' >&2 && exit 2 ;;
+esac

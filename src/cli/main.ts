@@ -1,0 +1,268 @@
+import os from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig, pickServer } from '../core/config/load';
+import { resolveSecrets } from '../core/config/secrets';
+import type { Config, ServerConfig } from '../core/config/types';
+import { asBmError, BmError } from '../core/errors';
+import { deploy, type DeployResult } from '../core/deploy/deploy';
+import { rollback } from '../core/deploy/rollback';
+import { history, status, runningContainer, type AppStatus } from '../core/deploy/status';
+import { LocalBuilder } from '../drivers/docker/builder';
+import { GitRepo } from '../drivers/git/repo';
+import { ServerPool } from '../drivers/server-pool';
+import { CliOutput, formatBytes, formatDuration, relativeTime } from './output';
+import { askHidden, confirm } from './prompt';
+
+const USAGE = `Usage: baremetal <command> [options]
+
+Commands:
+  deploy    [--server NAME] [--commit REF] [--allow-dirty] [--wait] [--json]
+            build the commit (default HEAD), ship it over SSH, run it health-checked
+  rollback  [--server NAME] [--to REF] [--wait] [--json]
+            run the image of an earlier deploy again (default: the previous one)
+  history   [--server NAME] [--json]      deploys on the server, newest first
+  status    [--server NAME] [--json]      what runs now, its health and uptime
+  logs      [--server NAME] [--follow] [--tail N] [--since TIME] [--timestamps]
+  trust     NAME [--yes]                  show a server's host key and add it to known_hosts
+
+Options for every command:
+  --cwd DIR     the project folder (where baremetal.json is); default: the current folder
+  --verbose     more detail on stderr (build output, connection steps)
+
+Environment:
+  DOCKER_HOST             the local engine that builds images (default /var/run/docker.sock)
+  BAREMETAL_SSH_CONFIG    an ssh_config file to use instead of ~/.ssh/config
+  BAREMETAL_SSH_PASSPHRASE  passphrase of an encrypted key, when there is no terminal to ask on`;
+
+const OPTIONS = {
+  server: { type: 'string' },
+  commit: { type: 'string' },
+  to: { type: 'string' },
+  cwd: { type: 'string' },
+  tail: { type: 'string' },
+  since: { type: 'string' },
+  json: { type: 'boolean' },
+  follow: { type: 'boolean', short: 'f' },
+  timestamps: { type: 'boolean' },
+  wait: { type: 'boolean' },
+  yes: { type: 'boolean', short: 'y' },
+  'allow-dirty': { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Args = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const { values: args, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (args.help || !command) {
+    process.stdout.write(`${USAGE}\n`);
+    return command || args.help ? 0 : 2;
+  }
+  const out = new CliOutput(args.verbose ?? false);
+  const abort = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(130);
+    out.warn('cancelling… (Ctrl-C again to quit at once)');
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+  const pool = new ServerPool({
+    logger: out,
+    sshConfigFile: process.env.BAREMETAL_SSH_CONFIG || undefined,
+    askPassphrase: async (file) => process.env.BAREMETAL_SSH_PASSPHRASE ?? (process.stdin.isTTY ? askHidden(`Passphrase for ${file}: `) : undefined),
+  });
+  try {
+    const cwd = resolve(args.cwd ?? process.cwd());
+    const ctx: Ctx = { args, rest, out, pool, cwd, signal: abort.signal, who: `${os.userInfo().username}@${os.hostname()}` };
+    switch (command) {
+      case 'deploy':
+        return await deployCommand(ctx);
+      case 'rollback':
+        return await rollbackCommand(ctx);
+      case 'history':
+        return await historyCommand(ctx);
+      case 'status':
+        return await statusCommand(ctx);
+      case 'logs':
+        return await logsCommand(ctx);
+      case 'trust':
+        return await trustCommand(ctx);
+      default:
+        process.stderr.write(`Unknown command "${command}".\n\n${USAGE}\n`);
+        return 2;
+    }
+  } catch (e) {
+    const err = asBmError(e);
+    out.error(err.message);
+    if (err.detail) out.info(err.detail.split('\n').map((l) => `  ${l}`).join('\n'));
+    if (err.code === 'Internal' && err.cause instanceof Error) out.debug(err.cause.stack ?? '');
+    return 1;
+  } finally {
+    process.off('SIGINT', onSigint);
+    pool.closeAll();
+  }
+}
+
+interface Ctx {
+  args: Args;
+  rest: string[];
+  out: CliOutput;
+  pool: ServerPool;
+  cwd: string;
+  signal: AbortSignal;
+  who: string;
+}
+
+async function setup(ctx: Ctx): Promise<{ config: Config; server: ServerConfig }> {
+  const config = await loadConfig(ctx.cwd);
+  return { config, server: pickServer(config, ctx.args.server) };
+}
+
+async function connect(ctx: Ctx, server: ServerConfig) {
+  ctx.out.progress({ phase: 'connect', message: `Connecting to ${server.name}` });
+  return ctx.pool.get(server, ctx.signal);
+}
+
+function printDeployResult(ctx: Ctx, r: DeployResult): void {
+  ctx.out.result(r, ctx.args.json ?? false, () => {
+    const verb = r.kind === 'rollback' ? 'Rolled back' : 'Deployed';
+    return `${verb} ${r.commit.slice(0, 12)} (${r.subject}) to ${r.server} in ${formatDuration(r.durationMs)}; ${formatBytes(r.bytesSent)} sent.`;
+  });
+}
+
+/** Runs a deploy-like operation; on failure still prints the result object under --json. */
+async function runAndReport(ctx: Ctx, op: () => Promise<DeployResult>): Promise<number> {
+  try {
+    printDeployResult(ctx, await op());
+    return 0;
+  } catch (e) {
+    const result = (e as { result?: DeployResult }).result;
+    if (result && ctx.args.json) ctx.out.result(result, true, () => '');
+    throw e;
+  }
+}
+
+async function deployCommand(ctx: Ctx): Promise<number> {
+  const { config, server } = await setup(ctx);
+  const secrets = await resolveSecrets(config);
+  ctx.out.secrets = secrets;
+  const repo = await GitRepo.open(config.dir);
+  const connected = await connect(ctx, server);
+  return runAndReport(ctx, () =>
+    deploy(
+      { config, server: connected, serverName: server.name, repo, builder: new LocalBuilder(), secrets, logger: ctx.out, progress: ctx.out.progress, who: ctx.who },
+      { ref: ctx.args.commit, allowDirty: ctx.args['allow-dirty'], wait: ctx.args.wait, signal: ctx.signal },
+    ),
+  );
+}
+
+async function rollbackCommand(ctx: Ctx): Promise<number> {
+  const { config, server } = await setup(ctx);
+  const secrets = await resolveSecrets(config);
+  ctx.out.secrets = secrets;
+  const connected = await connect(ctx, server);
+  return runAndReport(ctx, () =>
+    rollback(
+      { config, server: connected, serverName: server.name, secrets, logger: ctx.out, progress: ctx.out.progress, who: ctx.who },
+      { to: ctx.args.to, wait: ctx.args.wait, signal: ctx.signal },
+    ),
+  );
+}
+
+async function historyCommand(ctx: Ctx): Promise<number> {
+  const { config, server } = await setup(ctx);
+  const entries = await history(await connect(ctx, server), config, server.name);
+  ctx.out.result(entries, ctx.args.json ?? false, () => {
+    if (!entries.length) return `No deploys of ${config.app} on ${server.name} yet.`;
+    return entries
+      .map((e) => {
+        const mark = e.current ? '*' : ' ';
+        const result = e.result === 'succeeded' ? '✓' : e.result === 'cancelled' ? '–' : '✗';
+        return `${mark} ${result} ${e.commit.slice(0, 12)}  ${e.kind.padEnd(8)} ${relativeTime(e.startedAt).padEnd(12)} ${e.who.padEnd(20)} ${e.subject}${e.reason ? `\n      ${e.reason}` : ''}`;
+      })
+      .join('\n');
+  });
+  return 0;
+}
+
+async function statusCommand(ctx: Ctx): Promise<number> {
+  const config = await loadConfig(ctx.cwd);
+  const servers = ctx.args.server ? [pickServer(config, ctx.args.server)] : Object.values(config.servers);
+  const results: (AppStatus | { server: string; app: string; state: 'unknown'; error: string })[] = [];
+  for (const s of servers) {
+    try {
+      results.push(await status(await connect(ctx, s), config, s.name));
+    } catch (e) {
+      if (servers.length === 1) throw e;
+      results.push({ server: s.name, app: config.app, state: 'unknown', error: asBmError(e).message });
+    }
+  }
+  ctx.out.result(ctx.args.server ? results[0] : results, ctx.args.json ?? false, () =>
+    results
+      .map((r) => {
+        if ('error' in r) return `${r.server}: ${r.error}`;
+        if (r.state === 'absent') return `${r.server}: ${r.app} is not deployed.`;
+        const up = r.uptimeSeconds !== undefined ? `, up ${formatDuration(r.uptimeSeconds * 1000)}` : '';
+        return `${r.server}: ${r.app} ${r.commit?.slice(0, 12) ?? '?'} (${r.subject ?? 'unknown commit'}) ${r.state}${up}, health: ${r.health ?? 'n/a'}`;
+      })
+      .join('\n'),
+  );
+  return results.some((r) => 'error' in r) ? 1 : 0;
+}
+
+async function logsCommand(ctx: Ctx): Promise<number> {
+  const { config, server } = await setup(ctx);
+  const connected = await connect(ctx, server);
+  const c = await runningContainer(connected, config.app);
+  if (!c) throw new BmError('NothingToRollBack', `${config.app} is not running on ${server.name}: deploy it first with "baremetal deploy".`);
+  const tail = ctx.args.tail === undefined ? (ctx.args.follow ? 100 : undefined) : Number(ctx.args.tail);
+  if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new BmError('ConfigInvalid', `--tail takes a whole number, not "${ctx.args.tail}".`);
+  const lines = connected.engine.logs(c.id, { follow: ctx.args.follow ?? false, tail, since: ctx.args.since, timestamps: ctx.args.timestamps }, ctx.signal);
+  for await (const l of lines) {
+    const text = ctx.args.timestamps && l.time ? `${l.time} ${l.text}` : l.text;
+    (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${text}\n`);
+  }
+  return 0;
+}
+
+async function trustCommand(ctx: Ctx): Promise<number> {
+  const name = ctx.rest[0] ?? ctx.args.server;
+  const config = await loadConfig(ctx.cwd);
+  const server = pickServer(config, name);
+  const key = await ctx.pool.unknownHostKey(server);
+  if (!key) {
+    ctx.out.result({ server: server.name, trusted: true, added: false }, ctx.args.json ?? false, () => `${server.name}'s host key is already trusted.`);
+    return 0;
+  }
+  process.stderr.write(`${server.name} (${key.host}:${key.port}) presents this ${key.keyType} host key:\n  ${key.fingerprint}\nCompare it with the server's own (ssh-keygen -lf /etc/ssh/ssh_host_${key.keyType.replace(/^ssh-/, '')}_key.pub on the server).\n`);
+  const yes = ctx.args.yes || (process.stdin.isTTY ? await confirm(`Add it to ${key.knownHostsFile}? [y/N] `) : false);
+  if (!yes) {
+    process.stderr.write(`Not trusted. Run again with --yes once you have checked the fingerprint.\n`);
+    return 1;
+  }
+  await ctx.pool.trust(key);
+  ctx.out.result({ server: server.name, trusted: true, added: true, fingerprint: key.fingerprint, file: key.knownHostsFile }, ctx.args.json ?? false, () => `Added ${server.name}'s key to ${key.knownHostsFile}.`);
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`${String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,80 @@
+import { redact } from '../core/config/secrets';
+import type { Logger, ProgressEvent } from '../core/ports';
+
+/**
+ * The CLI's contract: progress and logs on stderr, results on stdout. Every line that leaves
+ * the process passes through `redact`, so a secret value never reaches a terminal or CI log.
+ */
+export class CliOutput implements Logger {
+  secrets: Record<string, string> = {};
+  private lastShip = 0;
+
+  constructor(
+    private readonly verbose: boolean,
+    private readonly err: NodeJS.WritableStream = process.stderr,
+    private readonly out: NodeJS.WritableStream = process.stdout,
+  ) {}
+
+  private line(text: string): void {
+    this.err.write(`${redact(text, this.secrets)}\n`);
+  }
+
+  debug(message: string): void {
+    if (this.verbose) this.line(`  ${message}`);
+  }
+
+  info(message: string): void {
+    // Build output is long: shown with --verbose, or as detail when the build fails.
+    if (message.startsWith('build: ') && !this.verbose) {
+      if (/^build: Step \d+\/\d+ :/.test(message)) this.line(`  ${message.slice(7)}`);
+      return;
+    }
+    this.line(`  ${message}`);
+  }
+
+  warn(message: string): void {
+    this.line(`warning: ${message}`);
+  }
+
+  error(message: string): void {
+    this.line(`error: ${message}`);
+  }
+
+  progress = (e: ProgressEvent): void => {
+    if (e.phase === 'ship' && e.bytes !== undefined) {
+      const now = Date.now();
+      if (e.bytes > 0 && now - this.lastShip < 1000) return;
+      this.lastShip = now;
+      this.line(`› ${e.message}${e.bytes ? ` (${formatBytes(e.bytes)} sent)` : ''}`);
+      return;
+    }
+    this.line(`› ${e.message}`);
+  };
+
+  result(value: unknown, json: boolean, human: () => string): void {
+    const text = json ? JSON.stringify(value, null, 2) : human();
+    this.out.write(`${redact(text, this.secrets)}\n`);
+  }
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  const s = ms / 1000;
+  if (s < 90) return `${s.toFixed(1)} s`;
+  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+export function relativeTime(iso: string, now = Date.now()): string {
+  const s = Math.round((now - Date.parse(iso)) / 1000);
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} d ago`;
+}

@@ -1,0 +1,69 @@
+/**
+ * The validated contents of baremetal.json with every default filled in, so the rest of the
+ * code never has to know which fields were optional. Produced by `parseConfig` / `loadConfig`.
+ */
+
+export interface ServerConfig {
+  /** The key under "servers" (what --server NAME refers to). */
+  name: string;
+  /** A Host of ~/.ssh/config, a host name or an address. */
+  host: string;
+  user?: string;
+  port?: number;
+  identityFile?: string;
+  /** Absolute path of the Docker daemon's socket on the server. */
+  dockerSocket: string;
+  /** Deploy history and lock folder on the server, relative to the login's home unless absolute. */
+  stateDir: string;
+}
+
+export interface PortMapping {
+  hostIp?: string;
+  hostPort: number;
+  containerPort: number;
+  protocol: 'tcp' | 'udp';
+  /** The text as written in baremetal.json, for messages. */
+  spec: string;
+}
+
+export interface VolumeMapping {
+  /** A Docker volume name, or an absolute path on the server for a bind mount. */
+  source: string;
+  /** Absolute path inside the container. */
+  target: string;
+  readOnly: boolean;
+  kind: 'volume' | 'bind';
+  spec: string;
+}
+
+export interface HealthcheckConfig {
+  /** The container port to probe; undefined means the first published container port. */
+  port?: number;
+  path: string;
+  timeoutSeconds: number;
+  intervalSeconds: number;
+}
+
+export type RestartPolicy = 'no' | 'always' | 'unless-stopped' | 'on-failure';
+
+export interface Config {
+  /** Path of baremetal.json as it was given to the loader. */
+  file: string;
+  /** Absolute folder of baremetal.json; build paths and .baremetal.secrets are relative to it. */
+  dir: string;
+  app: string;
+  servers: Record<string, ServerConfig>;
+  defaultServer?: string;
+  build: { dockerfile: string; context: string; args: Record<string, string>; target?: string };
+  run: {
+    ports: PortMapping[];
+    env: Record<string, string>;
+    /** Names only: values are resolved at deploy time by `resolveSecrets`. */
+    secrets: string[];
+    volumes: VolumeMapping[];
+    restart: RestartPolicy;
+    command?: string[];
+    healthcheck: HealthcheckConfig | false;
+  };
+  keep: number;
+}

@@ -1,0 +1,65 @@
+import type { Logger, Phase, ServerFiles } from '../ports';
+
+/** One line of the deploy journal kept on the server: every client reads the same history. */
+export interface DeployRecord {
+  id: string;
+  kind: 'deploy' | 'rollback';
+  app: string;
+  server: string;
+  commit: string;
+  subject: string;
+  author: string;
+  /** Image ID (sha256:…) and the tag it was run by. */
+  image: string;
+  tag: string;
+  /** user@host of the client that ran it. */
+  who: string;
+  startedAt: string;
+  finishedAt: string;
+  result: 'succeeded' | 'failed' | 'cancelled';
+  /** The one-sentence reason of a failure. */
+  reason?: string;
+  bytesSent: number;
+  phasesMs: Partial<Record<Phase, number>>;
+  /** Built from uncommitted files (--allow-dirty). */
+  dirty?: boolean;
+  transport?: string;
+}
+
+/** The journal never grows without bound; old lines are dropped past this. */
+const MAX_RECORDS = 1000;
+
+export function stateDir(base: string, app: string): string {
+  return `${base.replace(/\/+$/, '')}/${app}`;
+}
+
+export function journalPath(base: string, app: string): string {
+  return `${stateDir(base, app)}/history.jsonl`;
+}
+
+/** Oldest first, as stored. Lines that do not parse are skipped (and logged), never fatal. */
+export function parseJournal(text: string, logger?: Logger): DeployRecord[] {
+  const out: DeployRecord[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      const r = JSON.parse(line) as DeployRecord;
+      if (typeof r.id === 'string' && typeof r.commit === 'string') out.push(r);
+    } catch {
+      logger?.warn(`history: line ${i + 1} is not valid JSON; skipped`);
+    }
+  });
+  return out;
+}
+
+export async function readJournal(files: ServerFiles, base: string, app: string, logger?: Logger): Promise<DeployRecord[]> {
+  const text = await files.read(journalPath(base, app));
+  return text ? parseJournal(text, logger) : [];
+}
+
+/** Appends one record. Called only while holding the app lock, so read-modify-write is safe. */
+export async function appendJournal(files: ServerFiles, base: string, record: DeployRecord, logger?: Logger): Promise<void> {
+  await files.mkdirp(stateDir(base, record.app));
+  const records = [...(await readJournal(files, base, record.app, logger)), record].slice(-MAX_RECORDS);
+  await files.writeAtomic(journalPath(base, record.app), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+}

@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { BmError } from '../errors';
+import type { ServerFiles } from '../ports';
+import { stateDir } from './journal';
+
+export interface LockInfo {
+  token: string;
+  owner: string;
+  operation: string;
+  acquiredAt: string;
+  expiresAt: string;
+}
+
+export interface LockOptions {
+  owner: string;
+  operation: string;
+  wait?: boolean;
+  signal?: AbortSignal;
+  /** A lease, renewed while held, so a crashed client never blocks others for long. */
+  leaseMs?: number;
+  pollMs?: number;
+  now?: () => number;
+  onWaiting?: (holder: LockInfo) => void;
+}
+
+export interface HeldLock {
+  release(): Promise<void>;
+}
+
+export function lockPath(base: string, app: string): string {
+  return `${stateDir(base, app)}/lock`;
+}
+
+/**
+ * One deploy or rollback per app per server at a time. The lock is a file created exclusively on
+ * the server; it holds a lease that the holder renews, and a lease that ran out may be taken.
+ */
+export async function acquireLock(files: ServerFiles, base: string, app: string, opts: LockOptions): Promise<HeldLock> {
+  const leaseMs = opts.leaseMs ?? 60_000;
+  const now = opts.now ?? Date.now;
+  const path = lockPath(base, app);
+  const token = randomBytes(8).toString('hex');
+  const info = (): LockInfo => ({
+    token,
+    owner: opts.owner,
+    operation: opts.operation,
+    acquiredAt: new Date(acquiredAt).toISOString(),
+    expiresAt: new Date(now() + leaseMs).toISOString(),
+  });
+  let acquiredAt = now();
+  await files.mkdirp(stateDir(base, app));
+  for (;;) {
+    if (opts.signal?.aborted) throw new BmError('Cancelled', 'Cancelled while waiting for the deploy lock; nothing was changed.');
+    acquiredAt = now();
+    if (await files.createExclusive(path, JSON.stringify(info()))) break;
+    const holder = parseLock(await files.read(path));
+    if (!holder || Date.parse(holder.expiresAt) < now()) {
+      // Expired (its client died) or unreadable: take it over, re-checking it is the same lock.
+      const again = parseLock(await files.read(path));
+      if (again?.token === holder?.token) await files.remove(path);
+      continue;
+    }
+    if (!opts.wait) {
+      const age = Math.round((now() - Date.parse(holder.acquiredAt)) / 1000);
+      throw new BmError(
+        'LockHeld',
+        `A ${holder.operation} of ${app} by ${holder.owner} has been running for ${age}s on this server: wait for it to finish, or run again with --wait.`,
+      );
+    }
+    opts.onWaiting?.(holder);
+    await sleep(opts.pollMs ?? 2000, opts.signal);
+  }
+
+  const renew = setInterval(() => {
+    void files.writeAtomic(path, JSON.stringify(info())).catch(() => undefined);
+  }, Math.max(1000, leaseMs / 3));
+  renew.unref?.();
+  let released = false;
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      clearInterval(renew);
+      const current = parseLock(await files.read(path).catch(() => undefined));
+      if (current?.token === token) await files.remove(path);
+    },
+  };
+}
+
+export function parseLock(text: string | undefined): LockInfo | undefined {
+  if (!text) return undefined;
+  try {
+    const v = JSON.parse(text) as LockInfo;
+    return typeof v.token === 'string' && typeof v.expiresAt === 'string' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+}

@@ -1,0 +1,40 @@
+import type { Engine, ImageInfo, Logger } from '../ports';
+import type { DeployRecord } from './journal';
+import { LABEL, imageTag } from './labels';
+
+/**
+ * Which of the app's images on the server may go: everything but the images of the `keep`
+ * most recent successful deploys (distinct commits) and the image now running. Pure, so the
+ * rule users care most about (never delete a rollback target) is tested directly.
+ */
+export function imagesToPrune(images: ImageInfo[], history: DeployRecord[], keep: number, runningImageId: string | undefined, app: string): ImageInfo[] {
+  const keepTags = new Set<string>();
+  const keepIds = new Set<string>(runningImageId ? [runningImageId] : []);
+  for (const r of [...history].reverse()) {
+    if (r.result !== 'succeeded' || r.app !== app) continue;
+    const tag = imageTag(app, r.tag);
+    if (keepTags.has(tag)) continue;
+    if (keepTags.size >= keep) break;
+    keepTags.add(tag);
+    if (r.image) keepIds.add(r.image);
+  }
+  return images.filter((i) => i.labels[LABEL.app] === app && !keepIds.has(i.id) && !i.tags.some((t) => keepTags.has(t)));
+}
+
+export async function pruneImages(engine: Engine, app: string, keep: number, history: DeployRecord[], runningContainerId: string, logger: Logger): Promise<string[]> {
+  const running = await engine.container(runningContainerId);
+  const images = await engine.images({ [LABEL.app]: app });
+  const doomed = imagesToPrune(images, history, keep, running?.imageId, app);
+  const removed: string[] = [];
+  for (const img of doomed) {
+    try {
+      for (const t of img.tags) await engine.removeImage(t);
+      if (!img.tags.length) await engine.removeImage(img.id);
+      removed.push(...(img.tags.length ? img.tags : [img.id]));
+    } catch (e) {
+      logger.warn(`prune: kept ${img.tags[0] ?? img.id}: ${(e as Error).message}`);
+    }
+  }
+  if (removed.length) logger.info(`pruned ${removed.length} old image(s): ${removed.join(', ')}`);
+  return removed;
+}

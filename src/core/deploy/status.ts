@@ -1,0 +1,67 @@
+import type { Config } from '../config/types';
+import type { ContainerInfo, Server } from '../ports';
+import { readJournal, type DeployRecord } from './journal';
+import { LABEL } from './labels';
+
+/** The app's running container on a server, if any (the newest when several run). */
+export async function runningContainer(server: Server, app: string): Promise<ContainerInfo | undefined> {
+  const all = await server.engine.containers({ [LABEL.app]: app });
+  return all.filter((c) => c.state === 'running').sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''))[0];
+}
+
+/** The history record of what runs now: the one whose id the running container carries. */
+export async function currentRecord(server: Server, app: string, history: DeployRecord[]): Promise<DeployRecord | undefined> {
+  const running = await runningContainer(server, app);
+  const id = running?.labels[LABEL.deployId];
+  return id ? history.find((r) => r.id === id && r.result === 'succeeded') : undefined;
+}
+
+export interface HistoryEntry extends DeployRecord {
+  current: boolean;
+}
+
+/** Newest first, the running one marked `current`. */
+export async function history(server: Server, config: Config, serverName: string): Promise<HistoryEntry[]> {
+  const records = await readJournal(server.files, config.servers[serverName].stateDir, config.app);
+  const current = await currentRecord(server, config.app, records);
+  return records.reverse().map((r) => ({ ...r, current: r.id === current?.id }));
+}
+
+export interface AppStatus {
+  server: string;
+  app: string;
+  state: ContainerInfo['state'] | 'absent';
+  commit?: string;
+  subject?: string;
+  container?: string;
+  image?: string;
+  health?: string;
+  startedAt?: string;
+  uptimeSeconds?: number;
+  deployId?: string;
+  deployedBy?: string;
+  deployedAt?: string;
+}
+
+export async function status(server: Server, config: Config, serverName: string): Promise<AppStatus> {
+  const all = await server.engine.containers({ [LABEL.app]: config.app });
+  const c = all.find((x) => x.state === 'running') ?? all[0];
+  if (!c) return { server: serverName, app: config.app, state: 'absent' };
+  const records = await readJournal(server.files, config.servers[serverName].stateDir, config.app);
+  const rec = records.find((r) => r.id === c.labels[LABEL.deployId] && r.result === 'succeeded');
+  return {
+    server: serverName,
+    app: config.app,
+    state: c.state,
+    commit: c.labels[LABEL.commit],
+    subject: rec?.subject,
+    container: c.name,
+    image: c.image,
+    health: c.health ?? (c.state === 'running' ? 'running (no HEALTHCHECK in the image)' : undefined),
+    startedAt: c.startedAt,
+    uptimeSeconds: c.startedAt ? Math.max(0, Math.round((Date.now() - Date.parse(c.startedAt)) / 1000)) : undefined,
+    deployId: c.labels[LABEL.deployId],
+    deployedBy: rec?.who,
+    deployedAt: rec?.finishedAt,
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * The interfaces the deploy engine works through. The core only sees these; the drivers
+ * (ssh2, dockerode, git) implement them, and unit tests implement them with fakes.
+ */
+import type { Readable } from 'node:stream';
+import type { PortMapping, VolumeMapping } from './config/types';
+
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export type Phase = 'connect' | 'build' | 'ship' | 'start' | 'health' | 'prune' | 'record';
+
+export interface ProgressEvent {
+  phase: Phase;
+  message: string;
+  /** For the ship phase: bytes sent so far. */
+  bytes?: number;
+}
+
+export type ProgressSink = (event: ProgressEvent) => void;
+
+export interface CommitInfo {
+  sha: string;
+  subject: string;
+  author: string;
+  /** ISO 8601 commit date. */
+  date: string;
+}
+
+/** The workspace's git repository. */
+export interface Repo {
+  readonly root: string;
+  resolveCommit(ref: string): Promise<CommitInfo>;
+  /** Paths with uncommitted changes (tracked or untracked, not ignored). */
+  uncommittedPaths(): Promise<string[]>;
+  /** Every file of the working tree git knows or would add (tracked + untracked, not ignored). */
+  trackedAndUntracked(): Promise<string[]>;
+  /** A tar stream of the commit's tree, exactly as committed. */
+  archive(sha: string, signal?: AbortSignal): Readable;
+  /** A file's contents at a commit, or undefined when it is not there. */
+  fileAtCommit(sha: string, path: string): Promise<Buffer | undefined>;
+  recentCommits(count: number): Promise<CommitInfo[]>;
+}
+
+export interface ImageInfo {
+  id: string;
+  tags: string[];
+  labels: Record<string, string>;
+  /** ISO 8601. */
+  created: string;
+  size: number;
+}
+
+export interface BuildRequest {
+  context: Readable;
+  tag: string;
+  dockerfile: string;
+  buildArgs: Record<string, string>;
+  labels: Record<string, string>;
+  target?: string;
+}
+
+/** The developer's own engine, where images are built. */
+export interface Builder {
+  image(tag: string): Promise<ImageInfo | undefined>;
+  build(req: BuildRequest, onOutput: (line: string) => void, signal?: AbortSignal): Promise<ImageInfo>;
+  /** `docker save` of one image as a stream (never buffered whole). */
+  save(tag: string, signal?: AbortSignal): Promise<Readable>;
+}
+
+export type ContainerState = 'created' | 'running' | 'restarting' | 'paused' | 'exited' | 'dead' | 'removing';
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  image: string;
+  imageId: string;
+  state: ContainerState;
+  labels: Record<string, string>;
+  /** ISO 8601, when running. */
+  startedAt?: string;
+  exitCode?: number;
+  /** From the image's HEALTHCHECK, when it has one. */
+  health?: 'starting' | 'healthy' | 'unhealthy';
+  restartCount?: number;
+  /** The container's address on its network, for health checks of unpublished ports. */
+  ipAddress?: string;
+}
+
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  ports: PortMapping[];
+  volumes: VolumeMapping[];
+  restart: 'no' | 'always' | 'unless-stopped' | 'on-failure';
+  command?: string[];
+}
+
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  text: string;
+  /** ISO 8601 from Docker, when timestamps were asked for. */
+  time?: string;
+}
+
+export interface LogOptions {
+  follow: boolean;
+  tail?: number;
+  since?: string;
+  timestamps?: boolean;
+}
+
+/** The server's Docker Engine, reached over the server's one SSH connection. */
+export interface Engine {
+  image(ref: string): Promise<ImageInfo | undefined>;
+  images(labelFilter: Record<string, string>): Promise<ImageInfo[]>;
+  /** `docker load` from a stream; `onBytes` counts what went on the wire. */
+  load(tar: Readable, onBytes: (total: number) => void, signal?: AbortSignal): Promise<void>;
+  tagImage(ref: string, repo: string, tag: string): Promise<void>;
+  removeImage(ref: string): Promise<void>;
+  containers(labelFilter: Record<string, string>): Promise<ContainerInfo[]>;
+  container(id: string): Promise<ContainerInfo | undefined>;
+  create(spec: ContainerSpec): Promise<string>;
+  start(id: string): Promise<void>;
+  stop(id: string, timeoutSeconds: number): Promise<void>;
+  remove(id: string): Promise<void>;
+  logs(id: string, opts: LogOptions, signal?: AbortSignal): AsyncIterable<LogLine>;
+  /** An HTTP GET made from the server itself (through the SSH connection). */
+  httpGet(host: string, port: number, path: string, timeoutMs: number): Promise<number>;
+}
+
+/** Small files on the server (history, lock), written atomically. */
+export interface ServerFiles {
+  read(path: string): Promise<string | undefined>;
+  /** Write to a temporary file and rename over `path`. */
+  writeAtomic(path: string, content: string): Promise<void>;
+  /** Create `path` only if it does not exist; false when it does. */
+  createExclusive(path: string, content: string): Promise<boolean>;
+  remove(path: string): Promise<void>;
+  mkdirp(dir: string): Promise<void>;
+}
+
+/** A connected server: its engine and its files over one SSH connection. */
+export interface Server {
+  readonly name: string;
+  readonly engine: Engine;
+  readonly files: ServerFiles;
+  /** user@host of the server, for the history. */
+  readonly address: string;
+}

@@ -1,0 +1,93 @@
+import type { Readable } from 'node:stream';
+import Docker from 'dockerode';
+import { BmError } from '../../core/errors';
+import type { Builder, BuildRequest, ImageInfo } from '../../core/ports';
+import { toImageInfo } from './convert';
+
+/**
+ * The developer's own Docker Engine (DOCKER_HOST, or the default socket), where images are
+ * built from the commit's tree and saved for shipping.
+ */
+export class LocalBuilder implements Builder {
+  constructor(private readonly docker: Docker = new Docker()) {}
+
+  async image(tag: string): Promise<ImageInfo | undefined> {
+    try {
+      return toImageInfo(await this.docker.getImage(tag).inspect());
+    } catch (e) {
+      if ((e as { statusCode?: number }).statusCode === 404) return undefined;
+      throw unavailable(e);
+    }
+  }
+
+  async build(req: BuildRequest, onOutput: (line: string) => void, signal?: AbortSignal): Promise<ImageInfo> {
+    let stream: Readable;
+    try {
+      stream = (await this.docker.buildImage(req.context as never, {
+        t: req.tag,
+        dockerfile: req.dockerfile,
+        buildargs: req.buildArgs,
+        labels: req.labels,
+        target: req.target,
+        rm: true,
+        forcerm: true,
+        abortSignal: signal,
+      } as never)) as unknown as Readable;
+    } catch (e) {
+      throw unavailable(e);
+    }
+    const tail: string[] = [];
+    let currentStep = '';
+    let failure: string | undefined;
+    let buffered = '';
+    for await (const chunk of stream) {
+      buffered += (chunk as Buffer).toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const raw of lines) {
+        if (!raw.trim()) continue;
+        let msg: { stream?: string; error?: string; status?: string };
+        try {
+          msg = JSON.parse(raw);
+        } catch {
+          continue;
+        }
+        const text = (msg.stream ?? msg.status ?? '').replace(/\n$/, '');
+        if (text) {
+          for (const line of text.split('\n')) {
+            onOutput(line);
+            tail.push(line);
+            if (/^Step \d+\/\d+ : /.test(line)) currentStep = line;
+          }
+          while (tail.length > 30) tail.shift();
+        }
+        if (msg.error) failure = msg.error.trim();
+      }
+    }
+    if (signal?.aborted) throw new BmError('Cancelled', 'Build cancelled; nothing was sent to the server.');
+    if (failure) {
+      const step = currentStep ? ` at "${currentStep.replace(/^Step \d+\/\d+ : /, '')}"` : '';
+      throw new BmError('BuildFailed', `The image build failed${step}: ${failure}`, tail.join('\n'));
+    }
+    const image = await this.image(req.tag);
+    if (!image) throw new BmError('BuildFailed', `The build finished but produced no image tagged ${req.tag}.`, tail.join('\n'));
+    return image;
+  }
+
+  async save(tag: string, signal?: AbortSignal): Promise<Readable> {
+    const stream = (await this.docker.getImage(tag).get()) as unknown as Readable;
+    signal?.addEventListener('abort', () => stream.destroy(new BmError('Cancelled', 'Transfer cancelled.')), { once: true });
+    return stream;
+  }
+}
+
+function unavailable(e: unknown): unknown {
+  const code = (e as { code?: string }).code;
+  if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES') {
+    return new BmError(
+      'LocalDockerUnavailable',
+      `Cannot reach the Docker Engine on this machine (${process.env.DOCKER_HOST ?? '/var/run/docker.sock'}) to build the image: start Docker here, or set DOCKER_HOST.`,
+    );
+  }
+  return e;
+}

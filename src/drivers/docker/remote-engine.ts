@@ -1,0 +1,229 @@
+import http from 'node:http';
+import { PassThrough, type Duplex, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import Docker from 'dockerode';
+import { BmError } from '../../core/errors';
+import type { ContainerInfo, ContainerSpec, Engine, ImageInfo, LogLine, LogOptions } from '../../core/ports';
+import type { SshConnection } from '../ssh/connection';
+import { LogDemuxer, toContainerInfo, toCreateOptions, toImageInfo } from './convert';
+
+/**
+ * An http.Agent whose "sockets" are channels of the server's SSH connection, so dockerode talks
+ * to the remote Engine API with no new handshake per request (dockerode's own ssh mode opens a
+ * new SSH connection for every call).
+ */
+class ChannelAgent extends http.Agent {
+  constructor(private readonly open: () => Promise<Duplex>) {
+    super({ keepAlive: false });
+  }
+
+  override createConnection(_options: http.ClientRequestArgs, callback?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
+    this.open().then(
+      (channel) => callback?.(null, shimSocket(channel)),
+      (err: Error) => callback?.(err, undefined as never),
+    );
+    return undefined;
+  }
+}
+
+/** http expects a net.Socket; an SSH channel lacks these three, which are hints anyway. */
+function shimSocket(channel: Duplex): Duplex {
+  const s = channel as Duplex & Record<string, unknown>;
+  for (const name of ['setKeepAlive', 'setNoDelay', 'setTimeout', 'ref', 'unref']) {
+    if (typeof s[name] !== 'function') s[name] = () => channel;
+  }
+  return channel;
+}
+
+export type DockerTransport = 'stream-local' | 'dial-stdio';
+
+/**
+ * Opens the Engine API over the connection: stream-local forwarding to the socket first; where
+ * the server forbids it, `docker system dial-stdio` on the same connection.
+ */
+export async function connectEngine(conn: SshConnection, socketPath: string, label: string): Promise<{ engine: RemoteEngine; transport: DockerTransport }> {
+  const viaSocket = new Docker({ protocol: 'http', host: 'docker', port: 80, agent: new ChannelAgent(() => conn.forwardStreamLocal(socketPath)) } as Docker.DockerOptions);
+  try {
+    await viaSocket.ping();
+    return { engine: new RemoteEngine(viaSocket, conn), transport: 'stream-local' };
+  } catch {
+    // fall through: forwarding refused or the socket is elsewhere; ask the docker CLI.
+  }
+  const argv = socketPath === '/var/run/docker.sock' ? ['docker', 'system', 'dial-stdio'] : ['docker', '-H', `unix://${socketPath}`, 'system', 'dial-stdio'];
+  const viaCli = new Docker({ protocol: 'http', host: 'docker', port: 80, agent: new ChannelAgent(() => conn.execStream(argv)) } as Docker.DockerOptions);
+  try {
+    await withTimeout(viaCli.ping(), 10_000);
+    return { engine: new RemoteEngine(viaCli, conn), transport: 'dial-stdio' };
+  } catch {
+    throw new BmError(
+      'NoDocker',
+      `${label} has no Docker Engine answering at ${socketPath}: install Docker Engine on the server (and add your user to the docker group), or set "dockerSocket" for this server.`,
+    );
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('timed out')), ms);
+    p.then(
+      (v) => (clearTimeout(t), resolve(v)),
+      (e: unknown) => (clearTimeout(t), reject(e)),
+    );
+  });
+}
+
+function statusOf(e: unknown): number | undefined {
+  return (e as { statusCode?: number }).statusCode;
+}
+
+export class RemoteEngine implements Engine {
+  constructor(
+    readonly docker: Docker,
+    private readonly conn: SshConnection,
+  ) {}
+
+  async image(ref: string): Promise<ImageInfo | undefined> {
+    try {
+      return toImageInfo(await this.docker.getImage(ref).inspect());
+    } catch (e) {
+      if (statusOf(e) === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async images(labels: Record<string, string>): Promise<ImageInfo[]> {
+    const list = await this.docker.listImages({ filters: { label: labelFilters(labels) } });
+    return list.map(toImageInfo).map((i, n) => ({ ...i, tags: list[n].RepoTags?.filter((t) => t !== '<none>:<none>') ?? [] }));
+  }
+
+  async load(tar: Readable, onBytes: (total: number) => void, signal?: AbortSignal): Promise<void> {
+    let total = 0;
+    const counter = new PassThrough();
+    counter.on('data', (chunk: Buffer) => onBytes((total += chunk.length)));
+    tar.on('error', (e) => counter.destroy(e));
+    tar.pipe(counter);
+    const res = (await this.docker.loadImage(counter, { quiet: true, abortSignal: signal } as never)) as unknown as Readable;
+    let body = '';
+    await pipeline(res, async function* (source: AsyncIterable<Buffer>) {
+      for await (const chunk of source) body += chunk.toString();
+    });
+    const failure = body
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        try {
+          return JSON.parse(l) as { error?: string };
+        } catch {
+          return {};
+        }
+      })
+      .find((m) => m.error);
+    if (failure?.error) throw new BmError('TransferFailed', `The server could not load the image: ${failure.error}`);
+  }
+
+  async tagImage(ref: string, repo: string, tag: string): Promise<void> {
+    await this.docker.getImage(ref).tag({ repo, tag });
+  }
+
+  async removeImage(ref: string): Promise<void> {
+    try {
+      await this.docker.getImage(ref).remove();
+    } catch (e) {
+      if (statusOf(e) !== 404) throw e;
+    }
+  }
+
+  async containers(labels: Record<string, string>): Promise<ContainerInfo[]> {
+    const list = await this.docker.listContainers({ all: true, filters: { label: labelFilters(labels) } });
+    const infos = await Promise.all(list.map((c) => this.container(c.Id)));
+    return infos.filter((c): c is ContainerInfo => c !== undefined);
+  }
+
+  async container(id: string): Promise<ContainerInfo | undefined> {
+    try {
+      return toContainerInfo(await this.docker.getContainer(id).inspect());
+    } catch (e) {
+      if (statusOf(e) === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async create(spec: ContainerSpec): Promise<string> {
+    const c = await this.docker.createContainer(toCreateOptions(spec));
+    return c.id;
+  }
+
+  async start(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).start();
+    } catch (e) {
+      const message = (e as Error).message;
+      if (/port is already allocated|address already in use/i.test(message)) {
+        throw new BmError('PortTaken', portTakenSentence(message), message);
+      }
+      if (statusOf(e) === 304) return; // already running
+      throw new BmError('StartFailed', `The container did not start: ${cleanDockerMessage(message)}`, message);
+    }
+  }
+
+  async stop(id: string, timeoutSeconds: number): Promise<void> {
+    try {
+      await this.docker.getContainer(id).stop({ t: timeoutSeconds });
+    } catch (e) {
+      if (statusOf(e) !== 304 && statusOf(e) !== 404) throw e;
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true });
+    } catch (e) {
+      if (statusOf(e) !== 404) throw e;
+    }
+  }
+
+  async *logs(id: string, opts: LogOptions, signal?: AbortSignal): AsyncIterable<LogLine> {
+    const query = { stdout: true, stderr: true, timestamps: opts.timestamps ?? false, tail: opts.tail ?? 'all', since: opts.since, abortSignal: signal };
+    const demux = new LogDemuxer(query.timestamps);
+    if (!opts.follow) {
+      const buf = (await this.docker.getContainer(id).logs({ ...query, follow: false } as never)) as unknown as Buffer;
+      yield* demux.push(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf)));
+      yield* demux.flush();
+      return;
+    }
+    const stream = (await this.docker.getContainer(id).logs({ ...query, follow: true } as never)) as unknown as Readable;
+    try {
+      for await (const chunk of stream) yield* demux.push(chunk as Buffer);
+    } catch (e) {
+      if (!signal?.aborted) throw e;
+    }
+    yield* demux.flush();
+  }
+
+  async httpGet(host: string, port: number, path: string, timeoutMs: number): Promise<number> {
+    const channel = await this.conn.forwardTcp(host, port);
+    return new Promise<number>((resolve, reject) => {
+      const req = http.request({ host, port, path, method: 'GET', createConnection: () => shimSocket(channel) as never, timeout: timeoutMs }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+}
+
+function labelFilters(labels: Record<string, string>): string[] {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+}
+
+function cleanDockerMessage(message: string): string {
+  return message.replace(/^\(HTTP code \d+\) [^-]*- /, '').trim();
+}
+
+function portTakenSentence(message: string): string {
+  const port = /(?:0\.0\.0\.0|\[::\]|[\d.]+):(\d+)/.exec(message)?.[1];
+  return `Port ${port ?? '(see log)'} on the server is already in use by another program or container: free it, or change "run.ports" in baremetal.json.`;
+}

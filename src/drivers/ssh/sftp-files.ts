@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import type { SFTPWrapper } from 'ssh2';
+import type { ServerFiles } from '../../core/ports';
+import type { SshConnection } from './connection';
+
+/**
+ * The server's small state files (deploy history, lock) over SFTP on the server's one
+ * connection. Relative paths are relative to the login directory, as OpenSSH's sftp-server does.
+ */
+export class SftpFiles implements ServerFiles {
+  constructor(private readonly conn: SshConnection) {}
+
+  async read(path: string): Promise<string | undefined> {
+    const sftp = await this.conn.sftp();
+    return new Promise((resolve, reject) => {
+      sftp.readFile(norm(path), (err, data) => {
+        if (!err) return resolve(data.toString('utf8'));
+        if (isNoSuchFile(err)) return resolve(undefined);
+        reject(err);
+      });
+    });
+  }
+
+  async writeAtomic(path: string, content: string): Promise<void> {
+    const sftp = await this.conn.sftp();
+    const target = norm(path);
+    const temp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
+    await call<void>((cb) => sftp.writeFile(temp, content, { mode: 0o644 }, cb));
+    try {
+      // posix-rename replaces the target in one step; plain SFTP rename refuses to overwrite.
+      await call<void>((cb) => sftp.ext_openssh_rename(temp, target, cb));
+    } catch (e) {
+      await call<void>((cb) => sftp.unlink(temp, cb)).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async createExclusive(path: string, content: string): Promise<boolean> {
+    const sftp = await this.conn.sftp();
+    const target = norm(path);
+    let handle: Buffer;
+    try {
+      handle = await call<Buffer>((cb) => sftp.open(target, 'wx', 0o644, cb));
+    } catch (e) {
+      // OpenSSH answers a plain FAILURE for EEXIST: tell it apart by looking.
+      if (await exists(sftp, target)) return false;
+      throw e;
+    }
+    const data = Buffer.from(content);
+    await call<void>((cb) => sftp.write(handle, data, 0, data.length, 0, cb));
+    await call<void>((cb) => sftp.close(handle, cb));
+    return true;
+  }
+
+  async remove(path: string): Promise<void> {
+    const sftp = await this.conn.sftp();
+    await call<void>((cb) => sftp.unlink(norm(path), cb)).catch((e: unknown) => {
+      if (!isNoSuchFile(e)) throw e;
+    });
+  }
+
+  async mkdirp(dir: string): Promise<void> {
+    const sftp = await this.conn.sftp();
+    const parts = norm(dir).split('/');
+    let current = parts[0] === '' ? '' : '.';
+    for (const part of parts) {
+      if (!part) continue;
+      current = current === '' ? `/${part}` : `${current}/${part}`;
+      if (!(await exists(sftp, current))) {
+        await call<void>((cb) => sftp.mkdir(current, { mode: 0o700 }, cb)).catch(async (e: unknown) => {
+          if (!(await exists(sftp, current))) throw e;
+        });
+      }
+    }
+  }
+}
+
+function norm(path: string): string {
+  return path.replace(/^~\//, '');
+}
+
+function isNoSuchFile(e: unknown): boolean {
+  return (e as { code?: number }).code === 2;
+}
+
+function exists(sftp: SFTPWrapper, path: string): Promise<boolean> {
+  return new Promise((resolve) => sftp.stat(path, (err) => resolve(!err)));
+}
+
+function call<T>(fn: (cb: (err: Error | null | undefined, value?: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))));
+}
