@@ -11,8 +11,8 @@
 # namespace ($ROOT/bmN/mnt) with private /run /root /home /tmp + its own dockerd and sshd.
 # bmbare (10.213.99.2) has sshd but no dockerd. The dev engine is the workstation's engine, where
 # images are built: a dockerd in the host's namespaces with its socket at $ROOT/dev/docker.sock.
-# Needs (Debian 12): docker.io openssh-server iproute2 busybox-static (they pull in iptables,
-# containerd, runc, openssh-client; util-linux is essential).
+# Needs (Debian 12): docker.io openssh-server iproute2 busybox-static (these bring iptables,
+# containerd, runc and openssh-client along; util-linux is always there).
 set -euo pipefail
 export PATH=$PATH:/usr/sbin:/sbin
 
@@ -29,18 +29,17 @@ die() { log "error: $*" && exit 1; }
 net_of() {
   case $1 in
     bmbare) echo 99 ;;
-    bm[1-9] | bm[1-9][0-9]) if [[ $1 == bm99 ]]; then die "bm99 is reserved"; else echo "${1#bm}"; fi ;;
+    bm99) die "bm99 is reserved (10.213.99.0/24 is bmbare's)" ;;
+    bm[1-9] | bm[1-9][0-9]) echo "${1#bm}" ;;
     *) die "unknown server '$1' (expected bm1..bm98 or bmbare)" ;;
   esac
 }
 
-require_tools() {
-  local t missing=()
+require_tools() { # iptables: every server's dockerd sets up NAT in its own network namespace
+  local t pkgs="docker.io openssh-server iproute2 busybox-static"
   for t in ip nsenter unshare findmnt flock dockerd docker iptables sshd ssh ssh-keygen busybox; do
-    command -v "$t" >/dev/null || missing+=("$t")
+    command -v "$t" >/dev/null || die "$t is missing: apt-get install -y $pkgs"
   done
-  ((${#missing[@]} == 0)) ||
-    die "missing ${missing[*]}: apt-get install -y docker.io openssh-server iproute2 busybox-static"
 }
 
 # wait_for SECONDS WHAT LOGFILE CMD...: retry CMD every 0.2 s; on timeout show the log and fail.
@@ -48,15 +47,25 @@ wait_for() {
   local deadline=$((SECONDS + $1)) what=$2 logfile=$3
   shift 3
   until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || { tail -n 20 "$logfile" >&2 || true; die "timed out waiting for $what"; }
+    ((SECONDS < deadline)) || { tail -n 20 "$logfile" >&2; die "timed out waiting for $what"; }
     sleep 0.2
   done
+}
+
+# detach LOG CMD...: start a daemon that outlives this script, in its own session and holding
+# none of our file descriptors (the lock on fd 9, or a caller's pipe that then never sees EOF).
+detach() {
+  local log=$1 fd
+  shift
+  (
+    for fd in "/proc/$BASHPID/fd"/*; do fd=${fd##*/} && if ((fd > 2)); then exec {fd}>&-; fi; done
+    exec setsid "$@" </dev/null >"$log" 2>&1
+  ) &
 }
 
 alive() { [[ -e /proc/$1 ]] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; } # zombies: dead
 
 # ---- finding what a previous (possibly killed) run left behind -------------------------------
-
 # Servers that exist in any form: a state folder, a network namespace or a host-side veth.
 known_servers() {
   {
@@ -70,21 +79,22 @@ known_servers() {
 # sshd listeners. They run detached (setsid) and outlive the run that started them.
 daemon_pids() {
   local f pid
-  grep -lsF -- "$1" /proc/[0-9]*/cmdline | while read -r f; do
+  { grep -lsF -- "$1" /proc/[0-9]*/cmdline || true; } | while read -r f; do
     pid=${f#/proc/} pid=${pid%/cmdline}
     case $(cat "/proc/$pid/comm" 2>/dev/null) in dockerd | containerd* | sshd) echo "$pid" ;; esac
   done
 }
 
 # Processes inside server $1: in its network namespace (docker-proxy, ssh sessions, `exec`
-# commands), in its mount namespace, or in its containers' cgroups.
+# commands), in its mount namespace, or in its containers' cgroups (containers whose shim died).
+# Processes come and go while /proc is read, so errors here are expected and ignored.
 namespace_pids() {
   local name=$1 ino
-  if [[ -e /run/netns/$name ]]; then ip netns pids "$name"; fi
+  if [[ -e /run/netns/$name ]]; then ip netns pids "$name" || true; fi
   if findmnt -rn --mountpoint "$ROOT/$name/mnt" >/dev/null; then
     ino=$(stat -L -c %i "$ROOT/$name/mnt")
-    find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/mnt' -lname "mnt:\[$ino\]" \
-      2>/dev/null | cut -d/ -f3
+    { find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/mnt' -lname "mnt:\[$ino\]" \
+      2>/dev/null || true; } | cut -d/ -f3
   fi
   cat /sys/fs/cgroup{,/*}"$CGROUP_PARENT/$name"/*/cgroup.procs 2>/dev/null || true
 }
@@ -106,15 +116,12 @@ with_descendants() {
   done | sort -un
 }
 
-kill_and_wait() { # SIGKILL the given pids, then wait up to 5 s until they are gone
+kill_and_wait() { # SIGKILL the given pids, then wait (up to 5 s each) until they are gone
   local p i
-  (($#)) || return 0
   kill -9 "$@" 2>/dev/null || true
-  for i in {1..50}; do
-    for p in "$@"; do if alive "$p"; then sleep 0.1 && continue 2; fi; done
-    return 0
+  for p in "$@"; do
+    for ((i = 0; i < 50; i++)); do if alive "$p"; then sleep 0.1; else break; fi; done
   done
-  log "warning: still alive after SIGKILL: $*"
 }
 
 remove_servers() {
@@ -140,7 +147,6 @@ remove_servers() {
 }
 
 # ---- the dev (workstation) engine -----------------------------------------------------------
-
 dev_answers() { docker -H "$DEV_HOST" info >/dev/null 2>&1; }
 
 stop_dev() {
@@ -160,9 +166,8 @@ start_dev() {
   mkdir -p "$DEV" && echo '{}' >"$DEV/daemon.json" # ignore the host's /etc/docker/daemon.json
   log "starting dev engine"
   # Default bridge (docker0, 172.17.0.0/16 on the host) so that RUN steps in builds get a network.
-  setsid dockerd --config-file "$DEV/daemon.json" --data-root "$DEV/docker" \
-    --exec-root "$DEV/exec" --pidfile "$DEV/dockerd.pid" -H "$DEV_HOST" \
-    </dev/null >"$DEV/dockerd.log" 2>&1 9>&- &
+  detach "$DEV/dockerd.log" dockerd --config-file "$DEV/daemon.json" --data-root "$DEV/docker" \
+    --exec-root "$DEV/exec" --pidfile "$DEV/dockerd.pid" -H "$DEV_HOST"
 }
 
 # local/busybox:1 without a registry: /bin/busybox plus the links `busybox --install -s` would
@@ -186,7 +191,6 @@ ensure_busybox_image() {
 }
 
 # ---- servers ---------------------------------------------------------------------------------
-
 ensure_client_key() { # created once, reused by every run
   mkdir -p "$CLIENT" && chmod 700 "$CLIENT"
   [[ -f $CLIENT/id_ed25519 ]] ||
@@ -214,24 +218,14 @@ create_server() { # namespaces, private folders, host key, authorized key, sshd_
     for d in run root home tmp; do mount --bind "$1/$d" "/$d"; done' sh "$dir"
   ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$dir/ssh/ssh_host_ed25519_key"
   cp "$CLIENT/id_ed25519.pub" "$dir/root/.ssh/authorized_keys" # ~root/.ssh inside the server
-  cat >"$dir/ssh/sshd_config" <<EOF
-ListenAddress 10.213.$n.2
-Port 22
-HostKey $dir/ssh/ssh_host_ed25519_key
-PidFile /run/sshd.pid
-AuthorizedKeysFile .ssh/authorized_keys
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-AllowTcpForwarding yes
-AllowStreamLocalForwarding yes
-MaxSessions 30
-MaxStartups 100:30:200
-Subsystem sftp /usr/lib/openssh/sftp-server
-EOF
+  # Key auth only; forwarding on (the product tunnels to /var/run/docker.sock); room for
+  # parallel tests (MaxSessions, MaxStartups). /run is the server's private one.
+  printf '%s\n' "ListenAddress 10.213.$n.2" "Port 22" "HostKey $dir/ssh/ssh_host_ed25519_key" \
+    "PidFile /run/sshd.pid" "AuthorizedKeysFile .ssh/authorized_keys" "UsePAM no" \
+    "PermitRootLogin prohibit-password" "PubkeyAuthentication yes" "PasswordAuthentication no" \
+    "KbdInteractiveAuthentication no" "StrictModes no" "AllowTcpForwarding yes" \
+    "AllowStreamLocalForwarding yes" "MaxSessions 30" "MaxStartups 100:30:200" \
+    "Subsystem sftp /usr/lib/openssh/sftp-server" >"$dir/ssh/sshd_config"
 }
 
 start_server() {
@@ -242,23 +236,26 @@ start_server() {
     echo '{}' >"$dir/daemon.json"
     # --exec-root and --pidfile are the private /run as seen from the host, so containerd and
     # the shims carry $dir in their command lines too (daemon_pids finds them after a crash).
-    setsid "${in[@]}" dockerd --config-file "$dir/daemon.json" --data-root "$dir/docker" \
-      --exec-root "$dir/run/docker" --pidfile "$dir/run/docker.pid" -H unix:///var/run/docker.sock \
-      --cgroup-parent "$CGROUP_PARENT/$name" </dev/null >"$dir/dockerd.log" 2>&1 9>&- &
+    detach "$dir/dockerd.log" "${in[@]}" dockerd --config-file "$dir/daemon.json" \
+      --data-root "$dir/docker" --exec-root "$dir/run/docker" --pidfile "$dir/run/docker.pid" \
+      -H unix:///var/run/docker.sock --cgroup-parent "$CGROUP_PARENT/$name"
   fi
-  "${in[@]}" /usr/sbin/sshd -f "$dir/ssh/sshd_config" -E "$dir/sshd.log" </dev/null &>/dev/null 9>&- ||
+  # sshd daemonizes itself (closing our descriptors) once it listens.
+  "${in[@]}" /usr/sbin/sshd -f "$dir/ssh/sshd_config" -E "$dir/sshd.log" </dev/null &>/dev/null ||
     die "sshd on $name did not start (see $dir/sshd.log)"
 }
 
 wait_server() {
   local name=$1 dir=$ROOT/$1
-  if [[ $name != bmbare ]]; then
+  [[ $name == bmbare ]] ||
     wait_for 60 "dockerd on $name" "$dir/dockerd.log" docker -H "unix://$dir/run/docker.sock" info
-  fi
-  wait_for 20 "ssh to $name" "$dir/sshd.log" ssh -F "$CLIENT/ssh_config" -o ConnectTimeout=2 "$name" true
+  wait_for 20 "ssh to $name" "$dir/sshd.log" \
+    ssh -F "$CLIENT/ssh_config" -o ConnectTimeout=2 "$name" true
 }
 
-known_hosts_line() { echo "10.213.$(net_of "$1").2 $(cut -d' ' -f1,2 "$ROOT/$1/ssh/ssh_host_ed25519_key.pub")"; }
+known_hosts_line() { # "10.213.N.2 ssh-ed25519 AAAA..."
+  echo "10.213.$(net_of "$1").2 $(cut -d' ' -f1,2 "$ROOT/$1/ssh/ssh_host_ed25519_key.pub")"
+}
 
 write_client_files() {
   local s
@@ -266,8 +263,8 @@ write_client_files() {
   for s in "$@"; do # BatchMode: key auth only, never prompt
     printf 'Host %s\n  HostName 10.213.%s.2\n  Port 22\n  User root\n  IdentityFile %s\n' \
       "$s" "$(net_of "$s")" "$CLIENT/id_ed25519"
-    printf '  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  BatchMode yes\n\n' \
-      "$CLIENT/known_hosts"
+    printf '  IdentitiesOnly yes\n  UserKnownHostsFile %s\n' "$CLIENT/known_hosts"
+    printf '  StrictHostKeyChecking yes\n  BatchMode yes\n\n'
   done >"$CLIENT/ssh_config"
 }
 
@@ -291,8 +288,7 @@ write_env_json() {
 }
 
 # ---- commands --------------------------------------------------------------------------------
-
-# One up/down at a time. Daemons get `9>&-` so that they do not hold the lock forever.
+# One up/down at a time (detach keeps daemons from inheriting the lock).
 lock() { mkdir -p "$ROOT" && exec 9>"$ROOT/.lock" && flock 9; }
 
 cmd_up() {
@@ -329,13 +325,10 @@ cmd_down() {
 
 cmd_exec() {
   local name=${1:-}
-  if (($#)); then shift; fi
-  if [[ ${1:-} == -- ]]; then shift; fi
-  if [[ -z $name ]] || (($# == 0)); then die "usage: exec NAME -- CMD [ARGS...]"; fi
-  net_of "$name" >/dev/null
-  if [[ ! -e /run/netns/$name ]] || ! findmnt -rn --mountpoint "$ROOT/$name/mnt" >/dev/null; then
+  if (($# < 3)) || [[ $2 != -- ]]; then die "usage: exec NAME -- CMD [ARGS...]"; fi
+  shift 2 && net_of "$name" >/dev/null
+  { [[ -e /run/netns/$name ]] && findmnt -rn --mountpoint "$ROOT/$name/mnt" >/dev/null; } ||
     die "$name is not up"
-  fi
   exec nsenter --net="/run/netns/$name" --mount="$ROOT/$name/mnt" -- "$@"
 }
 
@@ -346,7 +339,7 @@ cmd_status() {
   for s in $(known_servers); do
     sock=unix://$ROOT/$s/run/docker.sock sshd=down engine="no dockerd"
     if alive "$(cat "$ROOT/$s/run/sshd.pid" 2>/dev/null || echo 0)"; then sshd=up; fi
-    if [[ $s != bmbare ]]; then engine=$(docker -H "$sock" info --format "$fmt" 2>/dev/null) || engine=down; fi
+    [[ $s == bmbare ]] || engine=$(docker -H "$sock" info --format "$fmt" 2>/dev/null) || engine=down
     echo "$s (10.213.$(net_of "$s").2): sshd $sshd, docker: $engine"
   done
   if [[ -f $ROOT/env.json ]]; then echo "env: $ROOT/env.json"; else echo "env: none (run up)"; fi
@@ -355,5 +348,5 @@ cmd_status() {
 case ${1:-} in
   up | down | exec) cmd="cmd_$1" && shift && "$cmd" "$@" ;;
   status) cmd_status ;;
-  *) sed -n '4,8p' "$0" | sed 's/^# *//' >&2 && exit 2 ;;
+  *) sed -n '4,8p' "$0" | cut -c5- >&2 && exit 2 ;;
 esac

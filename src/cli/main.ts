@@ -2,7 +2,7 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, pickServer } from '../core/config/load';
-import { resolveSecrets } from '../core/config/secrets';
+import { redact, resolveSecrets } from '../core/config/secrets';
 import type { Config, ServerConfig } from '../core/config/types';
 import { asBmError, BmError } from '../core/errors';
 import { deploy, type DeployResult } from '../core/deploy/deploy';
@@ -229,10 +229,13 @@ async function logsCommand(ctx: Ctx): Promise<number> {
   if (!c) throw new BmError('NothingToRollBack', `${config.app} is not running on ${server.name}: deploy it first with "baremetal deploy".`);
   const tail = ctx.args.tail === undefined ? (ctx.args.follow ? 100 : undefined) : Number(ctx.args.tail);
   if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new BmError('ConfigInvalid', `--tail takes a whole number, not "${ctx.args.tail}".`);
+  // The app may print its secrets; what this tool shows never does.
+  ctx.out.secrets = await resolveSecrets(config).catch(() => ({}));
+  const redactLine = (text: string) => redact(text, ctx.out.secrets);
   const lines = connected.engine.logs(c.id, { follow: ctx.args.follow ?? false, tail, since: ctx.args.since, timestamps: ctx.args.timestamps }, ctx.signal);
   for await (const l of lines) {
     const text = ctx.args.timestamps && l.time ? `${l.time} ${l.text}` : l.text;
-    (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${text}\n`);
+    (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${redactLine(text)}\n`);
   }
   return 0;
 }

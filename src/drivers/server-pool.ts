@@ -44,7 +44,7 @@ export class ServerPool {
 
   private async connect(server: ServerConfig, signal?: AbortSignal): Promise<ConnectedServer> {
     const target = await this.target(server);
-    const connection = await SshConnection.open(target, { ...this.opts, label: server.name, signal });
+    const connection = await SshConnection.open(target, { ...this.opts, label: server.name, signal, sshConfigFile: this.opts.sshConfigFile });
     connection.on('close', () => this.servers.delete(server.name));
     try {
       const { engine, transport } = await connectEngine(connection, server.dockerSocket, server.name);

@@ -20,6 +20,8 @@ export interface OpenOptions extends SshAuthHooks {
   /** The name the user knows the server by (from baremetal.json), for messages. */
   label: string;
   readyTimeoutMs?: number;
+  /** The ssh_config file the target came from, so jump hosts resolve through it too. */
+  sshConfigFile?: string;
 }
 
 /** Host key details of a server the user has not trusted yet: what `trust` shows and appends. */
@@ -65,7 +67,7 @@ export class SshConnection extends EventEmitter {
     try {
       // ProxyJump: each hop is a full connection (own host key check) carrying the next one.
       for (const hop of parseProxyJump(target.proxyJump)) {
-        const hopTarget = await resolveSshTarget(hop.host, { user: hop.user, port: hop.port });
+        const hopTarget = await resolveSshTarget(hop.host, { user: hop.user, port: hop.port }, { configFile: opts.sshConfigFile });
         const hop1 = await connectOnce(hopTarget, { ...opts, label: `${opts.label} (jump host ${hop.host})` }, sock);
         const hopConn = new SshConnection(hop1.client, hopTarget, []);
         jumps.push(hopConn);

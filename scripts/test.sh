@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The one test command (npm test): typecheck, lint, build, unit tests, then the integration
+# tests on real test servers, which are brought up here and always taken down again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*" >&2; }
+
+step "typecheck"
+npx tsc -p . --noEmit
+step "lint"
+npx eslint src test
+step "build"
+node scripts/build.mjs
+
+step "unit tests"
+# shellcheck disable=SC2046
+node --import tsx --test --test-reporter=spec $(find test/unit -name '*.test.ts' | sort)
+
+if [[ ${BM_SKIP_INTEGRATION:-} == 1 ]]; then
+  echo "BM_SKIP_INTEGRATION=1: integration tests skipped" >&2
+  exit 0
+fi
+if [[ $(id -u) != 0 ]]; then
+  echo "The integration tests need root (network namespaces, dockerd per test server): run as root, or set BM_SKIP_INTEGRATION=1." >&2
+  exit 1
+fi
+
+step "test servers up"
+trap 'bash scripts/test-servers.sh down >/dev/null 2>&1 || true' EXIT
+bash scripts/test-servers.sh up 2 >/dev/null
+
+step "integration tests (real servers)"
+# One file at a time: they share the test servers and measure what crosses their links.
+# shellcheck disable=SC2046
+node --import tsx --test --test-concurrency=1 --test-reporter=spec $(find test/integration -name '*.test.ts' | sort)

@@ -1,0 +1,173 @@
+/**
+ * What the integration tests stand on: the real test servers brought up by
+ * scripts/test-servers.sh (their facts are in env.json), the built CLI as a user runs it, and
+ * throwaway git workspaces made from examples/hello.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+export const PROJECT = resolve(__dirname, '..', '..');
+const ENV_FILE = process.env.BM_TEST_ENV ?? '/srv/baremetal-test/env.json';
+
+export interface TestServer {
+  name: string;
+  host: string;
+  port: number;
+  user: string;
+  hasDocker: boolean;
+  knownHostsLine: string;
+  hostKeyFingerprint: string;
+}
+
+export interface TestEnv {
+  dockerHost: string;
+  identityFile: string;
+  knownHosts: string;
+  sshConfig: string;
+  servers: TestServer[];
+}
+
+export function testEnv(): TestEnv {
+  if (!existsSync(ENV_FILE)) throw new Error(`${ENV_FILE} is missing: run "bash scripts/test-servers.sh up" first`);
+  return JSON.parse(readFileSync(ENV_FILE, 'utf8')) as TestEnv;
+}
+
+export function server(name: string): TestServer {
+  const s = testEnv().servers.find((x) => x.name === name);
+  if (!s) throw new Error(`no test server ${name}`);
+  return s;
+}
+
+/** Every test gets its own app name and host port, so tests never see each other's state. */
+let counter = 0;
+export function uniqueApp(prefix = 't'): { app: string; port: number } {
+  counter += 1;
+  return { app: `${prefix}-${process.pid.toString(36)}-${counter}`, port: 18000 + ((process.pid * 7 + counter) % 2000) };
+}
+
+export interface Workspace {
+  dir: string;
+  app: string;
+  port: number;
+  /** Commits the current state (after edits) and returns the full sha. */
+  commit(message: string, files?: Record<string, string>): Promise<string>;
+  git(...args: string[]): Promise<string>;
+  writeConfig(config: object | string): Promise<void>;
+}
+
+export interface WorkspaceOptions {
+  servers?: Record<string, object>;
+  run?: object;
+  extra?: object;
+}
+
+/** A git repository holding a copy of examples/hello, with a baremetal.json for the test servers. */
+export async function makeWorkspace(opts: WorkspaceOptions = {}): Promise<Workspace> {
+  const { app, port } = uniqueApp();
+  const dir = await mkdtemp(join(tmpdir(), 'bm-ws-'));
+  cpSync(join(PROJECT, 'examples', 'hello'), dir, { recursive: true });
+  const git = async (...args: string[]) => (await run('git', args, { cwd: dir })).stdout.trim();
+  const writeConfig = (config: object | string) =>
+    writeFile(join(dir, 'baremetal.json'), typeof config === 'string' ? config : JSON.stringify(config, null, 2));
+  await writeConfig({
+    app,
+    servers: opts.servers ?? { bm1: { host: 'bm1' } },
+    run: { ports: [`${port}:8080`], env: { GREETING: 'hi' }, healthcheck: { port: 8080, path: '/', timeoutSeconds: 10, intervalSeconds: 0.25 }, ...opts.run },
+    keep: 5,
+    ...opts.extra,
+  });
+  await git('init', '-q', '-b', 'main');
+  await git('config', 'user.email', 'dev@example.test');
+  await git('config', 'user.name', 'Test Developer');
+  const ws: Workspace = {
+    dir,
+    app,
+    port,
+    git,
+    writeConfig,
+    async commit(message, files = {}) {
+      for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+      await git('add', '-A');
+      await git('commit', '-q', '--allow-empty', '-m', message);
+      return git('rev-parse', 'HEAD');
+    },
+  };
+  await ws.commit('first version');
+  return ws;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON, when it is. */
+  json?: unknown;
+}
+
+/** Runs the built CLI (dist/cli.js) the way a user or a CI job does. */
+export function cli(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; signalAfterMs?: number; onStderr?: (s: string) => void }): Promise<CliResult> {
+  const env = testEnv();
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [join(PROJECT, 'dist', 'cli.js'), ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, DOCKER_HOST: env.dockerHost, BAREMETAL_SSH_CONFIG: env.sshConfig, SSH_AUTH_SOCK: '', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      opts.onStderr?.(stderr);
+    });
+    if (opts.signalAfterMs !== undefined) setTimeout(() => child.kill('SIGINT'), opts.signalAfterMs);
+    child.on('close', (code) => {
+      let json: unknown;
+      try {
+        json = JSON.parse(stdout);
+      } catch {
+        json = undefined;
+      }
+      resolvePromise({ code, stdout, stderr, json });
+    });
+  });
+}
+
+/** Runs a command inside a test server's own namespaces (its engine, its files). */
+export async function onServer(name: string, argv: string[]): Promise<string> {
+  const { stdout } = await run('bash', [join(PROJECT, 'scripts', 'test-servers.sh'), 'exec', name, '--', ...argv], { maxBuffer: 16 * 1024 * 1024 });
+  return stdout;
+}
+
+/** GET from this machine to the server's address, as the app's users would. */
+export function fetchPage(host: string, port: number, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const req = http.get({ host, port, path, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** The commit the example page says it runs. */
+export async function servedCommit(host: string, port: number): Promise<string | undefined> {
+  const page = await fetchPage(host, port);
+  return /<code id="commit">([0-9a-f]+)<\/code>/.exec(page.body)?.[1];
+}
+
+/** Removes a test app's containers and images from a server. */
+export async function cleanupApp(serverName: string, app: string): Promise<void> {
+  const ids = (await onServer(serverName, ['docker', 'ps', '-aq', '--filter', `label=dev.baremetal.app=${app}`])).split('\n').filter(Boolean);
+  if (ids.length) await onServer(serverName, ['docker', 'rm', '-f', ...ids]);
+  const images = (await onServer(serverName, ['docker', 'images', '-q', '--filter', `label=dev.baremetal.app=${app}`])).split('\n').filter(Boolean);
+  if (images.length) await onServer(serverName, ['docker', 'rmi', '-f', ...new Set(images)]).catch(() => undefined);
+}
