@@ -109,8 +109,8 @@ test('a sick container is removed and the previous one serves again', async () =
   assert.equal(latest.result, 'failed');
 });
 
-test('an app that answers HTTP 500 fails its health check', async () => {
-  const sha = await ws.commit('serve nothing', { 'start.sh': '#!/bin/sh\nrm -rf /www/*\nexec busybox httpd -f -p 8080 -h /nonexistent\n' });
+test('an app that answers 404 fails its health check', async () => {
+  const sha = await ws.commit('serve nothing', { 'start.sh': '#!/bin/sh\nmkdir -p /empty\nexec busybox httpd -f -p 8080 -h /empty\n' });
   const r = await cli(['deploy'], { cwd: ws.dir });
   await ws.git('revert', '--no-edit', sha);
   assert.equal(r.code, 1);
@@ -149,6 +149,8 @@ test('a lock held by someone else is named; --wait waits for it', async () => {
   // The lease runs out after 3 s (its client "crashed"): --wait gets the lock then.
   const waited = await cli(['deploy', '--wait'], { cwd: ws.dir });
   assert.equal(waited.code, 0, waited.stderr);
+  assert.match(waited.stderr, /Waiting for alice@laptop's deploy to finish/);
+  good = (await ws.git('rev-parse', 'HEAD')).trim();
   await stillServesGood();
 });
 

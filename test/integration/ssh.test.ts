@@ -20,7 +20,8 @@ async function sshConfig(name: string, lines: string[], knownHosts: string): Pro
   const khFile = join(dir, `${name}.known_hosts`);
   await writeFile(khFile, knownHosts);
   const file = join(dir, `${name}.ssh_config`);
-  await writeFile(file, [...lines, `  UserKnownHostsFile ${khFile}`, ''].join('\n'));
+  // OpenSSH takes the first value it meets: a trailing "Host *" sets it for every host above.
+  await writeFile(file, [...lines, '', 'Host *', `  UserKnownHostsFile ${khFile}`, ''].join('\n'));
   return file;
 }
 
@@ -115,9 +116,11 @@ test('ProxyJump: through a jump host, each hop checked against known_hosts', asy
     ['Host jumpbox', `  HostName ${bm1.host}`, '  User root', `  IdentityFile ${env.identityFile}`, '', ...boxLines(bm1.host, ['  ProxyJump jumpbox'])],
     `${bm1.knownHostsLine}\n`,
   );
-  const r = await cli(['status', '--json', '--verbose'], { cwd: ws.dir, env: { BAREMETAL_SSH_CONFIG: config } });
+  const r = await cli(['deploy', '--json'], { cwd: ws.dir, env: { BAREMETAL_SSH_CONFIG: config } });
   assert.equal(r.code, 0, r.stderr);
-  assert.equal((r.json as { state: string }).state, 'running');
+  assert.equal(await servedCommit(bm1.host, ws.port), (await ws.git('rev-parse', 'HEAD')).trim());
+  const st = await cli(['status', '--server', 'box', '--json'], { cwd: ws.dir, env: { BAREMETAL_SSH_CONFIG: config } });
+  assert.equal((st.json as { state: string }).state, 'running');
 });
 
 test('a server without Docker', async () => {

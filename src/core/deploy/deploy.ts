@@ -4,7 +4,7 @@ import { posix, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Config } from '../config/types';
 import { contextFromArchive, contextFromFiles, OUTSIDE_DOCKERFILE, type ContextFilter } from '../build/context';
-import { asBmError, BmError, throwIfAborted } from '../errors';
+import { asBmError, BmError, isBmError, throwIfAborted } from '../errors';
 import type { Builder, CommitInfo, Logger, Phase, ProgressSink, Repo, Server } from '../ports';
 import { appendJournal, readJournal, type DeployRecord } from './journal';
 import { LABEL, imageTag } from './labels';
@@ -158,7 +158,8 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
     });
     return toResult(done, deps.serverName, clock.elapsed());
   } catch (e) {
-    const err = asBmError(e);
+    // Whatever the aborted stream threw ("aborted", EPIPE…), the user asked for this.
+    const err = signal?.aborted && !isBmError(e, 'Cancelled') ? new BmError('Cancelled', 'Cancelled; the previous version keeps serving.') : asBmError(e);
     const failed = record(err.code === 'Cancelled' ? 'cancelled' : 'failed', imageId, err.message);
     await appendJournal(server.files, stateBase, failed, logger).catch((je: unknown) => logger.warn(`could not record the failure: ${String(je)}`));
     throw Object.assign(err, { result: toResult(failed, deps.serverName, clock.elapsed(), err) });

@@ -19,6 +19,8 @@ export interface OpenOptions extends SshAuthHooks {
   signal?: AbortSignal;
   /** The name the user knows the server by (from baremetal.json), for messages. */
   label: string;
+  /** The server name `baremetal trust` takes (a jump host's key is trusted through it too). */
+  trustName?: string;
   readyTimeoutMs?: number;
   /** The ssh_config file the target came from, so jump hosts resolve through it too. */
   sshConfigFile?: string;
@@ -68,7 +70,7 @@ export class SshConnection extends EventEmitter {
       // ProxyJump: each hop is a full connection (own host key check) carrying the next one.
       for (const hop of parseProxyJump(target.proxyJump)) {
         const hopTarget = await resolveSshTarget(hop.host, { user: hop.user, port: hop.port }, { configFile: opts.sshConfigFile });
-        const hop1 = await connectOnce(hopTarget, { ...opts, label: `${opts.label} (jump host ${hop.host})` }, sock);
+        const hop1 = await connectOnce(hopTarget, { ...opts, label: `${opts.label}'s jump host ${hop.host}`, trustName: opts.trustName ?? opts.label }, sock);
         const hopConn = new SshConnection(hop1.client, hopTarget, []);
         jumps.push(hopConn);
         sock = await hopConn.forwardTcp(target.host, target.port);
@@ -171,7 +173,7 @@ async function connectOnce(target: SshTarget, opts: OpenOptions, sock: Duplex | 
     });
     client.once('error', (err: Error & { level?: string; code?: string }) => {
       opts.signal?.removeEventListener('abort', onAbort);
-      reject(describeConnectError(err, target, opts.label, verdict, offeredKey, keys.length));
+      reject(describeConnectError(err, target, opts.label, opts.trustName ?? opts.label, verdict, offeredKey, keys.length));
     });
     client.connect(config);
   });
@@ -181,6 +183,7 @@ function describeConnectError(
   err: Error & { level?: string; code?: string },
   target: SshTarget,
   label: string,
+  trustName: string,
   verdict: HostKeyVerdict | undefined,
   offeredKey: Buffer | undefined,
   keyCount: number,
@@ -200,7 +203,7 @@ function describeConnectError(
       };
       const e = new BmError(
         'HostKeyUnknown',
-        `The host key of ${label} (${where}) is not in known_hosts: its ${type} fingerprint is ${fp}; if that is your server's key, trust it with "baremetal trust ${label}".`,
+        `The host key of ${label} (${where}) is not in known_hosts: its ${type} fingerprint is ${fp}; if that is your server's key, trust it with "baremetal trust ${trustName}".`,
       );
       return Object.assign(e, { hostKey: unknown });
     }

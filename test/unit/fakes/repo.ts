@@ -26,6 +26,7 @@ export function makeTar(files: Record<string, string | Buffer>, opts: { dirs?: b
 export async function readTar(stream: Readable): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const extract = tar.extract();
+  stream.on('error', (e) => extract.destroy(e));
   stream.pipe(extract);
   for await (const entry of extract) {
     const chunks: Buffer[] = [];

@@ -1,7 +1,11 @@
 import type { Config, HealthcheckConfig, PortMapping } from '../../../src/core/config/types';
+import type { DeployDeps } from '../../../src/core/deploy/deploy';
 import type { Server } from '../../../src/core/ports';
-import type { FakeEngine } from './engine';
-import type { MemoryFiles } from './files';
+import { FakeBuilder } from './builder';
+import { FakeEngine } from './engine';
+import { MemoryFiles } from './files';
+import { CollectingLogger, collectProgress } from './logger';
+import { FakeRepo } from './repo';
 
 export const FAST_CHECK: HealthcheckConfig = { path: '/health', timeoutSeconds: 1, intervalSeconds: 0.05 };
 
@@ -26,4 +30,28 @@ export function makeConfig(over: { run?: Partial<Config['run']>; build?: Partial
 
 export function makeServer(engine: FakeEngine, files: MemoryFiles): Server {
   return { name: 'prod', engine, files, address: 'deploy@prod-box' };
+}
+
+/** Everything deploy() and rollback() need, all fake: server "prod" with engine and files, repo, builder. */
+export function deployWorld(files: Record<string, string>, over: Parameters<typeof makeConfig>[0] = {}) {
+  const engine = new FakeEngine();
+  const serverFiles = new MemoryFiles();
+  const repo = new FakeRepo('/work/project');
+  const builder = new FakeBuilder();
+  const logger = new CollectingLogger();
+  const progress = collectProgress();
+  const first = repo.commit('first commit', files);
+  const config = makeConfig({ dir: repo.root, ...over });
+  const deps: DeployDeps = {
+    config,
+    server: makeServer(engine, serverFiles),
+    serverName: 'prod',
+    repo,
+    builder,
+    secrets: { API_TOKEN: 't0k3n' },
+    logger,
+    progress,
+    who: 'alice@laptop',
+  };
+  return { engine, files: serverFiles, repo, builder, logger, progress, config, deps, first };
 }

@@ -1,0 +1,205 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { deploy, type DeployResult } from '../../../src/core/deploy/deploy';
+import { readJournal } from '../../../src/core/deploy/journal';
+import { LABEL } from '../../../src/core/deploy/labels';
+import { acquireLock } from '../../../src/core/deploy/lock';
+import { BmError } from '../../../src/core/errors';
+import { fakeImageTar } from '../fakes/engine';
+import { deployWorld } from '../fakes/world';
+
+const APP = {
+  Dockerfile: 'FROM node:20-alpine\nCOPY . /app\nCMD ["node", "/app/src/index.js"]\n',
+  'src/index.js': 'require("http").createServer((q, s) => s.end("ok")).listen(80);\n',
+  'package.json': '{ "name": "web" }\n',
+};
+
+type Failure = BmError & { result?: DeployResult };
+async function failure(p: Promise<unknown>): Promise<Failure> {
+  return p.then(() => assert.fail('the deploy succeeded'), (e: Failure) => e);
+}
+
+const history = (w: ReturnType<typeof deployWorld>) => readJournal(w.files, '.baremetal', 'web');
+
+test('a first deploy builds the commit, ships the image, runs it, and records it', async () => {
+  const w = deployWorld(APP);
+  const r = await deploy(w.deps);
+
+  assert.equal(r.result, 'succeeded');
+  assert.equal(r.kind, 'deploy');
+  assert.equal(r.commit, w.first.sha);
+  assert.match(r.commit, /^[0-9a-f]{40}$/, 'the full sha, not an abbreviation');
+  assert.equal(r.subject, 'first commit');
+  assert.equal(r.server, 'prod');
+  assert.equal(r.tag, w.first.sha);
+  assert.equal(r.transport, 'load');
+  const built = w.builder.images.get(`web:${w.first.sha}`)!;
+  assert.equal(r.image, built.id);
+  assert.equal(r.bytesSent, fakeImageTar(built).length, 'every byte of the saved image went on the wire');
+  assert.ok(r.bytesSent > 0);
+  assert.equal(r.error, undefined);
+
+  // The build request.
+  assert.equal(w.builder.builds.length, 1);
+  const b = w.builder.builds[0];
+  assert.equal(b.tag, `web:${w.first.sha}`);
+  assert.equal(b.dockerfile, 'Dockerfile');
+  assert.equal(b.labels[LABEL.app], 'web');
+  assert.equal(b.labels[LABEL.commit], w.first.sha);
+  assert.equal(b.labels[LABEL.subject], 'first commit');
+  assert.equal(b.labels[LABEL.dirty], undefined);
+  assert.deepEqual(w.repo.archived, [w.first.sha], 'built from git archive of the commit');
+
+  // What runs on the server.
+  const [running] = w.engine.running();
+  assert.equal(w.engine.running().length, 1);
+  assert.equal(running.spec.image, `web:${w.first.sha}`);
+  assert.equal(running.imageId, built.id);
+  assert.equal(running.spec.env.API_TOKEN, 't0k3n');
+  assert.equal(running.spec.labels[LABEL.deployId], r.id);
+
+  // The journal.
+  const h = await history(w);
+  assert.equal(h.length, 1);
+  assert.equal(h[0].id, r.id);
+  assert.equal(h[0].result, 'succeeded');
+  assert.equal(h[0].commit, w.first.sha);
+  assert.equal(h[0].who, 'alice@laptop');
+  assert.equal(h[0].bytesSent, r.bytesSent);
+  assert.equal(h[0].server, 'prod');
+  assert.equal(w.files.files.has('.baremetal/web/lock'), false, 'the lock is released');
+
+  const ship = w.progress.events.filter((e) => e.phase === 'ship');
+  assert.equal(ship.at(-1)?.bytes, r.bytesSent);
+});
+
+test('deploying the same commit again sends 0 bytes: the image is already on the server', async () => {
+  const w = deployWorld(APP);
+  const first = await deploy(w.deps);
+  const again = await deploy(w.deps);
+  assert.equal(again.result, 'succeeded');
+  assert.equal(again.bytesSent, 0);
+  assert.equal(again.transport, 'none');
+  assert.equal(again.image, first.image);
+  assert.equal(w.builder.builds.length, 1, 'not built again');
+  assert.equal(w.builder.saved.length, 1, 'not sent again');
+  assert.equal(w.engine.running().length, 1);
+  assert.equal(w.engine.running()[0].spec.labels[LABEL.deployId], again.id);
+  assert.deepEqual((await history(w)).map((x) => [x.id, x.result, x.bytesSent]), [
+    [first.id, 'succeeded', first.bytesSent],
+    [again.id, 'succeeded', 0],
+  ]);
+});
+
+test('an image built before on this machine is reused, but still shipped', async () => {
+  const w = deployWorld(APP);
+  await deploy(w.deps);
+  w.engine.imagesById.clear();
+  w.engine.containersById.clear();
+  const r = await deploy(w.deps);
+  assert.equal(w.builder.builds.length, 1);
+  assert.ok(r.bytesSent > 0);
+  assert.ok(w.logger.at('info').includes(`web:${w.first.sha} was built before on this machine: reusing it`));
+});
+
+test('a failing health check: failed result in the journal with the reason, the previous version still running', async () => {
+  const w = deployWorld(APP);
+  await deploy(w.deps);
+  const [before] = w.engine.running();
+  const second = w.repo.commit('break the health endpoint', { ...APP, 'src/index.js': 'broken' });
+  w.engine.behave(`web:${second.sha}`, { http: () => 500, logs: ['Error: cannot read config'] });
+
+  const e = await failure(deploy(w.deps));
+  assert.equal(e.code, 'HealthCheckFailed');
+  assert.equal(e.message, 'The new container was not healthy within 1s: GET /health answered HTTP 500. The previous version keeps serving.');
+  assert.match(e.detail ?? '', /Error: cannot read config/);
+  assert.equal(e.result?.result, 'failed');
+  assert.equal(e.result?.commit, second.sha);
+  assert.deepEqual(e.result?.error, { code: 'HealthCheckFailed', message: e.message });
+
+  const last = (await history(w)).at(-1)!;
+  assert.equal(last.result, 'failed');
+  assert.equal(last.commit, second.sha);
+  assert.equal(last.reason, e.message);
+  assert.equal(last.id, e.result?.id);
+  assert.deepEqual(w.engine.running().map((c) => c.id), [before.id], 'the previous container serves again');
+  assert.equal(await w.engine.httpGet('127.0.0.1', 8080, '/health', 1000), 200);
+  assert.equal(w.files.files.has('.baremetal/web/lock'), false);
+});
+
+test('while another deploy holds the lock: LockHeld, nothing built, sent, run or recorded', async () => {
+  const w = deployWorld(APP);
+  await acquireLock(w.files, '.baremetal', 'web', { owner: 'bob@desk', operation: 'deploy' });
+  const lockBefore = w.files.files.get('.baremetal/web/lock');
+
+  const e = await failure(deploy(w.deps));
+  assert.equal(e.code, 'LockHeld');
+  assert.match(e.message, /^A deploy of web by bob@desk has been running for \d+s on this server/);
+  assert.equal(w.builder.builds.length, 0);
+  assert.deepEqual(w.engine.calls, []);
+  assert.equal(w.files.files.has('.baremetal/web/history.jsonl'), false, 'nothing recorded');
+  assert.equal(w.files.files.get('.baremetal/web/lock'), lockBefore, "bob's lock is untouched");
+});
+
+test('no Dockerfile in the commit: DockerfileMissing, recorded as failed, nothing runs', async () => {
+  const { Dockerfile: _none, ...noDockerfile } = APP;
+  const w = deployWorld(noDockerfile);
+  const e = await failure(deploy(w.deps));
+  assert.equal(e.code, 'DockerfileMissing');
+  assert.equal(e.message, `There is no Dockerfile in commit ${w.first.sha.slice(0, 12)}: add and commit one, or set "build.dockerfile" in baremetal.json.`);
+  assert.equal(e.result?.result, 'failed');
+  assert.equal(w.builder.builds.length, 0);
+  assert.deepEqual(w.engine.calls, []);
+  const h = await history(w);
+  assert.equal(h.length, 1);
+  assert.equal(h[0].reason, e.message);
+});
+
+test('a Dockerfile committed after the deployed commit does not count', async () => {
+  const { Dockerfile: _none, ...noDockerfile } = APP;
+  const w = deployWorld(noDockerfile);
+  w.repo.commit('add Dockerfile', APP);
+  await assert.rejects(deploy(w.deps, { ref: w.first.sha.slice(0, 7) }), { code: 'DockerfileMissing' });
+});
+
+test('a failing build is recorded as failed with its message, and the server is not touched', async () => {
+  const w = deployWorld(APP);
+  w.builder.failWith = new BmError('BuildFailed', 'The build failed at RUN npm ci (exit code 1).', 'npm ERR! missing lockfile');
+  const e = await failure(deploy(w.deps));
+  assert.equal(e.code, 'BuildFailed');
+  assert.equal(e.detail, 'npm ERR! missing lockfile', 'the build output stays with the error');
+  assert.equal(e.result?.result, 'failed');
+  assert.deepEqual(w.engine.calls, []);
+  const [rec] = await history(w);
+  assert.equal(rec.result, 'failed');
+  assert.equal(rec.reason, 'The build failed at RUN npm ci (exit code 1).');
+  assert.equal(rec.bytesSent, 0);
+});
+
+test('cancelled during the health check: recorded as cancelled, the previous version serving', async () => {
+  const w = deployWorld(APP);
+  await deploy(w.deps);
+  const [before] = w.engine.running();
+  const second = w.repo.commit('slow start', { ...APP, 'README.md': 'x' });
+  w.engine.behave(`web:${second.sha}`, { http: () => 503 });
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 200);
+  const e = await failure(deploy(w.deps, { signal: ac.signal }));
+  assert.equal(e.code, 'Cancelled');
+  assert.equal(e.result?.result, 'cancelled');
+  assert.equal((await history(w)).at(-1)?.result, 'cancelled');
+  assert.deepEqual(w.engine.running().map((c) => c.id), [before.id]);
+});
+
+test('after a successful deploy, images beyond `keep` are pruned from the server', async () => {
+  const w = deployWorld(APP, { keep: 2 });
+  const shas = [w.first.sha];
+  await deploy(w.deps);
+  for (const n of [2, 3]) {
+    shas.push(w.repo.commit(`commit ${n}`, { ...APP, 'README.md': `v${n}` }).sha);
+    await deploy(w.deps);
+  }
+  const tags = [...w.engine.imagesById.values()].flatMap((i) => i.tags).sort();
+  assert.deepEqual(tags, [`web:${shas[1]}`, `web:${shas[2]}`].sort());
+  assert.equal(w.engine.running()[0].spec.image, `web:${shas[2]}`);
+});

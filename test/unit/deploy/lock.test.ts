@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { acquireLock, lockPath, parseLock, type LockInfo, type LockOptions } from '../../../src/core/deploy/lock';
+import type { BmError } from '../../../src/core/errors';
+import { MemoryFiles } from '../fakes/files';
+
+const BASE = '.baremetal';
+const PATH = '.baremetal/web/lock';
+const T0 = Date.parse('2030-01-01T12:00:00Z');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const acquire = (files: MemoryFiles, opts: Partial<LockOptions> & { owner: string }) =>
+  acquireLock(files, BASE, 'web', { operation: 'deploy', ...opts });
+
+function holder(files: MemoryFiles): LockInfo | undefined {
+  return parseLock(files.files.get(PATH));
+}
+
+test('the lock is a file in the app state folder, created with the owner and a lease', async () => {
+  assert.equal(lockPath('/srv/bm/', 'web'), '/srv/bm/web/lock');
+  const files = new MemoryFiles();
+  const lock = await acquire(files, { owner: 'alice@laptop', now: () => T0, leaseMs: 60_000 });
+  const info = holder(files);
+  assert.ok(info);
+  assert.equal(info.owner, 'alice@laptop');
+  assert.equal(info.operation, 'deploy');
+  assert.equal(info.acquiredAt, '2030-01-01T12:00:00.000Z');
+  assert.equal(info.expiresAt, '2030-01-01T12:01:00.000Z');
+  assert.match(info.token, /^[0-9a-f]{16}$/);
+  assert.ok(files.dirs.has('.baremetal/web'));
+  await lock.release();
+  assert.equal(files.files.has(PATH), false, 'released: the file is gone');
+  await lock.release(); // twice is harmless
+});
+
+test('a second acquire is refused with LockHeld naming the owner, the operation and the age', async () => {
+  const files = new MemoryFiles();
+  await acquire(files, { owner: 'alice@laptop', operation: 'rollback', now: () => T0 });
+  await assert.rejects(acquire(files, { owner: 'bob@desk', now: () => T0 + 42_000 }), (e: BmError) => {
+    assert.equal(e.code, 'LockHeld');
+    assert.equal(e.message, 'A rollback of web by alice@laptop has been running for 42s on this server: wait for it to finish, or run again with --wait.');
+    return true;
+  });
+  assert.equal(holder(files)?.owner, 'alice@laptop', "the holder's lock is untouched");
+});
+
+test('with wait: true it waits until the holder releases, then takes the lock', async () => {
+  const files = new MemoryFiles();
+  const first = await acquire(files, { owner: 'alice@laptop' });
+  const waitedFor: string[] = [];
+  let got = false;
+  const second = acquire(files, { owner: 'bob@desk', wait: true, pollMs: 20, onWaiting: (h) => waitedFor.push(h.owner) }).then((l) => ((got = true), l));
+  await sleep(120);
+  assert.equal(got, false, 'still waiting while alice holds the lock');
+  assert.ok(waitedFor.length >= 3 && waitedFor.every((o) => o === 'alice@laptop'), `polled: ${waitedFor.length}`);
+  await first.release();
+  const lock = await second;
+  assert.equal(holder(files)?.owner, 'bob@desk');
+  await lock.release();
+  assert.equal(files.files.has(PATH), false);
+});
+
+test('an expired lease (its client died) is taken over', async () => {
+  const files = new MemoryFiles();
+  const crashed = await acquire(files, { owner: 'alice@laptop', now: () => T0, leaseMs: 60_000 });
+  const later = await acquire(files, { owner: 'bob@desk', now: () => T0 + 61_000 });
+  assert.equal(holder(files)?.owner, 'bob@desk');
+  // The old holder coming back must not remove bob's lock.
+  await crashed.release();
+  assert.equal(holder(files)?.owner, 'bob@desk', 'release removes only our own lock');
+  await later.release();
+  assert.equal(files.files.has(PATH), false);
+});
+
+test('a lease not yet expired is not taken over, even one second before the end', async () => {
+  const files = new MemoryFiles();
+  await acquire(files, { owner: 'alice@laptop', now: () => T0, leaseMs: 60_000 });
+  await assert.rejects(acquire(files, { owner: 'bob@desk', now: () => T0 + 59_000 }), { code: 'LockHeld' });
+});
+
+test('cancelled while waiting: Cancelled, and the holder keeps its lock', async () => {
+  const files = new MemoryFiles();
+  await acquire(files, { owner: 'alice@laptop' });
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 80);
+  const t0 = Date.now();
+  await assert.rejects(acquire(files, { owner: 'bob@desk', wait: true, pollMs: 5000, signal: ac.signal }), (e: BmError) => {
+    assert.equal(e.code, 'Cancelled');
+    assert.equal(e.message, 'Cancelled while waiting for the deploy lock; nothing was changed.');
+    return true;
+  });
+  assert.ok(Date.now() - t0 < 1000, 'the abort cut the poll sleep short');
+  assert.equal(holder(files)?.owner, 'alice@laptop');
+});
+
+test('the holder renews its lease while it works', async () => {
+  const files = new MemoryFiles();
+  let clock = T0;
+  const lock = await acquire(files, { owner: 'alice@laptop', leaseMs: 1500, now: () => clock });
+  assert.equal(holder(files)?.expiresAt, new Date(T0 + 1500).toISOString());
+  clock = T0 + 1000;
+  await sleep(1100); // the renewal runs every max(1 s, lease / 3)
+  const renewed = holder(files);
+  assert.equal(renewed?.expiresAt, new Date(T0 + 2500).toISOString());
+  assert.equal(renewed?.acquiredAt, new Date(T0).toISOString(), 'the age still counts from the start');
+  await lock.release();
+});
+
+test(
+  'a lock file just created over SFTP (still empty) is not taken over by a second client',
+  { todo: 'bug: lock.ts treats an empty/unparseable lock file as takeover-able at once; SftpFiles.createExclusive opens wx and writes later, so two clients both acquire' },
+  async () => {
+    // SftpFiles.createExclusive: open(path, 'wx') makes an empty file, the content is written after.
+    const files = new MemoryFiles({ exclusiveWriteGapMs: 50 });
+    const first = acquire(files, { owner: 'alice@laptop' });
+    await sleep(10);
+    await assert.rejects(acquire(files, { owner: 'bob@desk' }), { code: 'LockHeld' });
+    await first;
+    assert.equal(holder(files)?.owner, 'alice@laptop');
+  },
+);
+
+test(
+  'a renewal in flight when the lock is released does not leave a stale lock behind',
+  { todo: 'bug: lock.ts release() clears the interval but does not wait for a running writeAtomic renewal, which re-creates the lock after the remove' },
+  async () => {
+    const files = new MemoryFiles({ writeDelayMs: 300 });
+    const lock = await acquire(files, { owner: 'alice@laptop', leaseMs: 3000 });
+    await sleep(1100); // the renewal started at 1 s and lands at 1.3 s
+    await lock.release();
+    await sleep(400);
+    assert.equal(files.files.has(PATH), false, 'the lock file is gone after release');
+    await assert.doesNotReject(acquire(files, { owner: 'alice@laptop' }), 'the next deploy is not refused by our own stale lock');
+  },
+);
