@@ -3,7 +3,8 @@
 # examples/hello, deploy it with the CLI, and print where it answers. Run as root (namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ -f dist/cli.js ]] || node scripts/build.mjs
+bash scripts/setup.sh
+node scripts/build.mjs
 
 echo "› bringing up the test servers (bm1, bm2, bmbare)…" >&2
 bash scripts/test-servers.sh up 2 >/dev/null

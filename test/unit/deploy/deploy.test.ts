@@ -19,6 +19,9 @@ async function failure(p: Promise<unknown>): Promise<Failure> {
   return p.then(() => assert.fail('the deploy succeeded'), (e: Failure) => e);
 }
 
+/** The app's files without a Dockerfile. */
+const noDockerfile = (): Record<string, string> => Object.fromEntries(Object.entries(APP).filter(([k]) => k !== 'Dockerfile'));
+
 const history = (w: ReturnType<typeof deployWorld>) => readJournal(w.files, '.baremetal', 'web');
 
 test('a first deploy builds the commit, ships the image, runs it, and records it', async () => {
@@ -142,8 +145,7 @@ test('while another deploy holds the lock: LockHeld, nothing built, sent, run or
 });
 
 test('no Dockerfile in the commit: DockerfileMissing, recorded as failed, nothing runs', async () => {
-  const { Dockerfile: _none, ...noDockerfile } = APP;
-  const w = deployWorld(noDockerfile);
+  const w = deployWorld(noDockerfile());
   const e = await failure(deploy(w.deps));
   assert.equal(e.code, 'DockerfileMissing');
   assert.equal(e.message, `There is no Dockerfile in commit ${w.first.sha.slice(0, 12)}: add and commit one, or set "build.dockerfile" in baremetal.json.`);
@@ -156,8 +158,7 @@ test('no Dockerfile in the commit: DockerfileMissing, recorded as failed, nothin
 });
 
 test('a Dockerfile committed after the deployed commit does not count', async () => {
-  const { Dockerfile: _none, ...noDockerfile } = APP;
-  const w = deployWorld(noDockerfile);
+  const w = deployWorld(noDockerfile());
   w.repo.commit('add Dockerfile', APP);
   await assert.rejects(deploy(w.deps, { ref: w.first.sha.slice(0, 7) }), { code: 'DockerfileMissing' });
 });

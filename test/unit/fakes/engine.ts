@@ -217,7 +217,7 @@ export class FakeEngine implements Engine {
     b.onStart?.(c);
   }
 
-  async stop(id: string, _timeoutSeconds: number): Promise<void> {
+  async stop(id: string): Promise<void> {
     const c = this.lookup(id);
     if (!c || c.state !== 'running') return;
     this.calls.push(`stop ${c.spec.name}`);

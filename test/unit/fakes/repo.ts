@@ -65,8 +65,8 @@ export class FakeRepo implements Repo {
   }
 
   async resolveCommit(ref: string): Promise<CommitInfo> {
-    const { files: _files, ...info } = this.at(ref);
-    return info;
+    const { sha, subject, author, date } = this.at(ref);
+    return { sha, subject, author, date };
   }
   async uncommittedPaths(): Promise<string[]> {
     return this.uncommitted;
@@ -83,6 +83,6 @@ export class FakeRepo implements Repo {
     return content === undefined ? undefined : Buffer.from(content);
   }
   async recentCommits(count: number): Promise<CommitInfo[]> {
-    return this.commits.slice(-count).reverse().map(({ files: _f, ...c }) => c);
+    return this.commits.slice(-count).reverse().map(({ sha, subject, author, date }) => ({ sha, subject, author, date }));
   }
 }
