@@ -226,6 +226,12 @@ create_server() { # namespaces, private folders, host key, authorized key, sshd_
     "KbdInteractiveAuthentication no" "StrictModes no" "AllowTcpForwarding yes" \
     "AllowStreamLocalForwarding yes" "MaxSessions 30" "MaxStartups 100:30:200" \
     "Subsystem sftp /usr/lib/openssh/sftp-server" >"$dir/ssh/sshd_config"
+  # A second, locked-down sshd on port 2222 (same host key) that refuses every forwarding, as
+  # hardened servers do: the product must fall back to `docker system dial-stdio` there.
+  sed -e 's/^Port 22$/Port 2222/' -e 's|^PidFile .*|PidFile /run/sshd-nofwd.pid|' \
+    -e 's/^Allow\(Tcp\|StreamLocal\)Forwarding yes$/Allow\1Forwarding no/' \
+    "$dir/ssh/sshd_config" >"$dir/ssh/sshd_config_nofwd"
+  echo "DisableForwarding yes" >>"$dir/ssh/sshd_config_nofwd"
 }
 
 start_server() {
@@ -243,6 +249,8 @@ start_server() {
   # sshd daemonizes itself (closing our descriptors) once it listens.
   "${in[@]}" /usr/sbin/sshd -f "$dir/ssh/sshd_config" -E "$dir/sshd.log" </dev/null &>/dev/null ||
     die "sshd on $name did not start (see $dir/sshd.log)"
+  "${in[@]}" /usr/sbin/sshd -f "$dir/ssh/sshd_config_nofwd" -E "$dir/sshd-nofwd.log" </dev/null &>/dev/null ||
+    die "the no-forwarding sshd on $name did not start (see $dir/sshd-nofwd.log)"
 }
 
 wait_server() {
@@ -259,12 +267,19 @@ known_hosts_line() { # "10.213.N.2 ssh-ed25519 AAAA..."
 
 write_client_files() {
   local s
-  for s in "$@"; do known_hosts_line "$s"; done >"$CLIENT/known_hosts"
-  for s in "$@"; do # BatchMode: key auth only, never prompt
-    printf 'Host %s\n  HostName 10.213.%s.2\n  Port 22\n  User root\n  IdentityFile %s\n' \
-      "$s" "$(net_of "$s")" "$CLIENT/id_ed25519"
-    printf '  IdentitiesOnly yes\n  UserKnownHostsFile %s\n' "$CLIENT/known_hosts"
-    printf '  StrictHostKeyChecking yes\n  BatchMode yes\n\n'
+  local line
+  for s in "$@"; do
+    line=$(known_hosts_line "$s")
+    echo "$line"
+    echo "[${line%% *}]:2222 ${line#* }" # the no-forwarding sshd on port 2222
+  done >"$CLIENT/known_hosts"
+  for s in "$@"; do # BatchMode: key auth only, never prompt; NAME-nofwd is the port 2222 sshd
+    for port in 22 2222; do
+      printf 'Host %s\n  HostName 10.213.%s.2\n  Port %s\n  User root\n  IdentityFile %s\n' \
+        "$s$([[ $port == 22 ]] || echo -nofwd)" "$(net_of "$s")" "$port" "$CLIENT/id_ed25519"
+      printf '  IdentitiesOnly yes\n  UserKnownHostsFile %s\n' "$CLIENT/known_hosts"
+      printf '  StrictHostKeyChecking yes\n  BatchMode yes\n\n'
+    done
   done >"$CLIENT/ssh_config"
 }
 

@@ -131,3 +131,16 @@ test('a server without Docker', async () => {
   assert.match(errorLine(r.stderr), /bare has no Docker Engine answering at \/var\/run\/docker\.sock: install Docker Engine/);
   assert.ok(bare.hasDocker === false);
 });
+
+test('a server that forbids forwarding: the Engine API over dial-stdio, health checked by its own curl', async () => {
+  const locked = await makeWorkspace({ servers: { hardened: { host: 'bm1-nofwd' } } });
+  try {
+    const r = await cli(['deploy', '--json', '--verbose'], { cwd: locked.dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /hardened: Docker Engine API over dial-stdio/);
+    assert.match(r.stderr, /healthy: HTTP 200/);
+    assert.equal(await servedCommit(bm1.host, locked.port), (await locked.git('rev-parse', 'HEAD')).trim());
+  } finally {
+    await cleanupApp('bm1', locked.app);
+  }
+});

@@ -26,7 +26,11 @@ export function contextPathFor(repoPath: string, f: ContextFilter, ignored: (p: 
   else if (clean.startsWith(`${f.contextPrefix}/`)) rel = clean.slice(f.contextPrefix.length + 1);
   else return undefined;
   // Like docker: .dockerignore may exclude anything but the Dockerfile and itself must reach the builder.
-  const dockerfileInContext = f.contextPrefix ? f.dockerfilePath.slice(f.contextPrefix.length + 1) : f.dockerfilePath;
+  const dockerfileInContext = !f.contextPrefix
+    ? f.dockerfilePath
+    : f.dockerfilePath.startsWith(`${f.contextPrefix}/`)
+      ? f.dockerfilePath.slice(f.contextPrefix.length + 1)
+      : undefined; // outside the context: it is added under its own name, not kept from here
   if (rel === dockerfileInContext || rel === '.dockerignore') return rel;
   return ignored(rel) ? undefined : rel;
 }

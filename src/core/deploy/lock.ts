@@ -53,9 +53,14 @@ export async function acquireLock(files: ServerFiles, base: string, app: string,
     if (opts.signal?.aborted) throw new BmError('Cancelled', 'Cancelled while waiting for the deploy lock; nothing was changed.');
     acquiredAt = now();
     if (await files.createExclusive(path, JSON.stringify(info()))) break;
-    const holder = parseLock(await files.read(path));
+    let holder = parseLock(await files.read(path));
+    if (!holder) {
+      // Unreadable: perhaps being written this instant. Look again before calling it corrupt.
+      await sleep(opts.pollMs ?? 500, opts.signal);
+      holder = parseLock(await files.read(path));
+    }
     if (!holder || Date.parse(holder.expiresAt) < now()) {
-      // Expired (its client died) or unreadable: take it over, re-checking it is the same lock.
+      // Expired (its client died) or corrupt: take it over, re-checking it is the same lock.
       const again = parseLock(await files.read(path));
       if (again?.token === holder?.token) await files.remove(path);
       continue;
@@ -71,16 +76,24 @@ export async function acquireLock(files: ServerFiles, base: string, app: string,
     await sleep(opts.pollMs ?? 2000, opts.signal);
   }
 
+  // Renew the lease while held, but only while the lock is still ours (a renewal must never
+  // overwrite a lock someone took over), and never after release.
+  let released = false;
+  let renewing: Promise<void> = Promise.resolve();
   const renew = setInterval(() => {
-    void files.writeAtomic(path, JSON.stringify(info())).catch(() => undefined);
+    renewing = (async () => {
+      const current = parseLock(await files.read(path));
+      if (released || current?.token !== token) return;
+      await files.writeAtomic(path, JSON.stringify(info()));
+    })().catch(() => undefined);
   }, Math.max(1000, leaseMs / 3));
   renew.unref?.();
-  let released = false;
   return {
     async release() {
       if (released) return;
       released = true;
       clearInterval(renew);
+      await renewing;
       const current = parseLock(await files.read(path).catch(() => undefined));
       if (current?.token === token) await files.remove(path);
     },

@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import type Docker from 'dockerode';
 import type { ContainerInfo, ContainerSpec, ContainerState, ImageInfo, LogLine } from '../../core/ports';
 
@@ -64,6 +65,8 @@ export function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOpti
 export class LogDemuxer {
   private pending: Buffer = Buffer.alloc(0);
   private partial: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+  // One decoder per stream: a UTF-8 character may be split across chunks or frames.
+  private decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
 
   constructor(private readonly timestamps: boolean) {}
 
@@ -75,15 +78,16 @@ export class LogDemuxer {
       const framed = (kind === 1 || kind === 2) && this.pending.length >= 8 && this.pending.readUIntBE(1, 3) === 0;
       if (!framed) {
         if (this.pending.length < 8 && (kind === 1 || kind === 2)) break; // wait for a whole header
-        out.push(...this.text('stdout', this.pending.toString('utf8')));
+        out.push(...this.text('stdout', this.decoders.stdout.write(this.pending)));
         this.pending = Buffer.alloc(0);
         break;
       }
       const size = this.pending.readUInt32BE(4);
       if (this.pending.length < 8 + size) break;
-      const payload = this.pending.subarray(8, 8 + size).toString('utf8');
+      const stream = kind === 2 ? 'stderr' : 'stdout';
+      const payload = this.decoders[stream].write(this.pending.subarray(8, 8 + size));
       this.pending = this.pending.subarray(8 + size);
-      out.push(...this.text(kind === 2 ? 'stderr' : 'stdout', payload));
+      out.push(...this.text(stream, payload));
     }
     return out;
   }
@@ -92,6 +96,7 @@ export class LogDemuxer {
   flush(): LogLine[] {
     const out: LogLine[] = [];
     for (const stream of ['stdout', 'stderr'] as const) {
+      this.partial[stream] += this.decoders[stream].end();
       if (this.partial[stream]) out.push(this.line(stream, this.partial[stream]));
       this.partial[stream] = '';
     }

@@ -201,7 +201,14 @@ export class RemoteEngine implements Engine {
   }
 
   async httpGet(host: string, port: number, path: string, timeoutMs: number): Promise<number> {
-    const channel = await this.conn.forwardTcp(host, port);
+    let channel: Duplex;
+    try {
+      channel = await this.conn.forwardTcp(host, port);
+    } catch (e) {
+      // A server that forbids TCP forwarding: ask its own curl or wget instead.
+      if ((e as { reason?: number }).reason === 1) return this.httpGetOnServer(host, port, path, timeoutMs);
+      throw e;
+    }
     return new Promise<number>((resolve, reject) => {
       const req = http.request({ host, port, path, method: 'GET', createConnection: () => shimSocket(channel) as never, timeout: timeoutMs }, (res) => {
         res.resume();
@@ -213,7 +220,21 @@ export class RemoteEngine implements Engine {
       req.end();
     });
   }
+
+  private async httpGetOnServer(host: string, port: number, path: string, timeoutMs: number): Promise<number> {
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
+    const r = await this.conn.exec(['sh', '-c', HTTP_STATUS_SCRIPT, 'sh', url, String(Math.max(1, Math.ceil(timeoutMs / 1000)))]);
+    const status = Number(r.stdout.trim());
+    if (!status) throw new Error(`no HTTP answer${r.stderr.trim() ? ` (${r.stderr.trim()})` : ''}`);
+    return status;
+  }
 }
+
+// $1 = URL, $2 = timeout in seconds; prints the status code (busybox wget prints headers on stderr).
+const HTTP_STATUS_SCRIPT = [
+  'if command -v curl >/dev/null 2>&1; then curl -s -o /dev/null -m "$2" -w "%{http_code}" "$1";',
+  'else wget -q -S -T "$2" -O /dev/null "$1" 2>&1 | sed -n "s/^ *HTTP\\/[0-9.]* \\([0-9][0-9]*\\).*/\\1/p" | tail -n 1; fi',
+].join(' ');
 
 function labelFilters(labels: Record<string, string>): string[] {
   return Object.entries(labels).map(([k, v]) => `${k}=${v}`);

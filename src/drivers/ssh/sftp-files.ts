@@ -38,6 +38,20 @@ export class SftpFiles implements ServerFiles {
   async createExclusive(path: string, content: string): Promise<boolean> {
     const sftp = await this.conn.sftp();
     const target = norm(path);
+    // Write the whole content under a temporary name, then hard-link it to the target: link()
+    // fails when the target exists, so the file appears complete or not at all (a reader never
+    // sees an empty lock). OpenSSH's hardlink@openssh.com; plain exclusive open elsewhere.
+    const temp = `${target}.new-${randomBytes(6).toString('hex')}`;
+    await call<void>((cb) => sftp.writeFile(temp, content, { mode: 0o644 }, cb));
+    try {
+      await call<void>((cb) => sftp.ext_openssh_hardlink(temp, target, cb));
+      return true;
+    } catch (e) {
+      if (await exists(sftp, target)) return false;
+      if (!/not supported|unsupported/i.test((e as Error).message)) throw e;
+    } finally {
+      await call<void>((cb) => sftp.unlink(temp, cb)).catch(() => undefined);
+    }
     let handle: Buffer;
     try {
       handle = await call<Buffer>((cb) => sftp.open(target, 'wx', 0o644, cb));

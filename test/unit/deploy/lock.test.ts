@@ -108,7 +108,6 @@ test('the holder renews its lease while it works', async () => {
 
 test(
   'a lock file just created over SFTP (still empty) is not taken over by a second client',
-  { todo: 'bug: lock.ts treats an empty/unparseable lock file as takeover-able at once; SftpFiles.createExclusive opens wx and writes later, so two clients both acquire' },
   async () => {
     // SftpFiles.createExclusive: open(path, 'wx') makes an empty file, the content is written after.
     const files = new MemoryFiles({ exclusiveWriteGapMs: 50 });
@@ -122,7 +121,6 @@ test(
 
 test(
   'a renewal in flight when the lock is released does not leave a stale lock behind',
-  { todo: 'bug: lock.ts release() clears the interval but does not wait for a running writeAtomic renewal, which re-creates the lock after the remove' },
   async () => {
     const files = new MemoryFiles({ writeDelayMs: 300 });
     const lock = await acquire(files, { owner: 'alice@laptop', leaseMs: 3000 });

@@ -102,7 +102,6 @@ describe('LogDemuxer', () => {
 
   test(
     'a TTY raw stream cut inside a multi-byte character does not garble it',
-    { todo: 'bug: convert.ts LogDemuxer decodes each raw chunk (and each frame payload) with toString("utf8") on its own, so a UTF-8 sequence cut across chunks becomes U+FFFD' },
     () => {
       const text = Buffer.from('déjà vu 🚀\n');
       for (const chunks of everySplit(text)) assert.deepEqual(demux(chunks), [{ stream: 'stdout', text: 'déjà vu 🚀' }], `split at ${chunks[0].length}`);
