@@ -6,6 +6,9 @@ import { redact, resolveSecrets } from '../core/config/secrets';
 import type { Config, ServerConfig } from '../core/config/types';
 import { asBmError, BmError } from '../core/errors';
 import { deploy, type DeployResult } from '../core/deploy/deploy';
+import { planDeploy, type DeployPlan } from '../core/deploy/plan';
+import { defaultLayerCacheDir, LayerCache } from '../core/transfer/layer-cache';
+import type { TransferPath } from '../core/transfer/ship';
 import { rollback } from '../core/deploy/rollback';
 import { history, status, runningContainer, type AppStatus } from '../core/deploy/status';
 import { LocalBuilder } from '../drivers/docker/builder';
@@ -17,8 +20,9 @@ import { askHidden, confirm } from './prompt';
 const USAGE = `Usage: baremetal <command> [options]
 
 Commands:
-  deploy    [--server NAME] [--commit REF] [--allow-dirty] [--wait] [--json]
-            build the commit (default HEAD), ship it over SSH, run it health-checked
+  deploy    [--server NAME] [--commit REF] [--allow-dirty] [--wait] [--dry-run] [--json]
+            build the commit (default HEAD), send the layers the server lacks over SSH,
+            run it health-checked; --dry-run only tells what would be sent
   rollback  [--server NAME] [--to REF] [--wait] [--json]
             run the image of an earlier deploy again (default: the previous one)
   history   [--server NAME] [--json]      deploys on the server, newest first
@@ -33,7 +37,10 @@ Options for every command:
 Environment:
   DOCKER_HOST             the local engine that builds images (default /var/run/docker.sock)
   BAREMETAL_SSH_CONFIG    an ssh_config file to use instead of ~/.ssh/config
-  BAREMETAL_SSH_PASSPHRASE  passphrase of an encrypted key, when there is no terminal to ask on`;
+  BAREMETAL_SSH_PASSPHRASE  passphrase of an encrypted key, when there is no terminal to ask on
+  BAREMETAL_CACHE_DIR     where compressed layers are kept (default ~/.cache/baremetal/layers)
+  BAREMETAL_TRANSFER      force one transfer path: registry, trimmed-load or full-load
+                          (troubleshooting; normally the best one that works is chosen)`;
 
 const OPTIONS = {
   server: { type: 'string' },
@@ -48,6 +55,7 @@ const OPTIONS = {
   wait: { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   'allow-dirty': { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -160,12 +168,45 @@ async function deployCommand(ctx: Ctx): Promise<number> {
   ctx.out.secrets = secrets;
   const repo = await GitRepo.open(config.dir);
   const connected = await connect(ctx, server);
+  const deps = {
+    config,
+    serverName: server.name,
+    repo,
+    builder: new LocalBuilder(),
+    secrets,
+    logger: ctx.out,
+    progress: ctx.out.progress,
+    who: ctx.who,
+    cache: new LayerCache(defaultLayerCacheDir()),
+    forceTransfer: transferOverride(),
+  };
+  if (ctx.args['dry-run']) {
+    const plan = await planDeploy({ ...deps, server: connected }, { ref: ctx.args.commit, allowDirty: ctx.args['allow-dirty'], signal: ctx.signal });
+    ctx.out.result(plan, ctx.args.json ?? false, () => describePlan(plan));
+    return 0;
+  }
   return runAndReport(ctx, () =>
     deploy(
-      { config, server: connected, serverName: server.name, repo, builder: new LocalBuilder(), secrets, logger: ctx.out, progress: ctx.out.progress, who: ctx.who },
+      { ...deps, server: connected },
       { ref: ctx.args.commit, allowDirty: ctx.args['allow-dirty'], wait: ctx.args.wait, signal: ctx.signal },
     ),
   );
+}
+
+function transferOverride(): TransferPath | undefined {
+  const v = process.env.BAREMETAL_TRANSFER;
+  if (!v || v === 'auto') return undefined;
+  if (v === 'registry' || v === 'trimmed-load' || v === 'full-load') return v;
+  throw new BmError('ConfigInvalid', `BAREMETAL_TRANSFER is "${v}"; expected auto, registry, trimmed-load or full-load.`);
+}
+
+function describePlan(plan: DeployPlan): string {
+  const lines = [`${plan.tag.slice(0, 12)} (${plan.subject}) → ${plan.server}:`];
+  if (plan.onServer) lines.push('  the server already has this image: nothing to send.');
+  for (const l of plan.layers) lines.push(`  ${l.present ? 'has ' : 'SEND'} ${l.digest.slice(7, 19)}  ${formatBytes(l.size).padStart(10)}`);
+  lines.push(`  ${formatBytes(plan.missingBytes)} to send, of ${formatBytes(plan.totalBytes)} compressed in all.`);
+  for (const a of plan.advice) lines.push(`  advice: ${a}`);
+  return lines.join('\n');
 }
 
 async function rollbackCommand(ctx: Ctx): Promise<number> {

@@ -2,7 +2,7 @@
  * The interfaces the deploy engine works through. The core only sees these; the drivers
  * (ssh2, dockerode, git) implement them, and unit tests implement them with fakes.
  */
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { PortMapping, VolumeMapping } from './config/types';
 
 export interface Logger {
@@ -122,6 +122,10 @@ export interface Engine {
   images(labelFilter: Record<string, string>): Promise<ImageInfo[]>;
   /** `docker load` from a stream; `onBytes` counts what went on the wire. */
   load(tar: Readable, onBytes: (total: number) => void, signal?: AbortSignal): Promise<void>;
+  /** Pulls `ref` (from the tunnelled registry); the engine fetches only the layers it lacks. */
+  pull(ref: string, signal?: AbortSignal): Promise<void>;
+  /** Chain IDs of every layer of every image the engine has (what a load may skip). */
+  layerChains(): Promise<Set<string>>;
   tagImage(ref: string, repo: string, tag: string): Promise<void>;
   removeImage(ref: string): Promise<void>;
   containers(labelFilter: Record<string, string>): Promise<ContainerInfo[]>;
@@ -146,6 +150,12 @@ export interface ServerFiles {
   mkdirp(dir: string): Promise<void>;
 }
 
+/** A port on the server's loopback whose connections arrive here (an SSH remote forward). */
+export interface ReverseTunnel {
+  port: number;
+  close(): Promise<void>;
+}
+
 /** A connected server: its engine and its files over one SSH connection. */
 export interface Server {
   readonly name: string;
@@ -153,4 +163,6 @@ export interface Server {
   readonly files: ServerFiles;
   /** user@host of the server, for the history. */
   readonly address: string;
+  /** Opens 127.0.0.1:<random port> on the server, handing each connection to `onConnection`. */
+  reverseTunnel(onConnection: (socket: Duplex) => void): Promise<ReverseTunnel>;
 }

@@ -49,7 +49,15 @@ export class ServerPool {
     try {
       const { engine, transport } = await connectEngine(connection, server.dockerSocket, server.name);
       this.opts.logger.debug(`${server.name}: Docker Engine API over ${transport}`);
-      return { name: server.name, engine, files: new SftpFiles(connection), address: `${target.user}@${target.host}`, connection, transport };
+      return {
+        name: server.name,
+        engine,
+        files: new SftpFiles(connection),
+        address: `${target.user}@${target.host}`,
+        connection,
+        transport,
+        reverseTunnel: (onConnection) => connection.reverseForward(onConnection),
+      };
     } catch (e) {
       connection.close();
       throw e;

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { CONFIG_FILE, loadConfig, pickServer } from '../core/config/load';
 import { resolveSecrets } from '../core/config/secrets';
 import { deploy, type DeployResult } from '../core/deploy/deploy';
+import { defaultLayerCacheDir, LayerCache } from '../core/transfer/layer-cache';
 import { rollback } from '../core/deploy/rollback';
 import { asBmError } from '../core/errors';
 import type { ProgressEvent } from '../core/ports';
@@ -62,7 +63,8 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
         const secrets = await resolveSecrets(config);
         const repo = await GitRepo.open(config.dir);
         const connected = await deps.pool.get(server, signal);
-        return deploy({ config, server: connected, serverName: server.name, repo, builder: new LocalBuilder(), secrets, logger: deps.logger, progress, who }, { signal });
+        const cache = new LayerCache(defaultLayerCacheDir());
+        return deploy({ config, server: connected, serverName: server.name, repo, builder: new LocalBuilder(), secrets, logger: deps.logger, progress, who, cache }, { signal });
       }),
     [COMMANDS.rollback]: () =>
       run(deps, 'Bare Metal: rolling back', async (signal, progress) => {

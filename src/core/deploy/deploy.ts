@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { posix, relative, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
 import type { Config } from '../config/types';
-import { contextFromArchive, contextFromFiles, OUTSIDE_DOCKERFILE, type ContextFilter } from '../build/context';
+import { buildImage } from '../build/build-image';
+import type { LayerCache } from '../transfer/layer-cache';
+import { exportImage, shipImage, type TransferPath } from '../transfer/ship';
 import { asBmError, BmError, isBmError, throwIfAborted } from '../errors';
-import type { Builder, CommitInfo, Logger, Phase, ProgressSink, Repo, Server } from '../ports';
+import type { Builder, Logger, Phase, ProgressSink, Repo, Server } from '../ports';
 import { appendJournal, readJournal, type DeployRecord } from './journal';
-import { LABEL, imageTag } from './labels';
+import { imageTag } from './labels';
 import { acquireLock } from './lock';
 import { pruneImages } from './prune';
 import { swapIn } from './swap';
@@ -24,6 +23,9 @@ export interface DeployDeps {
   progress: ProgressSink;
   /** user@host of this client, for the lock and the history. */
   who: string;
+  /** Compressed layers, kept between deploys (their digests must not change). */
+  cache: LayerCache;
+  forceTransfer?: TransferPath;
 }
 
 export interface DeployOptions {
@@ -46,7 +48,7 @@ export interface DeployResult {
   bytesSent: number;
   durationMs: number;
   phasesMs: Partial<Record<Phase, number>>;
-  transport: string;
+  transport: TransferPath;
   error?: { code: string; message: string };
 }
 
@@ -92,7 +94,7 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
   const ref = imageTag(config.app, tag);
 
   let bytesSent = 0;
-  let transport = 'none';
+  let transport: TransferPath = 'none';
   const lock = await acquireLock(server.files, stateBase, config.app, {
     owner: deps.who,
     operation: 'deploy',
@@ -131,14 +133,16 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
       const local = await clock.time('build', () => buildImage(deps, commit, tag, dirtyPaths, dirty, signal));
       imageId = local.id;
       throwIfAborted(signal);
-      transport = 'load';
       await clock.time('ship', async () => {
+        progress({ phase: 'ship', message: `Preparing the layers of ${ref}` });
+        const exported = await exportImage(deps.builder, deps.cache, ref, signal);
         progress({ phase: 'ship', message: `Sending ${ref} to ${deps.serverName}`, bytes: 0 });
-        const tar = await deps.builder.save(ref, signal);
-        await server.engine.load(tar, (n) => {
+        const onBytes = (n: number) => {
           bytesSent = n;
           progress({ phase: 'ship', message: `Sending ${ref}`, bytes: n });
-        }, signal);
+        };
+        const shipped = await shipImage({ builder: deps.builder, server, cache: deps.cache, ref, logger, onBytes, signal, force: deps.forceTransfer }, exported);
+        transport = shipped.path;
       });
       throwIfAborted(signal);
       const arrived = await server.engine.image(ref);
@@ -181,68 +185,7 @@ export function toResult(r: DeployRecord, server: string, durationMs: number, er
     bytesSent: r.bytesSent,
     durationMs,
     phasesMs: r.phasesMs,
-    transport: r.transport ?? 'none',
+    transport: (r.transport as TransferPath | undefined) ?? 'none',
     error: err ? { code: err.code, message: err.message } : undefined,
   };
-}
-
-/** Builds the image of the commit (or reuses the local one), from the committed tree only. */
-async function buildImage(deps: DeployDeps, commit: CommitInfo, tag: string, dirtyPaths: string[], dirty: boolean, signal?: AbortSignal) {
-  const { config, repo, builder, logger, progress } = deps;
-  const ref = imageTag(config.app, tag);
-  if (!dirty) {
-    const existing = await builder.image(ref);
-    if (existing) {
-      logger.info(`${ref} was built before on this machine: reusing it`);
-      return existing;
-    }
-  }
-  const toRepo = (p: string) => relative(repo.root, resolve(config.dir, p)).split('\\').join('/');
-  const contextPrefix = toRepo(config.build.context).replace(/^\.$/, '');
-  const dockerfilePath = toRepo(config.build.dockerfile);
-  const readAt = async (p: string) => (dirty ? readWorkingFile(repo.root, p) : repo.fileAtCommit(commit.sha, p));
-  const dockerfile = await readAt(dockerfilePath);
-  if (!dockerfile) {
-    const where = dirty ? 'in the working tree' : `in commit ${commit.sha.slice(0, 12)}`;
-    throw new BmError('DockerfileMissing', `There is no ${config.build.dockerfile} ${where}: add and commit one, or set "build.dockerfile" in baremetal.json.`);
-  }
-  const insideContext = contextPrefix === '' || dockerfilePath.startsWith(`${contextPrefix}/`);
-  const filter: ContextFilter = {
-    contextPrefix,
-    dockerfilePath,
-    dockerignore: (await readAt(posix.join(contextPrefix, '.dockerignore')))?.toString('utf8'),
-  };
-  const extra: Record<string, Buffer> = insideContext ? {} : { [OUTSIDE_DOCKERFILE]: dockerfile };
-  const dockerfileInContext = insideContext ? (contextPrefix ? dockerfilePath.slice(contextPrefix.length + 1) : dockerfilePath) : OUTSIDE_DOCKERFILE;
-  let context: Readable;
-  if (dirty) {
-    const files = [...new Set([...(await repo.trackedAndUntracked()), ...dirtyPaths])];
-    context = contextFromFiles(repo.root, files, filter, extra);
-  } else {
-    context = contextFromArchive(repo.archive(commit.sha, signal), filter, extra);
-  }
-  progress({ phase: 'build', message: `Building ${commit.sha.slice(0, 12)} (${commit.subject})` });
-  return builder.build(
-    {
-      context,
-      tag: ref,
-      dockerfile: dockerfileInContext,
-      buildArgs: config.build.args,
-      target: config.build.target,
-      labels: {
-        [LABEL.app]: config.app,
-        [LABEL.commit]: commit.sha,
-        [LABEL.subject]: commit.subject,
-        [LABEL.author]: commit.author,
-        [LABEL.built]: new Date().toISOString(),
-        ...(dirty ? { [LABEL.dirty]: 'true' } : {}),
-      },
-    },
-    (line) => logger.info(`build: ${line}`),
-    signal,
-  );
-}
-
-async function readWorkingFile(root: string, p: string): Promise<Buffer | undefined> {
-  return readFile(resolve(root, p)).catch(() => undefined);
 }

@@ -5,6 +5,8 @@ import Docker from 'dockerode';
 import { BmError } from '../../core/errors';
 import type { ContainerInfo, ContainerSpec, Engine, ImageInfo, LogLine, LogOptions } from '../../core/ports';
 import type { SshConnection } from '../ssh/connection';
+import { asSocket } from '../../core/socket-shim';
+import { chainIds } from '../../core/transfer/chain';
 import { LogDemuxer, toContainerInfo, toCreateOptions, toImageInfo } from './convert';
 
 /**
@@ -19,20 +21,11 @@ class ChannelAgent extends http.Agent {
 
   override createConnection(_options: http.ClientRequestArgs, callback?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
     this.open().then(
-      (channel) => callback?.(null, shimSocket(channel)),
+      (channel) => callback?.(null, asSocket(channel)),
       (err: Error) => callback?.(err, undefined as never),
     );
     return undefined;
   }
-}
-
-/** http expects a net.Socket; an SSH channel lacks these three, which are hints anyway. */
-function shimSocket(channel: Duplex): Duplex {
-  const s = channel as Duplex & Record<string, unknown>;
-  for (const name of ['setKeepAlive', 'setNoDelay', 'setTimeout', 'ref', 'unref']) {
-    if (typeof s[name] !== 'function') s[name] = () => channel;
-  }
-  return channel;
 }
 
 export type DockerTransport = 'stream-local' | 'dial-stdio';
@@ -119,6 +112,40 @@ export class RemoteEngine implements Engine {
       })
       .find((m) => m.error);
     if (failure?.error) throw new BmError('TransferFailed', `The server could not load the image: ${failure.error}`);
+  }
+
+  async pull(ref: string, signal?: AbortSignal): Promise<void> {
+    const stream = (await this.docker.pull(ref, { abortSignal: signal } as never)) as unknown as Readable;
+    let failure: string | undefined;
+    let buffered = '';
+    for await (const chunk of stream) {
+      buffered += (chunk as Buffer).toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        try {
+          const msg = JSON.parse(line) as { error?: string };
+          if (msg.error) failure = msg.error;
+        } catch {
+          /* progress noise */
+        }
+      }
+    }
+    if (failure) throw new BmError('TransferFailed', `The server could not pull the image: ${failure}`);
+  }
+
+  async layerChains(): Promise<Set<string>> {
+    const chains = new Set<string>();
+    const images = await this.docker.listImages({ all: false });
+    for (const summary of images) {
+      try {
+        const inspect = await this.docker.getImage(summary.Id).inspect();
+        for (const c of chainIds(inspect.RootFS?.Layers ?? [])) chains.add(c);
+      } catch {
+        /* removed meanwhile */
+      }
+    }
+    return chains;
   }
 
   async tagImage(ref: string, repo: string, tag: string): Promise<void> {
@@ -210,7 +237,7 @@ export class RemoteEngine implements Engine {
       throw e;
     }
     return new Promise<number>((resolve, reject) => {
-      const req = http.request({ host, port, path, method: 'GET', createConnection: () => shimSocket(channel) as never, timeout: timeoutMs }, (res) => {
+      const req = http.request({ host, port, path, method: 'GET', createConnection: () => asSocket(channel) as never, timeout: timeoutMs }, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
         res.on('error', reject);

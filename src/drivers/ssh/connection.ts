@@ -97,6 +97,30 @@ export class SshConnection extends EventEmitter {
     });
   }
 
+  /**
+   * Opens 127.0.0.1:<port chosen by the server> on the server and hands every connection made
+   * to it to `onConnection`. Nothing listens on this machine.
+   */
+  async reverseForward(onConnection: (channel: Duplex) => void): Promise<{ port: number; close(): Promise<void> }> {
+    const port = await new Promise<number>((resolve, reject) => {
+      this.client.forwardIn('127.0.0.1', 0, (err, p) => (err ? reject(err) : resolve(p)));
+    });
+    const listener = (info: { destIP: string; destPort: number }, accept: () => ClientChannel, reject: () => void) => {
+      if (info.destPort === port) onConnection(accept());
+      else reject();
+    };
+    this.client.on('tcp connection', listener);
+    return {
+      port,
+      close: () =>
+        new Promise<void>((resolve) => {
+          this.client.off('tcp connection', listener);
+          if (this.closed) return resolve();
+          this.client.unforwardIn('127.0.0.1', port, () => resolve());
+        }),
+    };
+  }
+
   /** Runs a program on the server; every argument is quoted, nothing is interpolated. */
   execStream(argv: string[]): Promise<ClientChannel> {
     return new Promise((resolve, reject) => {

@@ -1,0 +1,44 @@
+import { buildImage, repoPath } from '../build/build-image';
+import { adviseOnDockerfile } from '../build/dockerfile-advice';
+import { exportImage, planShipment } from '../transfer/ship';
+import type { DeployDeps, DeployOptions } from './deploy';
+import { imageTag } from './labels';
+
+/** What `deploy --dry-run` prints: what would cross the link, before anything is sent. */
+export interface DeployPlan {
+  commit: string;
+  subject: string;
+  server: string;
+  tag: string;
+  /** The server already has this exact image: a deploy would send nothing. */
+  onServer: boolean;
+  layers: { digest: string; size: number; present: boolean }[];
+  missingBytes: number;
+  totalBytes: number;
+  advice: string[];
+}
+
+/** Builds (or reuses) the image and asks the server which layers it lacks. Changes nothing there. */
+export async function planDeploy(deps: Omit<DeployDeps, 'secrets' | 'who'>, opts: DeployOptions = {}): Promise<DeployPlan> {
+  const commit = await deps.repo.resolveCommit(opts.ref ?? 'HEAD');
+  const dirtyPaths = opts.allowDirty ? await deps.repo.uncommittedPaths() : [];
+  const tag = dirtyPaths.length ? `${commit.sha.slice(0, 12)}-dirty` : commit.sha;
+  const ref = imageTag(deps.config.app, tag);
+  const dockerfile = await deps.repo.fileAtCommit(commit.sha, repoPath(deps.config, deps.repo, deps.config.build.dockerfile));
+  const advice = dockerfile ? adviseOnDockerfile(dockerfile.toString('utf8')).map((a) => `${deps.config.build.dockerfile}:${a.line}: ${a.message}`) : [];
+  const onServer = dirtyPaths.length === 0 && (await deps.server.engine.image(ref)) !== undefined;
+  await buildImage(deps, commit, tag, dirtyPaths, dirtyPaths.length > 0, opts.signal);
+  const image = await exportImage(deps.builder, deps.cache, ref, opts.signal);
+  const plan = await planShipment(image, deps.server);
+  return {
+    commit: commit.sha,
+    subject: commit.subject,
+    server: deps.serverName,
+    tag,
+    onServer,
+    layers: plan.layers.map((l) => ({ digest: l.digest, size: l.size, present: onServer || l.present })),
+    missingBytes: onServer ? 0 : plan.missingBytes,
+    totalBytes: plan.layers.reduce((n, l) => n + l.size, 0),
+    advice,
+  };
+}

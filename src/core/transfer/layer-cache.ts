@@ -1,0 +1,180 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import * as tar from 'tar-stream';
+
+/** A layer as the registry serves it: gzip-compressed once, cached by its diffID. */
+export interface CachedLayer {
+  /** sha256 of the uncompressed tar (what the image config lists in rootfs.diff_ids). */
+  diffId: string;
+  /** sha256 of the compressed blob (what the manifest and the registry name it by). */
+  digest: string;
+  size: number;
+  path: string;
+}
+
+/** An image taken apart: its config (whose digest is the image ID) and its layers, in order. */
+export interface ExportedImage {
+  config: Buffer;
+  configDigest: string;
+  layers: CachedLayer[];
+}
+
+/** Shared by the CLI and the editor: BAREMETAL_CACHE_DIR, else the XDG cache folder. */
+export function defaultLayerCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.BAREMETAL_CACHE_DIR || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'baremetal', 'layers');
+}
+
+/** Entries up to this size are kept in memory while the save stream goes by (configs, small layers). */
+const IN_MEMORY_LIMIT = 4 * 1024 * 1024;
+
+interface SaveManifest {
+  Config: string;
+  Layers: string[];
+}
+
+/**
+ * Compressed layers on the developer's disk, keyed by diffID. Compressing once and keeping the
+ * result means a layer has the same digest on every deploy, so the server recognises what it
+ * already has; a layer seen before is never compressed again.
+ */
+export class LayerCache {
+  constructor(readonly dir: string) {}
+
+  private blobPath(diffId: string): string {
+    return join(this.dir, `${diffId.replace('sha256:', '')}.tar.gz`);
+  }
+
+  private metaPath(diffId: string): string {
+    return join(this.dir, `${diffId.replace('sha256:', '')}.json`);
+  }
+
+  async get(diffId: string): Promise<CachedLayer | undefined> {
+    try {
+      const meta = JSON.parse(await readFile(this.metaPath(diffId), 'utf8')) as { digest: string; size: number };
+      const path = this.blobPath(diffId);
+      const st = await stat(path);
+      if (st.size !== meta.size) return undefined;
+      return { diffId, digest: meta.digest, size: meta.size, path };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Compresses one uncompressed layer stream into the cache (unless there) and returns it. */
+  async put(source: Readable, knownDiffId?: string): Promise<CachedLayer> {
+    if (knownDiffId) {
+      const hit = await this.get(knownDiffId);
+      if (hit) {
+        source.resume();
+        await new Promise((r) => source.on('end', r).on('close', r));
+        return hit;
+      }
+    }
+    await mkdir(this.dir, { recursive: true });
+    const temp = join(this.dir, `.tmp-${randomBytes(6).toString('hex')}`);
+    const raw = createHash('sha256');
+    const packed = createHash('sha256');
+    let size = 0;
+    try {
+      await pipeline(
+        source,
+        async function* (chunks: AsyncIterable<Buffer>) {
+          for await (const c of chunks) {
+            raw.update(c);
+            yield c;
+          }
+        },
+        // Level 1: most of a big layer is often already compressed or random; speed wins there.
+        createGzip({ level: 1 }),
+        async function* (chunks: AsyncIterable<Buffer>) {
+          for await (const c of chunks) {
+            packed.update(c);
+            size += c.length;
+            yield c;
+          }
+        },
+        createWriteStream(temp),
+      );
+      const diffId = `sha256:${raw.digest('hex')}`;
+      const layer: CachedLayer = { diffId, digest: `sha256:${packed.digest('hex')}`, size, path: this.blobPath(diffId) };
+      const existing = await this.get(diffId);
+      if (existing) return existing; // compressed by someone else meanwhile: keep theirs, digests stay stable
+      await rename(temp, layer.path);
+      await writeFile(this.metaPath(diffId), JSON.stringify({ digest: layer.digest, size: layer.size }));
+      return layer;
+    } finally {
+      await rm(temp, { force: true });
+    }
+  }
+
+  /**
+   * Reads a `docker save` stream (the classic layout and the OCI layout of Docker 25+ both carry
+   * manifest.json) and returns the image with every layer in the cache.
+   */
+  async exportImage(save: Readable): Promise<ExportedImage> {
+    const small = new Map<string, Buffer>();
+    const large = new Map<string, CachedLayer>();
+    const extract = tar.extract();
+    const done = new Promise<void>((resolve, reject) => {
+      extract.on('entry', (header, stream, next) => {
+        const fail = (e: Error) => extract.destroy(e);
+        if (header.type !== 'file') {
+          stream.on('end', next).resume();
+          return;
+        }
+        if ((header.size ?? 0) <= IN_MEMORY_LIMIT) {
+          const chunks: Buffer[] = [];
+          stream.on('data', (c: unknown) => chunks.push(c as Buffer));
+          stream.on('end', () => {
+            small.set(header.name, Buffer.concat(chunks));
+            next();
+          });
+          stream.on('error', fail);
+          return;
+        }
+        // A big entry is a layer: hash and compress it as it passes, never holding it whole.
+        this.put(stream as unknown as Readable).then((layer) => {
+          large.set(header.name, layer);
+          next();
+        }, fail);
+      });
+      extract.on('finish', resolve);
+      extract.on('error', reject);
+      save.on('error', (e) => extract.destroy(e));
+    });
+    save.pipe(extract);
+    await done;
+
+    const manifestText = small.get('manifest.json');
+    if (!manifestText) throw new Error('docker save produced no manifest.json');
+    const [manifest] = JSON.parse(manifestText.toString('utf8')) as SaveManifest[];
+    const config = small.get(manifest.Config);
+    if (!config) throw new Error(`docker save produced no config ${manifest.Config}`);
+    const layers: CachedLayer[] = [];
+    for (const name of manifest.Layers) {
+      const layer = large.get(name) ?? (small.has(name) ? await this.putBuffer(small.get(name) as Buffer) : undefined);
+      if (!layer) throw new Error(`docker save produced no layer ${name}`);
+      layers.push(layer);
+    }
+    const diffIds = (JSON.parse(config.toString('utf8')) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
+    if (diffIds.join() !== layers.map((l) => l.diffId).join()) {
+      throw new Error('the layers docker save produced do not match the image config');
+    }
+    return { config, configDigest: `sha256:${createHash('sha256').update(config).digest('hex')}`, layers };
+  }
+
+  private async putBuffer(data: Buffer): Promise<CachedLayer> {
+    const diffId = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    return this.put(Readable.from([data]), diffId);
+  }
+
+  open(layer: CachedLayer, range?: { start: number; end: number }): Readable {
+    return createReadStream(layer.path, range);
+  }
+}
