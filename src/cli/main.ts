@@ -179,6 +179,7 @@ async function deployCommand(ctx: Ctx): Promise<number> {
     who: ctx.who,
     cache: new LayerCache(defaultLayerCacheDir()),
     forceTransfer: transferOverride(),
+    reconnect: () => ctx.pool.get(server, ctx.signal),
   };
   if (ctx.args['dry-run']) {
     const plan = await planDeploy({ ...deps, server: connected }, { ref: ctx.args.commit, allowDirty: ctx.args['allow-dirty'], signal: ctx.signal });

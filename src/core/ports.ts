@@ -165,4 +165,6 @@ export interface Server {
   readonly address: string;
   /** Opens 127.0.0.1:<random port> on the server, handing each connection to `onConnection`. */
   reverseTunnel(onConnection: (socket: Duplex) => void): Promise<ReverseTunnel>;
+  /** False once the SSH connection has dropped (then nothing more can be done through it). */
+  isConnected?(): boolean;
 }

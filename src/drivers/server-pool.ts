@@ -57,6 +57,7 @@ export class ServerPool {
         connection,
         transport,
         reverseTunnel: (onConnection) => connection.reverseForward(onConnection),
+        isConnected: () => !connection.isClosed,
       };
     } catch (e) {
       connection.close();

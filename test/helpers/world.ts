@@ -5,10 +5,10 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { cpSync, existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -92,7 +92,10 @@ export async function makeWorkspace(opts: WorkspaceOptions = {}): Promise<Worksp
     git,
     writeConfig,
     async commit(message, files = {}) {
-      for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+      for (const [name, content] of Object.entries(files)) {
+        await mkdir(dirname(join(dir, name)), { recursive: true });
+        await writeFile(join(dir, name), content);
+      }
       await git('add', '-A');
       await git('commit', '-q', '--allow-empty', '-m', message);
       return git('rev-parse', 'HEAD');

@@ -26,6 +26,14 @@ export interface DeployDeps {
   /** Compressed layers, kept between deploys (their digests must not change). */
   cache: LayerCache;
   forceTransfer?: TransferPath;
+  /** A new connection to the same server, to record a failure and free the lock after a drop. */
+  reconnect?: () => Promise<Server>;
+}
+
+/** The server to clean up through: ours, or a fresh connection when ours dropped. */
+export async function serverForCleanup(server: Server, reconnect?: () => Promise<Server>): Promise<Server> {
+  if (server.isConnected?.() !== false || !reconnect) return server;
+  return reconnect().catch(() => server);
 }
 
 export interface DeployOptions {
@@ -165,7 +173,9 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
     // Whatever the aborted stream threw ("aborted", EPIPE…), the user asked for this.
     const err = signal?.aborted && !isBmError(e, 'Cancelled') ? new BmError('Cancelled', 'Cancelled; the previous version keeps serving.') : asBmError(e);
     const failed = record(err.code === 'Cancelled' ? 'cancelled' : 'failed', imageId, err.message);
-    await appendJournal(server.files, stateBase, failed, logger).catch((je: unknown) => logger.warn(`could not record the failure: ${String(je)}`));
+    const cleanup = await serverForCleanup(server, deps.reconnect);
+    await appendJournal(cleanup.files, stateBase, failed, logger).catch((je: unknown) => logger.warn(`could not record the failure: ${String(je)}`));
+    await lock.release(cleanup.files).catch(() => undefined);
     throw Object.assign(err, { result: toResult(failed, deps.serverName, clock.elapsed(), err) });
   } finally {
     await lock.release().catch(() => undefined);

@@ -24,7 +24,8 @@ export interface LockOptions {
 }
 
 export interface HeldLock {
-  release(): Promise<void>;
+  /** Removes the lock if it is still ours; `via` is a fresh connection's files when ours dropped. */
+  release(via?: ServerFiles): Promise<void>;
 }
 
 export function lockPath(base: string, app: string): string {
@@ -89,13 +90,13 @@ export async function acquireLock(files: ServerFiles, base: string, app: string,
   }, Math.max(1000, leaseMs / 3));
   renew.unref?.();
   return {
-    async release() {
+    async release(via = files) {
       if (released) return;
       released = true;
       clearInterval(renew);
       await renewing;
-      const current = parseLock(await files.read(path).catch(() => undefined));
-      if (current?.token === token) await files.remove(path);
+      const current = parseLock(await via.read(path).catch(() => undefined));
+      if (current?.token === token) await via.remove(path);
     },
   };
 }

@@ -77,6 +77,14 @@ export async function shipImage(req: ShipRequest, image: ExportedImage): Promise
       req.logger.info(`image sent by ${path}: ${result.layersSent} layer(s), ${result.bytesSent} bytes`);
       return result;
     } catch (e) {
+      if (req.server.isConnected?.() === false) {
+        throw new BmError(
+          'ConnectionLost',
+          `The SSH connection to ${req.server.name} dropped while sending the image; nothing was changed there and the previous version keeps serving. Deploy again: layers that arrived are not sent twice.`,
+          undefined,
+          { cause: e },
+        );
+      }
       if (req.signal?.aborted || (isBmError(e) && (e.code === 'Cancelled' || e.code === 'ConnectionLost'))) throw e;
       req.logger.warn(`${path} transfer did not work (${(e as Error).message}); trying the next way`);
       lastError = e;

@@ -1,0 +1,177 @@
+/**
+ * Only what the server lacks crosses the link, by each transfer path: the registry pull through
+ * an SSH remote forward, a trimmed `docker load` where forwarding is refused, a full load; and a
+ * connection that drops mid-transfer fails cleanly without losing what arrived.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { after, test } from 'node:test';
+import { promisify } from 'node:util';
+import { cleanupApp, cli, makeWorkspace, onServer, server, servedCommit, testEnv, type Workspace } from '../helpers/world';
+
+const run = promisify(execFile);
+const bm1 = server('bm1');
+const made: Workspace[] = [];
+after(async () => {
+  for (const ws of made) await cleanupApp('bm1', ws.app);
+});
+
+async function workspace(opts?: Parameters<typeof makeWorkspace>[0]): Promise<Workspace> {
+  const ws = await makeWorkspace(opts);
+  made.push(ws);
+  return ws;
+}
+
+interface DeployJson {
+  result: string;
+  commit: string;
+  image: string;
+  bytesSent: number;
+  transport: string;
+}
+interface PlanJson {
+  onServer: boolean;
+  layers: { digest: string; size: number; present: boolean }[];
+  missingBytes: number;
+  totalBytes: number;
+  advice: string[];
+}
+
+/** A page of random bytes: a layer that compresses to about its own size. */
+function noise(bytes: number): string {
+  return randomBytes(bytes / 2).toString('hex');
+}
+
+test('registry path: the first deploy sends the image, a one-line change sends one small layer', async () => {
+  const ws = await workspace();
+  // The data gets its own layer, before the page: a change to the page leaves it alone.
+  await ws.commit('some weight', {
+    'data/blob.txt': noise(2_000_000),
+    Dockerfile: (await ws.git('show', 'HEAD:Dockerfile')).replace('COPY www /www', 'COPY data /data\nCOPY www /www'),
+  });
+  const first = await cli(['deploy', '--json'], { cwd: ws.dir });
+  assert.equal(first.code, 0, first.stderr);
+  const r1 = first.json as DeployJson;
+  assert.equal(r1.transport, 'registry');
+  assert.ok(r1.bytesSent > 1_000_000, `${r1.bytesSent}`);
+
+  // The pulled image is the very image built here (same config, so the same ID).
+  const localId = (await run('docker', ['-H', testEnv().dockerHost, 'image', 'inspect', '--format', '{{.Id}}', `${ws.app}:${r1.commit}`])).stdout.trim();
+  assert.equal(r1.image, localId);
+  assert.equal((await onServer('bm1', ['docker', 'image', 'inspect', '--format', '{{.Id}}', `${ws.app}:${r1.commit}`])).trim(), localId);
+  // No temporary registry name is left behind on the server.
+  assert.doesNotMatch(await onServer('bm1', ['docker', 'images', '--format', '{{.Repository}}']), /127\.0\.0\.1:/);
+
+  const changed = await ws.commit('one line', { 'www/index.html': `${await ws.git('show', 'HEAD:www/index.html')}\n<p>one more line</p>\n` });
+  const plan = await cli(['deploy', '--dry-run', '--json'], { cwd: ws.dir });
+  assert.equal(plan.code, 0, plan.stderr);
+  const p = plan.json as PlanJson;
+  const missing = p.layers.filter((l) => !l.present);
+  assert.ok(missing.length >= 1 && missing.length <= 2, JSON.stringify(p.layers));
+  assert.ok(p.missingBytes < 20_000, `only the small page layer is missing (${p.missingBytes} bytes of ${p.totalBytes})`);
+
+  const second = await cli(['deploy', '--json'], { cwd: ws.dir });
+  assert.equal(second.code, 0, second.stderr);
+  const r2 = second.json as DeployJson;
+  assert.equal(r2.transport, 'registry');
+  assert.ok(r2.bytesSent <= p.missingBytes + 4096, `sent ${r2.bytesSent}, the missing layers are ${p.missingBytes} (plus the config)`);
+  assert.equal(await servedCommit(bm1.host, ws.port), changed);
+
+  const again = await cli(['deploy', '--dry-run', '--json'], { cwd: ws.dir });
+  assert.equal((again.json as PlanJson).onServer, true);
+  assert.equal((again.json as PlanJson).missingBytes, 0);
+});
+
+test('trimmed load where the server refuses forwarding: still only the missing layers', async () => {
+  const ws = await workspace({ servers: { hardened: { host: 'bm1-nofwd' } } });
+  // (www/index.html names its commit, so the www layer changes with every commit: data lives apart.)
+  await ws.commit('some weight', {
+    'data/blob.txt': noise(1_000_000),
+    Dockerfile: (await ws.git('show', 'HEAD:Dockerfile')).replace('COPY www /www', 'COPY data /data\nCOPY www /www'),
+  });
+  const first = await cli(['deploy', '--json'], { cwd: ws.dir });
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal((first.json as DeployJson).transport, 'trimmed-load');
+
+  await ws.commit('one line', { 'start.sh': `${await ws.git('show', 'HEAD:start.sh')}\n# one more line\n` });
+  const second = await cli(['deploy', '--json'], { cwd: ws.dir });
+  assert.equal(second.code, 0, second.stderr);
+  const r2 = second.json as DeployJson;
+  assert.equal(r2.transport, 'trimmed-load');
+  assert.ok(r2.bytesSent < 100_000, `the 1 MB data layer is not sent again (${r2.bytesSent} bytes)`);
+  assert.equal(await servedCommit(bm1.host, ws.port), r2.commit);
+});
+
+test('full load when forced, the path reported', async () => {
+  const ws = await workspace();
+  const r = await cli(['deploy', '--json'], { cwd: ws.dir, env: { BAREMETAL_TRANSFER: 'full-load' } });
+  assert.equal(r.code, 0, r.stderr);
+  const j = r.json as DeployJson;
+  assert.equal(j.transport, 'full-load');
+  assert.ok(j.bytesSent > 500_000, 'a full load sends every layer, the base too');
+  assert.equal(await servedCommit(bm1.host, ws.port), j.commit);
+});
+
+test('the Dockerfile that copies the whole app before installing is pointed out', async () => {
+  const ws = await workspace();
+  await ws.commit('bad order', { Dockerfile: 'FROM local/busybox:1\nCOPY . /app\nRUN echo npm ci\nCMD ["/bin/sh", "/app/start.sh"]\n' });
+  const plan = await cli(['deploy', '--dry-run'], { cwd: ws.dir });
+  assert.equal(plan.code, 0, plan.stderr);
+  assert.match(plan.stdout, /Dockerfile:3: "COPY \. \/app" \(line 2\) comes before "RUN echo npm ci" \(line 3\)/);
+});
+
+/** The sshd processes serving connections on one test server (its network namespace only). */
+async function sshSessions(name: string): Promise<string[]> {
+  const pids = (await run('ip', ['netns', 'pids', name])).stdout.split('\n').filter(Boolean);
+  const out: string[] = [];
+  for (const pid of pids) {
+    const cmd = await run('cat', [`/proc/${pid}/cmdline`]).then((r) => r.stdout, () => '');
+    if (cmd.startsWith('sshd: root')) out.push(pid);
+  }
+  return out;
+}
+
+test('a connection that drops mid-transfer: clean failure, the old version serves, nothing arrived is resent', async () => {
+  const ws = await workspace();
+  const good = (await ws.git('rev-parse', 'HEAD')).trim();
+  assert.equal((await cli(['deploy'], { cwd: ws.dir })).code, 0);
+  // Two heavy layers on a slowed link: the small one arrives, the big one is cut off.
+  await ws.commit('heavy', {
+    'small.bin': noise(3_000_000),
+    'big.bin': noise(24_000_000),
+    Dockerfile: (await ws.git('show', 'HEAD:Dockerfile')).replace('COPY www /www', 'COPY small.bin /small.bin\nCOPY big.bin /big.bin\nCOPY www /www'),
+  });
+  await run('tc', ['qdisc', 'replace', 'dev', 'bm1-h', 'root', 'tbf', 'rate', '40mbit', 'burst', '64kbit', 'latency', '500ms']);
+  try {
+    let killed = false;
+    const failed = await cli(['deploy', '--json'], {
+      cwd: ws.dir,
+      onStderr: (s) => {
+        const sent = [...s.matchAll(/\(([\d.]+) MiB sent\)/g)].map((m) => Number(m[1]));
+        if (!killed && sent.length && sent[sent.length - 1] >= 5) {
+          killed = true;
+          void sshSessions('bm1').then((pids) => run('kill', pids));
+        }
+      },
+    });
+    assert.ok(killed, 'the connection was cut during the transfer');
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /error: The SSH connection to bm1 dropped while sending the image; .*previous version keeps serving/);
+  } finally {
+    await run('tc', ['qdisc', 'del', 'dev', 'bm1-h', 'root']).catch(() => undefined);
+  }
+  assert.equal(await servedCommit(bm1.host, ws.port), good);
+
+  const plan = await cli(['deploy', '--dry-run', '--json'], { cwd: ws.dir });
+  assert.equal(plan.code, 0, plan.stderr);
+  const p = plan.json as PlanJson;
+  assert.ok(p.missingBytes < p.totalBytes - 1_000_000, `the small layer arrived and is not needed again (${p.missingBytes} of ${p.totalBytes})`);
+
+  // The lock was freed through a new connection, and the failure recorded: the next deploy runs.
+  const retry = await cli(['deploy', '--json'], { cwd: ws.dir });
+  assert.equal(retry.code, 0, retry.stderr);
+  assert.ok((retry.json as DeployJson).bytesSent <= p.missingBytes + 4096);
+  const h = await cli(['history', '--json'], { cwd: ws.dir });
+  assert.deepEqual((h.json as { result: string }[]).slice(0, 2).map((e) => e.result), ['succeeded', 'failed']);
+});
