@@ -3,7 +3,8 @@
  * dependencies are installed, every code change invalidates (and resends) the dependency layer.
  * This finds that shape in a Dockerfile so the user is told before anything is sent.
  */
-const INSTALL = /\b(npm (ci|install|i)\b|yarn( install)?\b|pnpm (install|i)\b|pip3? install|poetry install|bundle install|go (mod download|build)|cargo (build|fetch)|composer install|mvn\b|gradle\b|apt-get install|apk add)/;
+// Commands that install dependencies (not ones that build the app: those belong after COPY . .).
+const INSTALL = /\b(npm (ci|install|i)\b|yarn(\s+install)?\s*($|&&|;|\|)|pnpm (install|i)\b|pip3? install|poetry install|bundle install|go mod download|cargo fetch|composer install|apt-get install|apk add)/;
 
 export interface DockerfileAdvice {
   line: number;
@@ -42,7 +43,8 @@ function joinContinuations(text: string): { line: number; text: string }[] {
   const out: { line: number; text: string }[] = [];
   let current: { line: number; text: string } | undefined;
   text.split(/\r?\n/).forEach((raw, i) => {
-    if (!current && /^\s*(#|$)/.test(raw)) return;
+    // Docker drops comment lines, inside a continued instruction too.
+    if (/^\s*#/.test(raw) || (!current && /^\s*$/.test(raw))) return;
     const piece = raw.replace(/\\\s*$/, '');
     current = current ? { line: current.line, text: `${current.text} ${piece.trim()}` } : { line: i + 1, text: piece };
     if (!/\\\s*$/.test(raw)) {

@@ -66,45 +66,40 @@ export class LayerCache {
     }
   }
 
-  /** Compresses one uncompressed layer stream into the cache (unless there) and returns it. */
-  async put(source: Readable, knownDiffId?: string): Promise<CachedLayer> {
-    if (knownDiffId) {
-      const hit = await this.get(knownDiffId);
-      if (hit) {
-        source.resume();
-        await new Promise((r) => source.on('end', r).on('close', r));
-        return hit;
-      }
+  /**
+   * Puts one uncompressed layer stream into the cache and returns it. The layer is first
+   * written as it comes while its diffID is computed; only a layer not cached yet is then
+   * compressed (gzip is the slow part, and most layers of a redeploy are already here).
+   */
+  async put(source: Readable): Promise<CachedLayer> {
+    await mkdir(this.dir, { recursive: true });
+    const rawTemp = join(this.dir, `.raw-${randomBytes(6).toString('hex')}`);
+    try {
+      const raw = createHash('sha256');
+      await pipeline(source, tap((c) => raw.update(c)), createWriteStream(rawTemp));
+      const diffId = `sha256:${raw.digest('hex')}`;
+      return (await this.get(diffId)) ?? (await this.compress(createReadStream(rawTemp), diffId));
+    } finally {
+      await rm(rawTemp, { force: true });
     }
+  }
+
+  private async putBuffer(data: Buffer): Promise<CachedLayer> {
+    const diffId = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    return (await this.get(diffId)) ?? (await this.compress(Readable.from([data]), diffId));
+  }
+
+  private async compress(source: Readable, diffId: string): Promise<CachedLayer> {
     await mkdir(this.dir, { recursive: true });
     const temp = join(this.dir, `.tmp-${randomBytes(6).toString('hex')}`);
-    const raw = createHash('sha256');
     const packed = createHash('sha256');
     let size = 0;
     try {
-      await pipeline(
-        source,
-        async function* (chunks: AsyncIterable<Buffer>) {
-          for await (const c of chunks) {
-            raw.update(c);
-            yield c;
-          }
-        },
-        // Level 1: most of a big layer is often already compressed or random; speed wins there.
-        createGzip({ level: 1 }),
-        async function* (chunks: AsyncIterable<Buffer>) {
-          for await (const c of chunks) {
-            packed.update(c);
-            size += c.length;
-            yield c;
-          }
-        },
-        createWriteStream(temp),
-      );
-      const diffId = `sha256:${raw.digest('hex')}`;
-      const layer: CachedLayer = { diffId, digest: `sha256:${packed.digest('hex')}`, size, path: this.blobPath(diffId) };
+      // Level 1: most of a big layer is often already compressed or random; speed wins there.
+      await pipeline(source, createGzip({ level: 1 }), tap((c) => (packed.update(c), (size += c.length))), createWriteStream(temp));
       const existing = await this.get(diffId);
-      if (existing) return existing; // compressed by someone else meanwhile: keep theirs, digests stay stable
+      if (existing) return existing; // compressed by another deploy meanwhile: keep that one, digests stay stable
+      const layer: CachedLayer = { diffId, digest: `sha256:${packed.digest('hex')}`, size, path: this.blobPath(diffId) };
       await rename(temp, layer.path);
       await writeFile(this.metaPath(diffId), JSON.stringify({ digest: layer.digest, size: layer.size }));
       return layer;
@@ -169,12 +164,18 @@ export class LayerCache {
     return { config, configDigest: `sha256:${createHash('sha256').update(config).digest('hex')}`, layers };
   }
 
-  private async putBuffer(data: Buffer): Promise<CachedLayer> {
-    const diffId = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-    return this.put(Readable.from([data]), diffId);
-  }
 
   open(layer: CachedLayer, range?: { start: number; end: number }): Readable {
     return createReadStream(layer.path, range);
   }
+}
+
+/** A pass-through step that sees every chunk (for hashing and counting). */
+function tap(see: (chunk: Buffer) => void) {
+  return async function* (chunks: AsyncIterable<Buffer>) {
+    for await (const c of chunks) {
+      see(c);
+      yield c;
+    }
+  };
 }

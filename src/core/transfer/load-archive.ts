@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import type { ExportedImage } from './layer-cache';
 
@@ -20,10 +21,8 @@ export function loadArchive(image: ExportedImage, repoTag: string, omit: Readonl
       pack.entry({ name: configName }, image.config);
       for (const [i, layer] of image.layers.entries()) {
         if (omit.has(layer.diffId)) continue;
-        await new Promise<void>((resolve, reject) => {
-          const entry = pack.entry({ name: layerNames[i], size: layer.size }, (err) => (err ? reject(err) : resolve()));
-          createReadStream(layer.path).on('error', reject).pipe(entry);
-        });
+        // pipeline() ends the entry on a read error instead of leaving an unhandled one.
+        await pipeline(createReadStream(layer.path), pack.entry({ name: layerNames[i], size: layer.size }));
       }
       pack.finalize();
     } catch (e) {

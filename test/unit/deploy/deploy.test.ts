@@ -5,8 +5,8 @@ import { readJournal } from '../../../src/core/deploy/journal';
 import { LABEL } from '../../../src/core/deploy/labels';
 import { acquireLock } from '../../../src/core/deploy/lock';
 import { BmError } from '../../../src/core/errors';
-import { fakeImageTar } from '../fakes/engine';
-import { deployWorld } from '../fakes/world';
+import { sha256 } from '../fakes/image-tar';
+import { deployWorld, makeServer } from '../fakes/world';
 
 const APP = {
   Dockerfile: 'FROM node:20-alpine\nCOPY . /app\nCMD ["node", "/app/src/index.js"]\n',
@@ -35,11 +35,14 @@ test('a first deploy builds the commit, ships the image, runs it, and records it
   assert.equal(r.subject, 'first commit');
   assert.equal(r.server, 'prod');
   assert.equal(r.tag, w.first.sha);
-  assert.equal(r.transport, 'load');
+  assert.equal(r.transport, 'registry');
   const built = w.builder.images.get(`web:${w.first.sha}`)!;
   assert.equal(r.image, built.id);
-  assert.equal(r.bytesSent, fakeImageTar(built).length, 'every byte of the saved image went on the wire');
-  assert.ok(r.bytesSent > 0);
+  const [config] = [w.builder.parts.get(built.id)!.config];
+  const cached = await Promise.all(w.builder.layersOf(`web:${w.first.sha}`).map((l) => w.cache.get(sha256(l))));
+  assert.equal(r.bytesSent, config.length + cached.reduce((n, l) => n + l!.size, 0), 'the config and every compressed layer went on the wire');
+  assert.deepEqual(w.engine.received, w.builder.layersOf(`web:${w.first.sha}`).map((l) => sha256(l)), 'the server had nothing: both layers arrived');
+  assert.deepEqual(w.engine.layersById.get(built.id), w.builder.layersOf(`web:${w.first.sha}`).map((l) => sha256(l)));
   assert.equal(r.error, undefined);
 
   // The build request.
@@ -203,4 +206,99 @@ test('after a successful deploy, images beyond `keep` are pruned from the server
   const tags = [...w.engine.imagesById.values()].flatMap((i) => i.tags).sort();
   assert.deepEqual(tags, [`web:${shas[1]}`, `web:${shas[2]}`].sort());
   assert.equal(w.engine.running()[0].spec.image, `web:${shas[2]}`);
+});
+
+/** The cached compressed layers of web:<sha>, base first. */
+const shippedLayers = (w: ReturnType<typeof deployWorld>, sha: string) =>
+  Promise.all(w.builder.layersOf(`web:${sha}`).map(async (l) => (await w.cache.get(sha256(l)))!));
+const configOf = (w: ReturnType<typeof deployWorld>, sha: string) => w.builder.parts.get(w.builder.images.get(`web:${sha}`)!.id)!.config;
+
+test('a second deploy of a new commit sends only the changed layer, by the registry, and the journal says so', async () => {
+  const w = deployWorld(APP);
+  const first = await deploy(w.deps);
+  const second = w.repo.commit('change the greeting', { ...APP, 'src/index.js': 'require("http").createServer((q, s) => s.end("hello")).listen(80);\n' });
+  const r = await deploy(w.deps);
+
+  assert.equal(r.result, 'succeeded');
+  assert.equal(r.transport, 'registry');
+  const [base, app] = await shippedLayers(w, second.sha);
+  assert.equal(base.digest, (await shippedLayers(w, w.first.sha))[0].digest, 'the base layer is the one the server has');
+  assert.equal(r.bytesSent, configOf(w, second.sha).length + app.size, 'only the config and the app layer crossed');
+  assert.ok(r.bytesSent * 10 < first.bytesSent, `${r.bytesSent} bytes, against ${first.bytesSent} for the first deploy`);
+  assert.deepEqual(w.engine.received.slice(2), [app.diffId]);
+  assert.equal(w.engine.running()[0].spec.image, `web:${second.sha}`);
+  assert.equal(w.engine.running()[0].imageId, r.image);
+  assert.equal(w.progress.events.filter((e) => e.phase === 'ship').at(-1)?.bytes, r.bytesSent);
+
+  const h = await history(w);
+  assert.deepEqual(h.map((x) => [x.id, x.transport, x.bytesSent]), [
+    [first.id, 'registry', first.bytesSent],
+    [r.id, 'registry', r.bytesSent],
+  ]);
+});
+
+test('a server that refuses SSH forwarding gets a trimmed load, and the journal records it', async () => {
+  const w = deployWorld(APP);
+  w.server.refuseTunnels = true;
+  const first = await deploy(w.deps);
+  assert.equal(first.transport, 'trimmed-load');
+  const second = w.repo.commit('v2', { ...APP, 'README.md': 'v2' });
+  const r = await deploy(w.deps);
+
+  assert.equal(r.result, 'succeeded');
+  assert.equal(r.transport, 'trimmed-load');
+  const [, app] = await shippedLayers(w, second.sha);
+  assert.ok(r.bytesSent >= app.size && r.bytesSent * 10 < first.bytesSent, `${r.bytesSent} bytes against ${first.bytesSent}`);
+  assert.deepEqual(w.engine.received.slice(2), [app.diffId]);
+  assert.equal((await history(w)).at(-1)?.transport, 'trimmed-load');
+  assert.ok(w.logger.at('warn').some((m) => m.startsWith('registry transfer did not work (Unable to bind to 127.0.0.1:0)')));
+});
+
+test('forceTransfer: the deploy uses that path only, and records it', async () => {
+  const w = deployWorld(APP);
+  w.deps.forceTransfer = 'full-load';
+  const r = await deploy(w.deps);
+  assert.equal(r.transport, 'full-load');
+  assert.equal(w.server.tunnelsOpened, 0);
+  assert.equal((await history(w))[0].transport, 'full-load');
+});
+
+test('cancelled while the image is sent: recorded as cancelled, no fallback, the previous version serving', async () => {
+  const w = deployWorld(APP);
+  await deploy(w.deps);
+  const [before] = w.engine.running();
+  const second = w.repo.commit('v2', { ...APP, 'README.md': 'v2' });
+  const ac = new AbortController();
+  const deps = { ...w.deps, progress: (e: { phase: string; bytes?: number }) => void (e.phase === 'ship' && e.bytes && ac.abort()) };
+  const e = await failure(deploy(deps, { signal: ac.signal }));
+  assert.equal(e.code, 'Cancelled');
+  assert.equal(e.result?.result, 'cancelled');
+  assert.equal((await history(w)).at(-1)?.result, 'cancelled');
+  assert.ok(!w.logger.at('warn').some((m) => m.includes('trying the next way')), 'a cancel is not a failed transfer');
+  assert.equal(await w.engine.image(`web:${second.sha}`), undefined);
+  assert.deepEqual(w.engine.running().map((c) => c.id), [before.id]);
+  assert.deepEqual(w.engine.loopback.open, [], 'the tunnel is closed');
+  assert.equal(w.files.files.has('.baremetal/web/lock'), false);
+});
+
+test('the connection drops while sending: the failure is recorded and the lock freed through a fresh connection', async () => {
+  const w = deployWorld(APP);
+  await deploy(w.deps);
+  const [before] = w.engine.running();
+  w.repo.commit('v2', { ...APP, 'README.md': 'v2' });
+  let reconnects = 0;
+  const deps = {
+    ...w.deps,
+    progress: (e: { phase: string; bytes?: number }) => void (e.phase === 'ship' && e.bytes && w.server.drop()),
+    reconnect: async () => (reconnects++, makeServer(w.engine, w.files)),
+  };
+  const e = await failure(deploy(deps));
+  assert.equal(e.code, 'ConnectionLost');
+  assert.equal(e.result?.result, 'failed');
+  assert.equal(reconnects, 1);
+  const last = (await history(w)).at(-1)!;
+  assert.equal(last.result, 'failed');
+  assert.equal(last.reason, e.message);
+  assert.equal(w.files.files.has('.baremetal/web/lock'), false, 'the next deploy is not blocked');
+  assert.deepEqual(w.engine.running().map((c) => c.id), [before.id]);
 });

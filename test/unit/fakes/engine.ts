@@ -2,6 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BmError } from '../../../src/core/errors';
 import type { ContainerInfo, ContainerSpec, ContainerState, Engine, ImageInfo, LogLine, LogOptions } from '../../../src/core/ports';
+import { chainIds } from '../../../src/core/transfer/chain';
+import { loadEntries, pullOverLoopback, type ArrivedImage, type LayerStore } from './engine-transfer';
+import { collect, tarEntries } from './image-tar';
+import { Loopback } from './server';
 
 /** What the app inside an image does once its container is started. The test decides. */
 export interface ImageBehavior {
@@ -29,11 +33,6 @@ export interface FakeContainer {
   starts: number;
 }
 
-/** The wire format of the fake `docker save`: the image itself as JSON, padded like a layer. */
-export function fakeImageTar(image: ImageInfo, padding = 4096): Buffer {
-  return Buffer.concat([Buffer.from(JSON.stringify(image) + '\n'), Buffer.alloc(padding, 0x20)]);
-}
-
 export function imageIdOf(seed: string): string {
   return `sha256:${createHash('sha256').update(seed).digest('hex')}`;
 }
@@ -41,9 +40,11 @@ export function imageIdOf(seed: string): string {
 const clone = <T>(v: T): T => structuredClone(v);
 
 /**
- * The server's Docker Engine in memory: images with tags and labels, containers with states,
- * host ports that only one running container (or another program) can hold, logs, and an HTTP
- * GET that reaches whatever container is bound to the address, answering as its image behaves.
+ * The server's Docker Engine in memory: images with tags, labels and layers, containers with
+ * states, host ports that only one running container (or another program) can hold, logs, and
+ * an HTTP GET that reaches whatever container is bound to the address, answering as its image
+ * behaves. Images arrive by a real `docker load` archive or a real pull over its loopback
+ * (see engine-transfer.ts), and only the layers it lacks cross.
  */
 export class FakeEngine implements Engine {
   readonly imagesById = new Map<string, ImageInfo>();
@@ -55,6 +56,19 @@ export class FakeEngine implements Engine {
   readonly httpCalls: { host: string; port: number; path: string }[] = [];
   private readonly behaviors = new Map<string, ImageBehavior>();
   private nextIp = 2;
+
+  /** The server's loopback: SSH remote forwards listen there, pulls connect there. */
+  readonly loopback = new Loopback();
+  /** The diffIDs of each image, by image ID (images made by addImage have none). */
+  readonly layersById = new Map<string, string[]>();
+  /** DiffIDs of the layers that crossed the link (by load or pull), in order of arrival. */
+  readonly received: string[] = [];
+  /** Every request a pull made to the registry, in order: "GET /v2/…". */
+  readonly registryRequests: string[] = [];
+  /** The engine cannot reach its own loopback (rootless Docker): every pull fails to connect. */
+  cannotReachLoopback = false;
+  /** Chains that layerChains() reports but the engine does not have (a stale listing). */
+  readonly staleChains = new Set<string>();
 
   addImage(tag: string, labels: Record<string, string> = {}, id = imageIdOf(tag)): ImageInfo {
     const existing = this.imagesById.get(id);
@@ -141,18 +155,48 @@ export class FakeEngine implements Engine {
     return [...this.imagesById.values()].filter((i) => matches(i.labels, labelFilter)).map(clone);
   }
 
-  async load(tar: Readable, onBytes: (total: number) => void, signal?: AbortSignal): Promise<void> {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const chunk of tar) {
-      if (signal?.aborted) throw Object.assign(new Error('aborted'), { name: 'AbortError' });
-      chunks.push(chunk as Buffer);
-      onBytes((total += (chunk as Buffer).length));
-    }
-    const body = Buffer.concat(chunks).toString('utf8');
-    const image = JSON.parse(body.slice(0, body.indexOf('\n'))) as ImageInfo;
-    this.calls.push(`load ${image.tags.join(',')}`);
+  /** The chains of the layers of every image held: what a load or a pull may skip. */
+  private chains(): Set<string> {
+    const out = new Set<string>();
+    for (const id of this.imagesById.keys()) for (const c of chainIds(this.layersById.get(id) ?? [])) out.add(c);
+    return out;
+  }
+
+  private store(): LayerStore {
+    const chains = this.chains();
+    return { hasChain: (c) => chains.has(c), hasImage: (id) => this.imagesById.has(id) };
+  }
+
+  private arrive(image: ArrivedImage): void {
     for (const tag of image.tags) this.addImage(tag, image.labels, image.id);
+    if (!this.layersById.has(image.id)) this.layersById.set(image.id, image.diffIds);
+    this.received.push(...image.received);
+  }
+
+  async layerChains(): Promise<Set<string>> {
+    return new Set([...this.chains(), ...this.staleChains]);
+  }
+
+  async load(tar: Readable, onBytes: (total: number) => void, signal?: AbortSignal): Promise<void> {
+    let total = 0;
+    const archive = await collect(
+      (async function* () {
+        for await (const chunk of tar) {
+          if (signal?.aborted) throw Object.assign(new Error('aborted'), { name: 'AbortError' });
+          onBytes((total += (chunk as Buffer).length));
+          yield chunk as Buffer;
+        }
+      })(),
+    );
+    const image = loadEntries(await tarEntries(archive), this.store());
+    this.calls.push(`load ${image.tags.join(',')}`);
+    this.arrive(image);
+  }
+
+  async pull(ref: string, signal?: AbortSignal): Promise<void> {
+    const image = await pullOverLoopback(ref, { loopback: this.loopback, store: this.store(), signal, unreachable: this.cannotReachLoopback, requests: this.registryRequests });
+    this.calls.push(`pull ${ref}`);
+    this.arrive(image);
   }
 
   async tagImage(ref: string, repo: string, tag: string): Promise<void> {
@@ -171,6 +215,7 @@ export class FakeEngine implements Engine {
       const user = [...this.containersById.values()].find((c) => c.imageId === i.id);
       if (user) throw new Error(`conflict: unable to remove repository reference "${ref}" - container ${user.id.slice(0, 12)} is using its referenced image`);
       this.imagesById.delete(i.id);
+      this.layersById.delete(i.id);
     }
     this.calls.push(`removeImage ${ref}`);
   }

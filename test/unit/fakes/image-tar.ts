@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
+import type { ExportedImage, LayerCache } from '../../../src/core/transfer/layer-cache';
 
 export const sha256 = (data: Buffer | string): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 export const hexOf = (digest: string): string => digest.replace(/^sha256:/, '');
@@ -118,4 +119,9 @@ export async function saveTar(parts: ImageParts, repoTag: string, layout: SaveLa
   }
   files['manifest.json'] = JSON.stringify([{ Config: configName, RepoTags: [repoTag], Layers: layerNames }]);
   return makeTarBuffer(files);
+}
+
+/** The image taken apart into `cache`, as the ship phase does with the output of `docker save`. */
+export async function exportParts(cache: LayerCache, parts: ImageParts, layout: SaveLayout = 'classic'): Promise<ExportedImage> {
+  return cache.exportImage(chunked(await saveTar(parts, 'web:test', layout)));
 }

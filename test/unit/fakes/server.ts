@@ -1,5 +1,5 @@
 import { Duplex } from 'node:stream';
-import type { ReverseTunnel, Server } from '../../../src/core/ports';
+import type { ReverseTunnel, Server, ServerFiles } from '../../../src/core/ports';
 import type { FakeEngine } from './engine';
 import type { MemoryFiles } from './files';
 
@@ -36,6 +36,7 @@ export function duplexPair(): [Duplex, Duplex] {
  */
 export class Loopback {
   private readonly listeners = new Map<number, (socket: Duplex) => void>();
+  private readonly live = new Map<Duplex, number>();
   private nextPort = 41000;
   /** Every connection made, by port. */
   readonly connections: number[] = [];
@@ -50,6 +51,12 @@ export class Loopback {
     this.listeners.delete(port);
   }
 
+  /** Closes the port and breaks the connections made to it (the SSH connection behind it dropped). */
+  breakPort(port: number): void {
+    this.close(port);
+    for (const [socket, p] of this.live) if (p === port) socket.destroy();
+  }
+
   /** Ports open right now. */
   get open(): number[] {
     return [...this.listeners.keys()];
@@ -61,6 +68,8 @@ export class Loopback {
     if (!listener) throw Object.assign(new Error(`connect ECONNREFUSED 127.0.0.1:${port}`), { code: 'ECONNREFUSED' });
     this.connections.push(port);
     const [client, server] = duplexPair();
+    this.live.set(client, port);
+    client.on('close', () => this.live.delete(client));
     listener(server);
     return client;
   }
@@ -73,21 +82,55 @@ export class Loopback {
 export class FakeServer implements Server {
   readonly name = 'prod';
   readonly address = 'deploy@prod-box';
+  readonly files: ServerFiles;
   /** Like an sshd with AllowTcpForwarding no: every remote forward is refused. */
   refuseTunnels = false;
   tunnelsOpened = 0;
+  private connected = true;
+  private readonly ports = new Set<number>();
 
   constructor(
     readonly engine: FakeEngine,
-    readonly files: MemoryFiles,
-  ) {}
+    files: MemoryFiles,
+  ) {
+    this.files = connectionFiles(files, () => this.connected);
+  }
+
+  isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** The SSH connection drops: its forwards close, their connections break, its SFTP fails. */
+  drop(): void {
+    this.connected = false;
+    for (const port of this.ports) this.engine.loopback.breakPort(port);
+  }
 
   async reverseTunnel(onConnection: (socket: Duplex) => void): Promise<ReverseTunnel> {
     // ssh2's words when the server denies a tcpip-forward request.
     if (this.refuseTunnels) throw new Error('Unable to bind to 127.0.0.1:0');
+    if (!this.connected) throw new Error('Not connected');
     this.tunnelsOpened++;
     const loopback = this.engine.loopback;
     const port = loopback.listen(onConnection);
+    this.ports.add(port);
     return { port, close: async () => loopback.close(port) };
   }
+}
+
+/** The server's files through one connection: every operation fails once it dropped. */
+function connectionFiles(files: MemoryFiles, connected: () => boolean): ServerFiles {
+  const through =
+    <A extends unknown[], R>(op: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      if (!connected()) throw new Error('No response from server');
+      return op.apply(files, args);
+    };
+  return {
+    read: through(files.read),
+    writeAtomic: through(files.writeAtomic),
+    createExclusive: through(files.createExclusive),
+    remove: through(files.remove),
+    mkdirp: through(files.mkdirp),
+  };
 }

@@ -1,11 +1,15 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Config, HealthcheckConfig, PortMapping } from '../../../src/core/config/types';
 import type { DeployDeps } from '../../../src/core/deploy/deploy';
-import type { Server } from '../../../src/core/ports';
+import { LayerCache } from '../../../src/core/transfer/layer-cache';
 import { FakeBuilder } from './builder';
 import { FakeEngine } from './engine';
 import { MemoryFiles } from './files';
 import { CollectingLogger, collectProgress } from './logger';
 import { FakeRepo } from './repo';
+import { FakeServer } from './server';
 
 export const FAST_CHECK: HealthcheckConfig = { path: '/health', timeoutSeconds: 1, intervalSeconds: 0.05 };
 
@@ -28,14 +32,30 @@ export function makeConfig(over: { run?: Partial<Config['run']>; build?: Partial
   };
 }
 
-export function makeServer(engine: FakeEngine, files: MemoryFiles): Server {
-  return { name: 'prod', engine, files, address: 'deploy@prod-box' };
+export function makeServer(engine: FakeEngine, files: MemoryFiles): FakeServer {
+  return new FakeServer(engine, files);
 }
 
-/** Everything deploy() and rollback() need, all fake: server "prod" with engine and files, repo, builder. */
+const tempDirs: string[] = [];
+/** A fresh folder, removed when the test process exits. */
+export function tempDir(prefix = 'bm-test-'): string {
+  if (tempDirs.length === 0) process.on('exit', () => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** An empty layer cache of this machine, in its own folder. */
+export function tempCache(): LayerCache {
+  return new LayerCache(join(tempDir('bm-cache-'), 'layers'));
+}
+
+/** Everything deploy() and rollback() need, all fake: server "prod" with engine and files, repo, builder, an empty layer cache. */
 export function deployWorld(files: Record<string, string>, over: Parameters<typeof makeConfig>[0] = {}) {
   const engine = new FakeEngine();
   const serverFiles = new MemoryFiles();
+  const server = makeServer(engine, serverFiles);
+  const cache = tempCache();
   const repo = new FakeRepo('/work/project');
   const builder = new FakeBuilder();
   const logger = new CollectingLogger();
@@ -44,7 +64,7 @@ export function deployWorld(files: Record<string, string>, over: Parameters<type
   const config = makeConfig({ dir: repo.root, ...over });
   const deps: DeployDeps = {
     config,
-    server: makeServer(engine, serverFiles),
+    server,
     serverName: 'prod',
     repo,
     builder,
@@ -52,6 +72,7 @@ export function deployWorld(files: Record<string, string>, over: Parameters<type
     logger,
     progress,
     who: 'alice@laptop',
+    cache,
   };
-  return { engine, files: serverFiles, repo, builder, logger, progress, config, deps, first };
+  return { engine, server, files: serverFiles, repo, builder, logger, progress, config, deps, first, cache };
 }

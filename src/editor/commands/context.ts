@@ -1,0 +1,92 @@
+import os from 'node:os';
+import * as vscode from 'vscode';
+import { pickServer } from '../../core/config/load';
+import { resolveSecrets } from '../../core/config/secrets';
+import type { Config, ServerConfig } from '../../core/config/types';
+import type { DeployResult } from '../../core/deploy/deploy';
+import { asBmError } from '../../core/errors';
+import type { ProgressEvent } from '../../core/ports';
+import type { ServerPool } from '../../drivers/server-pool';
+import type { WorkspaceModel } from '../model';
+import type { OutputLogger } from '../output-logger';
+import { ContainerItem, DeploymentItem, ServerItem, type AnyItem } from '../views/items';
+
+/** What every command gets: built once in activate(), nothing global. */
+export interface CommandDeps {
+  pool: ServerPool;
+  logger: OutputLogger;
+  channel: vscode.LogOutputChannel;
+  model: WorkspaceModel;
+  who: string;
+}
+
+export function clientIdentity(): string {
+  return `${os.userInfo().username}@${os.hostname()}`;
+}
+
+export function workspaceDir(): string {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (!folder) throw new Error('Open the folder of your app (with its baremetal.json) first.');
+  return folder.uri.fsPath;
+}
+
+/** The model's config, or the reason it has none (thrown, so the user sees that one sentence). */
+export function currentConfig(deps: CommandDeps): Config {
+  if (deps.model.configError) throw deps.model.configError;
+  if (!deps.model.config) throw new Error('baremetal.json is still loading; try again in a moment.');
+  return deps.model.config;
+}
+
+/** The server a command acts on: the tree item's, the only one, or the user's pick. */
+export async function chooseServer(deps: CommandDeps, item?: AnyItem): Promise<ServerConfig | undefined> {
+  const config = currentConfig(deps);
+  if (item instanceof ServerItem) return item.state.config;
+  if (item instanceof DeploymentItem || item instanceof ContainerItem) return item.server.config;
+  const names = Object.keys(config.servers);
+  if (names.length === 1 || config.defaultServer) return pickServer(config);
+  const picked = await vscode.window.showQuickPick(
+    names.map((n) => ({ label: n, description: config.servers[n].host })),
+    { placeHolder: 'Which server?' },
+  );
+  return picked ? config.servers[picked.label] : undefined;
+}
+
+export async function secretsFor(config: Config): Promise<Record<string, string>> {
+  return resolveSecrets(config);
+}
+
+/**
+ * Runs a deploy-like operation in a cancellable progress notification (Cancel aborts the
+ * core's work, which leaves the previous version serving), then refreshes the views. Errors
+ * are one sentence with "Show Log" and "Retry".
+ */
+export async function runOperation(
+  deps: CommandDeps,
+  title: string,
+  op: (signal: AbortSignal, report: (e: ProgressEvent) => void) => Promise<DeployResult>,
+): Promise<DeployResult | undefined> {
+  try {
+    const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => {
+      const abort = new AbortController();
+      token.onCancellationRequested(() => abort.abort());
+      return op(abort.signal, (e) => {
+        const bytes = e.bytes ? ` (${(e.bytes / 1048576).toFixed(1)} MiB sent)` : '';
+        if (!e.bytes) deps.logger.info(`${e.phase}: ${e.message}`);
+        progress.report({ message: `${e.message}${bytes}` });
+      });
+    });
+    void deps.model.refresh();
+    const verb = result.kind === 'rollback' ? 'Rolled back' : 'Deployed';
+    void vscode.window.showInformationMessage(`${verb} ${result.commit.slice(0, 7)} (${result.subject}) to ${result.server}.`);
+    return result;
+  } catch (e) {
+    void deps.model.refresh();
+    const err = asBmError(e);
+    deps.logger.error(err.message);
+    if (err.detail) deps.logger.error(err.detail);
+    const choice = await vscode.window.showErrorMessage(err.message, 'Show Log', 'Retry');
+    if (choice === 'Show Log') deps.channel.show(true);
+    if (choice === 'Retry') return runOperation(deps, title, op);
+    return undefined;
+  }
+}

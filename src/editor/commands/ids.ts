@@ -1,0 +1,17 @@
+/** Every command the extension contributes; a unit test checks this against package.json. */
+export const COMMANDS = {
+  deployHead: 'baremetal.deployHead',
+  deployCommit: 'baremetal.deployCommit',
+  rollback: 'baremetal.rollback',
+  showLogs: 'baremetal.showLogs',
+  addServer: 'baremetal.addServer',
+  trustServer: 'baremetal.trustServer',
+  openConfiguration: 'baremetal.openConfiguration',
+  refresh: 'baremetal.refresh',
+  showCommit: 'baremetal.showCommit',
+  copyCommitSha: 'baremetal.copyCommitSha',
+  quickActions: 'baremetal.quickActions',
+  showServerProblem: 'baremetal.showServerProblem',
+} as const;
+
+export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];

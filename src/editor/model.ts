@@ -1,0 +1,163 @@
+import * as vscode from 'vscode';
+import { loadConfig } from '../core/config/load';
+import type { Config, ServerConfig } from '../core/config/types';
+import { history as readHistory, status as readStatus, type AppStatus, type HistoryEntry } from '../core/deploy/status';
+import { LABEL } from '../core/deploy/labels';
+import { asBmError, BmError } from '../core/errors';
+import type { CommitInfo, ContainerInfo, Logger } from '../core/ports';
+import { GitRepo } from '../drivers/git/repo';
+import type { ServerPool } from '../drivers/server-pool';
+import type { UnknownHostKey } from '../drivers/ssh/connection';
+
+export type ConnectionState = 'connecting' | 'connected' | 'hostKeyUnknown' | 'hostKeyChanged' | 'unreachable' | 'authFailed' | 'noDocker' | 'error';
+
+/** What the editor knows of one server; refreshed in the background, read by the views. */
+export interface ServerState {
+  config: ServerConfig;
+  connection: ConnectionState;
+  error?: BmError;
+  hostKey?: UnknownHostKey;
+  status?: AppStatus;
+  containers: ContainerInfo[];
+  history: HistoryEntry[];
+  refreshedAt?: number;
+}
+
+/** How long a server may take to answer a refresh before it is shown as not answering. */
+const REFRESH_TIMEOUT_MS = 8000;
+
+/**
+ * The one place the editor's views read from. It loads baremetal.json, asks every server (over
+ * the pool's one connection each) for its status and history, and lists recent commits; views
+ * never do I/O themselves. Refreshes run in the background and never block the editor.
+ */
+export class WorkspaceModel implements vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.changed.event;
+
+  config?: Config;
+  configError?: BmError;
+  repo?: GitRepo;
+  servers = new Map<string, ServerState>();
+  commits: CommitInfo[] = [];
+  uncommitted: string[] = [];
+  private refreshing?: Promise<void>;
+  private timer?: ReturnType<typeof setInterval>;
+
+  constructor(
+    private readonly pool: ServerPool,
+    private readonly logger: Logger,
+    private readonly dir: () => string | undefined,
+  ) {}
+
+  /** A gentle schedule: every 30 s while the window is open. */
+  start(intervalMs = 30_000): void {
+    this.timer = setInterval(() => void this.refresh(), intervalMs);
+    void this.refresh();
+  }
+
+  /** Coalesces: a refresh asked for while one runs waits for that one. */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.doRefresh().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<void> {
+    const dir = this.dir();
+    if (!dir) return;
+    try {
+      this.config = await loadConfig(dir);
+      this.configError = undefined;
+    } catch (e) {
+      this.config = undefined;
+      this.configError = asBmError(e);
+    }
+    await this.refreshCommits(dir);
+    const config = this.config;
+    if (!config) {
+      this.servers.clear();
+      this.changed.fire();
+      return;
+    }
+    for (const name of [...this.servers.keys()]) if (!config.servers[name]) this.servers.delete(name);
+    for (const s of Object.values(config.servers)) {
+      const known = this.servers.get(s.name);
+      if (!known) this.servers.set(s.name, { config: s, connection: 'connecting', containers: [], history: [] });
+      else known.config = s;
+    }
+    this.changed.fire();
+    await Promise.all(Object.values(config.servers).map((s) => this.refreshServer(config, s)));
+  }
+
+  private async refreshCommits(dir: string): Promise<void> {
+    try {
+      this.repo ??= await GitRepo.open(dir);
+      [this.commits, this.uncommitted] = await Promise.all([this.repo.recentCommits(30), this.repo.uncommittedPaths()]);
+    } catch (e) {
+      this.repo = undefined;
+      this.commits = [];
+      this.logger.debug(`commits: ${asBmError(e).message}`);
+    }
+  }
+
+  private async refreshServer(config: Config, s: ServerConfig): Promise<void> {
+    const state = this.servers.get(s.name);
+    if (!state) return;
+    try {
+      const server = await withTimeout(this.pool.get(s), REFRESH_TIMEOUT_MS, `${s.name} did not answer within ${REFRESH_TIMEOUT_MS / 1000}s`);
+      const [status, containers, history] = await withTimeout(
+        Promise.all([readStatus(server, config, s.name), server.engine.containers({ [LABEL.app]: config.app }), readHistory(server, config, s.name)]),
+        REFRESH_TIMEOUT_MS,
+        `${s.name} did not answer within ${REFRESH_TIMEOUT_MS / 1000}s`,
+      );
+      Object.assign(state, { connection: 'connected', error: undefined, hostKey: undefined, status, containers, history, refreshedAt: Date.now() });
+    } catch (e) {
+      const err = asBmError(e);
+      state.error = err;
+      state.connection = connectionStateOf(err);
+      state.hostKey = (err as BmError & { hostKey?: UnknownHostKey }).hostKey;
+      this.logger.debug(`${s.name}: ${err.message}`);
+    }
+    this.changed.fire();
+  }
+
+  /** Which servers run this commit now (for the Commits view). */
+  deployedOn(sha: string): string[] {
+    return [...this.servers.values()].filter((s) => s.status?.commit === sha).map((s) => s.config.name);
+  }
+
+  dispose(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.changed.dispose();
+  }
+}
+
+export function connectionStateOf(err: BmError): ConnectionState {
+  switch (err.code) {
+    case 'HostKeyUnknown':
+      return 'hostKeyUnknown';
+    case 'HostKeyChanged':
+    case 'HostKeyRevoked':
+      return 'hostKeyChanged';
+    case 'Unreachable':
+    case 'ConnectionLost':
+      return 'unreachable';
+    case 'AuthFailed':
+    case 'PassphraseNeeded':
+      return 'authFailed';
+    case 'NoDocker':
+      return 'noDocker';
+    default:
+      return 'error';
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new BmError('Unreachable', `${message}: it may be down or slow; it is retried in the background.`)), ms);
+    p.then(
+      (v) => (clearTimeout(t), resolve(v)),
+      (e: unknown) => (clearTimeout(t), reject(e)),
+    );
+  });
+}

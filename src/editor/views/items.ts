@@ -1,0 +1,116 @@
+import * as vscode from 'vscode';
+import type { HistoryEntry } from '../../core/deploy/status';
+import type { CommitInfo, ContainerInfo } from '../../core/ports';
+import type { ServerState } from '../model';
+
+/**
+ * Tree items carry what a command run from them needs (`kind` tells which); commands accept
+ * them as their argument, and ask with a quick pick when run from the palette instead.
+ */
+export class ServerItem extends vscode.TreeItem {
+  readonly kind = 'server';
+  constructor(readonly state: ServerState, expandable: boolean) {
+    super(state.config.name, expandable ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+    const s = state;
+    this.id = `server:${s.config.name}`;
+    this.contextValue = `server.${s.connection}`;
+    const describe: Record<ServerState['connection'], [string, string, string?]> = {
+      connecting: ['connecting…', 'loading~spin'],
+      connected: [s.status && s.status.state !== 'absent' ? `connected · ${s.status.commit?.slice(0, 7) ?? '?'} ${s.status.state}` : 'connected · not deployed', 'vm-active', 'testing.iconPassed'],
+      hostKeyUnknown: ['host key unknown: click to trust', 'shield', 'problemsWarningIcon.foreground'],
+      hostKeyChanged: ['host key CHANGED: refused', 'error', 'errorForeground'],
+      unreachable: ['unreachable', 'debug-disconnect', 'errorForeground'],
+      authFailed: ['key refused', 'key', 'errorForeground'],
+      noDocker: ['no Docker Engine', 'warning', 'problemsWarningIcon.foreground'],
+      error: ['error', 'error', 'errorForeground'],
+    };
+    const [text, icon, color] = describe[s.connection];
+    this.description = text;
+    this.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+    this.tooltip = new vscode.MarkdownString(
+      [`**${s.config.name}** (${s.config.host})`, s.error ? s.error.message : undefined, s.hostKey ? `Fingerprint: \`${s.hostKey.fingerprint}\`` : undefined]
+        .filter(Boolean)
+        .join('\n\n'),
+    );
+    // The action that fixes each state, on a click.
+    if (s.connection === 'hostKeyUnknown') this.command = { command: 'baremetal.trustServer', title: 'Trust Server Host Key', arguments: [this] };
+    else if (s.connection !== 'connected' && s.connection !== 'connecting') this.command = { command: 'baremetal.showServerProblem', title: 'Show Problem', arguments: [this] };
+  }
+}
+
+export class ContainerItem extends vscode.TreeItem {
+  readonly kind = 'container';
+  constructor(readonly server: ServerState, readonly container: ContainerInfo, current: boolean) {
+    super(container.name, vscode.TreeItemCollapsibleState.None);
+    this.id = `container:${server.config.name}:${container.id}`;
+    const commit = container.labels['dev.baremetal.commit']?.slice(0, 7) ?? '?';
+    const health = container.health ?? (container.state === 'running' ? 'running' : container.state);
+    const uptime = container.startedAt && container.state === 'running' ? ` · up ${since(container.startedAt)}` : '';
+    this.description = `${commit} · ${health}${uptime}${current ? '' : ' · leftover'}`;
+    this.iconPath = new vscode.ThemeIcon(container.state === 'running' ? 'pass-filled' : 'circle-slash', new vscode.ThemeColor(container.state === 'running' ? 'testing.iconPassed' : 'disabledForeground'));
+    this.contextValue = 'container';
+    this.tooltip = `${container.name}\n${container.image}\n${container.state}${container.health ? ` (${container.health})` : ''}`;
+  }
+}
+
+export class DeploymentItem extends vscode.TreeItem {
+  readonly kind = 'deployment';
+  constructor(readonly server: ServerState, readonly entry: HistoryEntry) {
+    super(`${entry.commit.slice(0, 7)} ${entry.subject}`, vscode.TreeItemCollapsibleState.None);
+    this.id = `deployment:${server.config.name}:${entry.id}`;
+    const icon = entry.current ? 'star-full' : entry.result === 'succeeded' ? 'pass' : entry.result === 'cancelled' ? 'circle-slash' : 'error';
+    const color = entry.current ? 'charts.green' : entry.result === 'succeeded' ? undefined : entry.result === 'failed' ? 'errorForeground' : 'disabledForeground';
+    this.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+    const author = entry.author.replace(/\s*<.*>$/, '');
+    this.description = `${entry.current ? 'current · ' : ''}${entry.kind === 'rollback' ? 'rollback · ' : ''}${author} · ${since(entry.startedAt)} ago`;
+    this.tooltip = new vscode.MarkdownString(
+      [`**${entry.subject}**`, `\`${entry.commit}\``, `${entry.kind} by ${entry.who}, ${new Date(entry.startedAt).toLocaleString()}: **${entry.result}**`, entry.reason].filter(Boolean).join('\n\n'),
+    );
+    this.contextValue = entry.result === 'succeeded' ? (entry.current ? 'deployment.current' : 'deployment.kept') : 'deployment.failed';
+  }
+}
+
+export class CommitItem extends vscode.TreeItem {
+  readonly kind = 'commit';
+  constructor(readonly commit: CommitInfo, deployedOn: string[]) {
+    super(`${commit.sha.slice(0, 7)} ${commit.subject}`, vscode.TreeItemCollapsibleState.None);
+    this.id = `commit:${commit.sha}`;
+    const author = commit.author.replace(/\s*<.*>$/, '');
+    this.description = `${deployedOn.length ? `on ${deployedOn.join(', ')} · ` : ''}${author} · ${since(commit.date)} ago`;
+    this.iconPath = new vscode.ThemeIcon(deployedOn.length ? 'rocket' : 'git-commit', deployedOn.length ? new vscode.ThemeColor('charts.green') : undefined);
+    this.tooltip = `${commit.subject}\n${commit.sha}\n${commit.author}`;
+    this.contextValue = 'commit';
+  }
+}
+
+export class UncommittedItem extends vscode.TreeItem {
+  readonly kind = 'uncommitted';
+  constructor(paths: string[]) {
+    super('Uncommitted changes', vscode.TreeItemCollapsibleState.None);
+    this.id = 'uncommitted';
+    this.description = `${paths.length} file${paths.length === 1 ? '' : 's'} · not part of a deploy until committed`;
+    this.iconPath = new vscode.ThemeIcon('diff-modified', new vscode.ThemeColor('gitDecoration.modifiedResourceForeground'));
+    this.tooltip = paths.slice(0, 30).join('\n');
+    this.contextValue = 'uncommitted';
+  }
+}
+
+export class MessageItem extends vscode.TreeItem {
+  readonly kind = 'message';
+  constructor(label: string, icon = 'info', command?: vscode.Command) {
+    super(label, vscode.TreeItemCollapsibleState.None);
+    this.iconPath = new vscode.ThemeIcon(icon);
+    this.command = command;
+  }
+}
+
+export type AnyItem = ServerItem | ContainerItem | DeploymentItem | CommitItem | UncommittedItem | MessageItem;
+
+/** "3 min", "2 h", "5 d". */
+export function since(iso: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  if (s < 86400) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} d`;
+}

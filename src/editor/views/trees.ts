@@ -1,0 +1,81 @@
+import * as vscode from 'vscode';
+import { LABEL } from '../../core/deploy/labels';
+import type { WorkspaceModel } from '../model';
+import { CommitItem, ContainerItem, DeploymentItem, MessageItem, ServerItem, UncommittedItem, type AnyItem } from './items';
+
+/** Shared shape of the three views: read the model (never do I/O), re-render when it changes. */
+abstract class ModelTree implements vscode.TreeDataProvider<AnyItem>, vscode.Disposable {
+  private readonly emitter = new vscode.EventEmitter<AnyItem | undefined>();
+  readonly onDidChangeTreeData = this.emitter.event;
+  private readonly subscription: vscode.Disposable;
+
+  constructor(protected readonly model: WorkspaceModel) {
+    this.subscription = model.onDidChange(() => this.emitter.fire(undefined));
+  }
+
+  getTreeItem(item: AnyItem): vscode.TreeItem {
+    return item;
+  }
+
+  abstract getChildren(item?: AnyItem): AnyItem[];
+
+  /** Without a usable baremetal.json, every view says why and how to fix it. */
+  protected configProblem(): AnyItem[] | undefined {
+    if (this.model.configError) {
+      return [new MessageItem(this.model.configError.message, 'error', { command: 'baremetal.openConfiguration', title: 'Open Configuration' })];
+    }
+    if (!this.model.config) return [new MessageItem('Loading baremetal.json…', 'loading~spin')];
+    return undefined;
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.emitter.dispose();
+  }
+}
+
+export class ServersTree extends ModelTree {
+  getChildren(item?: AnyItem): AnyItem[] {
+    if (!item) {
+      const problem = this.configProblem();
+      if (problem) return problem;
+      return [...this.model.servers.values()].map((s) => new ServerItem(s, s.containers.length > 0));
+    }
+    if (item instanceof ServerItem) {
+      const running = item.state.status?.deployId;
+      return item.state.containers
+        .slice()
+        .sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running'))
+        .map((c) => new ContainerItem(item.state, c, c.labels[LABEL.deployId] === running));
+    }
+    return [];
+  }
+}
+
+export class DeploymentsTree extends ModelTree {
+  getChildren(item?: AnyItem): AnyItem[] {
+    if (!item) {
+      const problem = this.configProblem();
+      if (problem) return problem;
+      return [...this.model.servers.values()].map((s) => new ServerItem(s, true));
+    }
+    if (item instanceof ServerItem) {
+      const s = item.state;
+      if (s.connection !== 'connected') return [new MessageItem(s.connection === 'connecting' ? 'Connecting…' : (s.error?.message ?? 'Not connected'), 'info')];
+      if (!s.history.length) return [new MessageItem('No deploys yet: deploy a commit from the Commits view', 'info')];
+      return s.history.slice(0, 50).map((h) => new DeploymentItem(s, h));
+    }
+    return [];
+  }
+}
+
+export class CommitsTree extends ModelTree {
+  getChildren(item?: AnyItem): AnyItem[] {
+    if (item) return [];
+    if (!this.model.repo) return [new MessageItem('This folder is not a git repository: deploys are tied to commits', 'warning')];
+    const items: AnyItem[] = [];
+    if (this.model.uncommitted.length) items.push(new UncommittedItem(this.model.uncommitted));
+    for (const c of this.model.commits) items.push(new CommitItem(c, this.model.deployedOn(c.sha)));
+    return items;
+  }
+}
