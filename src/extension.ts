@@ -1,17 +1,25 @@
 import * as vscode from 'vscode';
-import { registerCommands } from './editor/commands';
-import { OutputLogger } from './editor/output-logger';
+import { CONFIG_FILE } from './core/config/load';
 import { ServerPool } from './drivers/server-pool';
+import { clientIdentity } from './editor/commands/context';
+import { registerCommands } from './editor/commands/index';
+import { LogChannels } from './editor/log-channels';
+import { WorkspaceModel } from './editor/model';
+import { OutputLogger } from './editor/output-logger';
+import { DeployStatusBar } from './editor/status-bar';
+import { CommitsTree, DeploymentsTree, ServersTree } from './editor/views/trees';
 
 /**
- * Builds every object once and hands each to what uses it; everything created is owned by the
- * extension context and disposed with it.
+ * Builds every object once and hands each what it uses; everything created is owned by the
+ * extension context and disposed with it. No module-level state.
  */
 export function activate(context: vscode.ExtensionContext): void {
   const channel = vscode.window.createOutputChannel('Bare Metal Deploy', { log: true });
   const logger = new OutputLogger(channel);
   const pool = new ServerPool({
     logger,
+    sshConfigFile: process.env.BAREMETAL_SSH_CONFIG || undefined,
+    // Asked once per key file, then kept in the editor's secret storage (never in settings).
     askPassphrase: async (file) => {
       const key = `passphrase:${file}`;
       const stored = await context.secrets.get(key);
@@ -21,8 +29,35 @@ export function activate(context: vscode.ExtensionContext): void {
       return typed;
     },
   });
-  context.subscriptions.push(channel, { dispose: () => pool.closeAll() });
-  registerCommands(context, { pool, logger, channel });
+  const model = new WorkspaceModel(pool, logger, () => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath);
+  const logs = new LogChannels();
+  const trees = { servers: new ServersTree(model), deployments: new DeploymentsTree(model), commits: new CommitsTree(model) };
+
+  context.subscriptions.push(
+    channel,
+    { dispose: () => pool.closeAll() },
+    model,
+    logs,
+    ...Object.values(trees),
+    vscode.window.registerTreeDataProvider('baremetal.servers', trees.servers),
+    vscode.window.registerTreeDataProvider('baremetal.deployments', trees.deployments),
+    vscode.window.registerTreeDataProvider('baremetal.commits', trees.commits),
+    new DeployStatusBar(model),
+    ...registerCommands({ pool, logger, channel, model, logs, who: clientIdentity() }),
+  );
+
+  // Config edits apply at once (no reload); commits and checkouts show up in the Commits view.
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (folder) {
+    const watch = (glob: string, then: () => Promise<void>) => {
+      const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(folder, glob));
+      context.subscriptions.push(w, w.onDidChange(then), w.onDidCreate(then), w.onDidDelete(then));
+    };
+    watch(CONFIG_FILE, () => model.refresh());
+    watch('.git/{HEAD,index,refs/**}', () => model.refreshLocal());
+  }
+  context.subscriptions.push(model.onDidChange(() => void vscode.commands.executeCommand('setContext', 'baremetal.hasConfig', model.config !== undefined || model.configError?.code !== 'ConfigNotFound')));
+  model.start();
 }
 
 export function deactivate(): void {

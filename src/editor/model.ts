@@ -62,6 +62,14 @@ export class WorkspaceModel implements vscode.Disposable {
     return this.refreshing;
   }
 
+  /** Only what lives here (commits, uncommitted files): for git changes, no server asked. */
+  async refreshLocal(): Promise<void> {
+    const dir = this.dir();
+    if (!dir) return;
+    await this.refreshCommits(dir);
+    this.changed.fire();
+  }
+
   private async doRefresh(): Promise<void> {
     const dir = this.dir();
     if (!dir) return;

@@ -83,6 +83,11 @@ export class GitRepo implements Repo {
     });
   }
 
+  /** The commit's message, stat and patch, as `git show` prints them. */
+  async show(sha: string): Promise<string> {
+    return this.git.raw(['show', '--stat', '--patch', '--format=fuller', '--end-of-options', sha]);
+  }
+
   async recentCommits(count: number): Promise<CommitInfo[]> {
     return parseCommits(await this.git.raw(['log', `-n${count}`, FORMAT]));
   }

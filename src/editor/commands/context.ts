@@ -7,6 +7,7 @@ import type { DeployResult } from '../../core/deploy/deploy';
 import { asBmError } from '../../core/errors';
 import type { ProgressEvent } from '../../core/ports';
 import type { ServerPool } from '../../drivers/server-pool';
+import type { LogChannels } from '../log-channels';
 import type { WorkspaceModel } from '../model';
 import type { OutputLogger } from '../output-logger';
 import { ContainerItem, DeploymentItem, ServerItem, type AnyItem } from '../views/items';
@@ -17,6 +18,7 @@ export interface CommandDeps {
   logger: OutputLogger;
   channel: vscode.LogOutputChannel;
   model: WorkspaceModel;
+  logs: LogChannels;
   who: string;
 }
 

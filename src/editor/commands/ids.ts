@@ -2,7 +2,11 @@
 export const COMMANDS = {
   deployHead: 'baremetal.deployHead',
   deployCommit: 'baremetal.deployCommit',
+  /** The same as deployCommit, titled "Deploy" on a commit's inline button. */
+  deployThis: 'baremetal.deployThis',
   rollback: 'baremetal.rollback',
+  /** The same as rollback, titled "Roll Back to This" in a deploy's context menu. */
+  rollbackToThis: 'baremetal.rollbackToThis',
   showLogs: 'baremetal.showLogs',
   addServer: 'baremetal.addServer',
   trustServer: 'baremetal.trustServer',

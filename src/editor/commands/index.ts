@@ -1,0 +1,37 @@
+import * as vscode from 'vscode';
+import type { CommandDeps } from './context';
+import { deployCommit, deployHead, rollbackTo } from './deploy';
+import { COMMANDS, type CommandId } from './ids';
+import { copyCommitSha, openConfiguration, quickActions, refresh, showCommit, showLogs } from './misc';
+import { addServer, showServerProblem, trustServer } from './server';
+
+/** One flat table: every command id maps to its handler; a missing one fails to compile. */
+export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
+  const table = {
+    [COMMANDS.deployHead]: deployHead(deps),
+    [COMMANDS.deployCommit]: deployCommit(deps),
+    [COMMANDS.deployThis]: deployCommit(deps),
+    [COMMANDS.rollback]: rollbackTo(deps),
+    [COMMANDS.rollbackToThis]: rollbackTo(deps),
+    [COMMANDS.showLogs]: showLogs(deps),
+    [COMMANDS.addServer]: addServer(deps),
+    [COMMANDS.trustServer]: trustServer(deps),
+    [COMMANDS.openConfiguration]: openConfiguration(),
+    [COMMANDS.refresh]: refresh(deps),
+    [COMMANDS.showCommit]: showCommit(),
+    [COMMANDS.copyCommitSha]: copyCommitSha(),
+    [COMMANDS.quickActions]: quickActions(),
+    [COMMANDS.showServerProblem]: showServerProblem(deps),
+  } satisfies Record<CommandId, (...args: never[]) => Promise<unknown>>;
+  return Object.entries(table).map(([id, handler]) =>
+    vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+      try {
+        return await (handler as (...a: unknown[]) => Promise<unknown>)(...args);
+      } catch (e) {
+        // Anything a command did not handle itself still reaches the user as one sentence.
+        deps.logger.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+        void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
+      }
+    }),
+  );
+}
