@@ -53,6 +53,8 @@ export interface ImageInfo {
   /** ISO 8601. */
   created: string;
   size: number;
+  /** diffIDs of the layers, bottom first (known from an inspect, not from a listing). */
+  layers?: string[];
 }
 
 export interface BuildRequest {

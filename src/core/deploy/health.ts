@@ -26,6 +26,8 @@ export async function waitHealthy(engine: Engine, containerId: string, opts: Hea
   const httpTarget = opts.check ? httpTargetFor(opts.check, opts.ports) : undefined;
   let lastProblem = 'it did not answer';
   let runningSince: number | undefined;
+  // Most apps answer within a second: look again soon at first, then at the configured pace.
+  let pause = Math.min(100, intervalMs);
 
   for (;;) {
     if (opts.signal?.aborted) throw new BmError('Cancelled', 'Cancelled during the health check; the previous version is serving again.');
@@ -61,7 +63,8 @@ export async function waitHealthy(engine: Engine, containerId: string, opts: Hea
     if (Date.now() >= deadline) {
       throw new BmError('HealthCheckFailed', `The new container was not healthy within ${Math.round(timeoutMs / 1000)}s: ${lastProblem}.`);
     }
-    await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())), opts.signal);
+    await sleep(Math.min(pause, Math.max(0, deadline - Date.now())), opts.signal);
+    pause = Math.min(pause * 2, intervalMs);
   }
 }
 

@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 
 /** A layer as the registry serves it: gzip-compressed once, cached by its diffID. */
@@ -16,6 +16,8 @@ export interface CachedLayer {
   digest: string;
   size: number;
   path: string;
+  /** False for a layer stored as the plain tar because gzip would not shrink it (random data, archives). */
+  compressed: boolean;
 }
 
 /** An image taken apart: its config (whose digest is the image ID) and its layers, in order. */
@@ -56,11 +58,11 @@ export class LayerCache {
 
   async get(diffId: string): Promise<CachedLayer | undefined> {
     try {
-      const meta = JSON.parse(await readFile(this.metaPath(diffId), 'utf8')) as { digest: string; size: number };
+      const meta = JSON.parse(await readFile(this.metaPath(diffId), 'utf8')) as { digest: string; size: number; compressed?: boolean };
       const path = this.blobPath(diffId);
       const st = await stat(path);
       if (st.size !== meta.size) return undefined;
-      return { diffId, digest: meta.digest, size: meta.size, path };
+      return { diffId, digest: meta.digest, size: meta.size, path, compressed: meta.compressed !== false };
     } catch {
       return undefined;
     }
@@ -78,7 +80,10 @@ export class LayerCache {
       const raw = createHash('sha256');
       await pipeline(source, tap((c) => raw.update(c)), createWriteStream(rawTemp));
       const diffId = `sha256:${raw.digest('hex')}`;
-      return (await this.get(diffId)) ?? (await this.compress(createReadStream(rawTemp), diffId));
+      const hit = await this.get(diffId);
+      if (hit) return hit;
+      if (await incompressible(rawTemp)) return await this.keepRaw(rawTemp, diffId);
+      return await this.compress(createReadStream(rawTemp), diffId);
     } finally {
       await rm(rawTemp, { force: true });
     }
@@ -99,22 +104,40 @@ export class LayerCache {
       await pipeline(source, createGzip({ level: 1 }), tap((c) => (packed.update(c), (size += c.length))), createWriteStream(temp));
       const existing = await this.get(diffId);
       if (existing) return existing; // compressed by another deploy meanwhile: keep that one, digests stay stable
-      const layer: CachedLayer = { diffId, digest: `sha256:${packed.digest('hex')}`, size, path: this.blobPath(diffId) };
+      const layer: CachedLayer = { diffId, digest: `sha256:${packed.digest('hex')}`, size, path: this.blobPath(diffId), compressed: true };
       await rename(temp, layer.path);
-      await writeFile(this.metaPath(diffId), JSON.stringify({ digest: layer.digest, size: layer.size }));
+      await writeFile(this.metaPath(diffId), JSON.stringify({ digest: layer.digest, size: layer.size, compressed: true }));
       return layer;
     } finally {
       await rm(temp, { force: true });
     }
   }
 
+  /** Stores the layer as it is: its digest is then its diffID, and nobody spends time on gzip. */
+  private async keepRaw(rawTemp: string, diffId: string): Promise<CachedLayer> {
+    const { size } = await stat(rawTemp);
+    const layer: CachedLayer = { diffId, digest: diffId, size, path: this.blobPath(diffId), compressed: false };
+    await rename(rawTemp, layer.path);
+    await writeFile(this.metaPath(diffId), JSON.stringify({ digest: layer.digest, size, compressed: false }));
+    return layer;
+  }
+
   /**
    * Reads a `docker save` stream (the classic layout and the OCI layout of Docker 25+ both carry
    * manifest.json) and returns the image with every layer in the cache.
    */
-  async exportImage(save: Readable): Promise<ExportedImage> {
+  async exportImage(save: Readable, hints: string[] = []): Promise<ExportedImage> {
     const small = new Map<string, Buffer>();
     const large = new Map<string, CachedLayer>();
+    // A classic save writes the layers in order, so the k-th layer.tar is the k-th diffID of the
+    // image (from `docker image inspect`); the OCI layout names each blob by its digest. A layer
+    // already cached is then skipped unread. A wrong guess is caught by the check at the end.
+    let layerIndex = 0;
+    const hintFor = (name: string): string | undefined => {
+      const oci = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(name);
+      if (oci) return `sha256:${oci[1]}`;
+      return name.endsWith('/layer.tar') ? hints[layerIndex++] : undefined;
+    };
     const extract = tar.extract();
     const done = new Promise<void>((resolve, reject) => {
       extract.on('entry', (header, stream, next) => {
@@ -123,6 +146,7 @@ export class LayerCache {
           stream.on('end', next).resume();
           return;
         }
+        const hint = hintFor(header.name);
         if ((header.size ?? 0) <= IN_MEMORY_LIMIT) {
           const chunks: Buffer[] = [];
           stream.on('data', (c: unknown) => chunks.push(c as Buffer));
@@ -133,11 +157,16 @@ export class LayerCache {
           stream.on('error', fail);
           return;
         }
-        // A big entry is a layer: hash and compress it as it passes, never holding it whole.
-        this.put(stream as unknown as Readable).then((layer) => {
-          large.set(header.name, layer);
+        // A big entry is a layer: skipped when cached, else hashed and stored as it passes.
+        void (async () => {
+          const cached = hint ? await this.get(hint) : undefined;
+          if (cached) {
+            stream.resume();
+            await new Promise<void>((r) => stream.on('end', () => r()));
+          }
+          large.set(header.name, cached ?? (await this.put(stream as unknown as Readable)));
           next();
-        }, fail);
+        })().catch(fail);
       });
       extract.on('finish', resolve);
       extract.on('error', reject);
@@ -159,7 +188,7 @@ export class LayerCache {
     }
     const diffIds = (JSON.parse(config.toString('utf8')) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
     if (diffIds.join() !== layers.map((l) => l.diffId).join()) {
-      throw new Error('the layers docker save produced do not match the image config');
+      throw new ExportMismatch('the layers docker save produced do not match the image config');
     }
     return { config, configDigest: `sha256:${createHash('sha256').update(config).digest('hex')}`, layers };
   }
@@ -167,6 +196,22 @@ export class LayerCache {
 
   open(layer: CachedLayer, range?: { start: number; end: number }): Readable {
     return createReadStream(layer.path, range);
+  }
+}
+
+/** The save's layers were not where the hints said (or not what the config lists). */
+export class ExportMismatch extends Error {}
+
+/** Whether gzip would save under 5% on this layer, judged on its first 4 MiB. */
+async function incompressible(file: string): Promise<boolean> {
+  const sample = Buffer.alloc(4 * 1024 * 1024);
+  const handle = await open(file, 'r');
+  try {
+    const { bytesRead } = await handle.read(sample, 0, sample.length, 0);
+    if (bytesRead < 64 * 1024) return false;
+    return gzipSync(sample.subarray(0, bytesRead), { level: 1 }).length > bytesRead * 0.95;
+  } finally {
+    await handle.close();
   }
 }
 

@@ -6,6 +6,7 @@ import type { ExportedImage } from './layer-cache';
 export const MANIFEST_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
 const CONFIG_TYPE = 'application/vnd.docker.container.image.v1+json';
 const LAYER_TYPE = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+const PLAIN_LAYER_TYPE = 'application/vnd.docker.image.rootfs.diff.tar';
 
 /** The image manifest (Docker schema 2) naming the config and the cached compressed layers. */
 export function buildManifest(image: ExportedImage): Buffer {
@@ -14,7 +15,7 @@ export function buildManifest(image: ExportedImage): Buffer {
       schemaVersion: 2,
       mediaType: MANIFEST_TYPE,
       config: { mediaType: CONFIG_TYPE, size: image.config.length, digest: image.configDigest },
-      layers: image.layers.map((l) => ({ mediaType: LAYER_TYPE, size: l.size, digest: l.digest })),
+      layers: image.layers.map((l) => ({ mediaType: l.compressed ? LAYER_TYPE : PLAIN_LAYER_TYPE, size: l.size, digest: l.digest })),
     }),
   );
 }

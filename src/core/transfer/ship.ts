@@ -5,7 +5,7 @@ import { BmError, isBmError, throwIfAborted } from '../errors';
 import { asSocket } from '../socket-shim';
 import type { Builder, Logger, Server } from '../ports';
 import { chainIds } from './chain';
-import type { ExportedImage, LayerCache } from './layer-cache';
+import { ExportMismatch, type ExportedImage, type LayerCache } from './layer-cache';
 import { loadArchive } from './load-archive';
 import { registryHandler } from './registry';
 
@@ -49,7 +49,13 @@ export interface ShipRequest {
 
 /** Takes the local image apart into the layer cache (compressing only layers never seen). */
 export async function exportImage(builder: Builder, cache: LayerCache, ref: string, signal?: AbortSignal): Promise<ExportedImage> {
-  return cache.exportImage(await builder.save(ref, signal));
+  const hints = (await builder.image(ref))?.layers ?? [];
+  try {
+    return await cache.exportImage(await builder.save(ref, signal), hints);
+  } catch (e) {
+    if (!(e instanceof ExportMismatch) || !hints.length) throw e;
+    return cache.exportImage(await builder.save(ref, signal)); // read every layer after all
+  }
 }
 
 /** What would cross the link: the layers whose chains the server lacks. */

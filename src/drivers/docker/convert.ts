@@ -14,6 +14,7 @@ export function toImageInfo(i: Docker.ImageInspectInfo | Docker.ImageInfo): Imag
     labels: (inspect.Config?.Labels ?? listed.Labels ?? {}) as Record<string, string>,
     created,
     size: i.Size,
+    layers: inspect.RootFS?.Layers,
   };
 }
 

@@ -200,6 +200,10 @@ async function connectOnce(target: SshTarget, opts: OpenOptions, sock: Duplex | 
       reject(describeConnectError(err, target, opts.label, opts.trustName ?? opts.label, verdict, offeredKey, keys.length));
     });
     client.connect(config);
+    // Many small request/reply exchanges ride this one connection (Docker API calls, SFTP,
+    // health checks): Nagle's algorithm would hold each small write back for the peer's ACK,
+    // costing tens of ms per exchange (measured: a rollback took 3.0 s with it, 0.6 s without).
+    (client as unknown as { _sock?: { setNoDelay?: (on: boolean) => void } })._sock?.setNoDelay?.(true);
   });
 }
 
