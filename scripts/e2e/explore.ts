@@ -8,7 +8,7 @@ async function main() {
   console.log('cli deploy', r.code, r.stderr.slice(-300));
   await ws.commit('second version', { 'www/extra.txt': 'x' });
   let t = Date.now();
-  const cs = await CodeServer.start({ env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost } });
+  const cs = await CodeServer.start({ env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost }, settings: JSON.parse(process.env.X_SETTINGS ?? '{}') });
   console.log('cs started in', Date.now() - t); t = Date.now();
   const browser = await launchBrowser();
   const wb = await Workbench.open(browser, cs.folderUrl(ws.dir));

@@ -153,8 +153,6 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
         transport = shipped.path;
       });
       throwIfAborted(signal);
-      const arrived = await server.engine.image(ref);
-      if (!arrived) throw new BmError('TransferFailed', `The image ${ref} did not arrive on ${deps.serverName}; deploy again.`);
     }
 
     const swap = await clock.time('start', () =>

@@ -18,6 +18,8 @@ export interface CachedLayer {
   path: string;
   /** False for a layer stored as the plain tar because gzip would not shrink it (random data, archives). */
   compressed: boolean;
+  /** Size of the uncompressed tar (how a layer is recognised in the next save without reading it). */
+  rawSize?: number;
 }
 
 /** An image taken apart: its config (whose digest is the image ID) and its layers, in order. */
@@ -58,11 +60,11 @@ export class LayerCache {
 
   async get(diffId: string): Promise<CachedLayer | undefined> {
     try {
-      const meta = JSON.parse(await readFile(this.metaPath(diffId), 'utf8')) as { digest: string; size: number; compressed?: boolean };
+      const meta = JSON.parse(await readFile(this.metaPath(diffId), 'utf8')) as { digest: string; size: number; compressed?: boolean; rawSize?: number };
       const path = this.blobPath(diffId);
       const st = await stat(path);
       if (st.size !== meta.size) return undefined;
-      return { diffId, digest: meta.digest, size: meta.size, path, compressed: meta.compressed !== false };
+      return { diffId, digest: meta.digest, size: meta.size, path, compressed: meta.compressed !== false, rawSize: meta.rawSize };
     } catch {
       return undefined;
     }
@@ -83,7 +85,7 @@ export class LayerCache {
       const hit = await this.get(diffId);
       if (hit) return hit;
       if (await incompressible(rawTemp)) return await this.keepRaw(rawTemp, diffId);
-      return await this.compress(createReadStream(rawTemp), diffId);
+      return await this.compress(createReadStream(rawTemp), diffId, (await stat(rawTemp)).size);
     } finally {
       await rm(rawTemp, { force: true });
     }
@@ -91,10 +93,10 @@ export class LayerCache {
 
   private async putBuffer(data: Buffer): Promise<CachedLayer> {
     const diffId = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-    return (await this.get(diffId)) ?? (await this.compress(Readable.from([data]), diffId));
+    return (await this.get(diffId)) ?? (await this.compress(Readable.from([data]), diffId, data.length));
   }
 
-  private async compress(source: Readable, diffId: string): Promise<CachedLayer> {
+  private async compress(source: Readable, diffId: string, rawSize: number): Promise<CachedLayer> {
     await mkdir(this.dir, { recursive: true });
     const temp = join(this.dir, `.tmp-${randomBytes(6).toString('hex')}`);
     const packed = createHash('sha256');
@@ -104,9 +106,9 @@ export class LayerCache {
       await pipeline(source, createGzip({ level: 1 }), tap((c) => (packed.update(c), (size += c.length))), createWriteStream(temp));
       const existing = await this.get(diffId);
       if (existing) return existing; // compressed by another deploy meanwhile: keep that one, digests stay stable
-      const layer: CachedLayer = { diffId, digest: `sha256:${packed.digest('hex')}`, size, path: this.blobPath(diffId), compressed: true };
+      const layer: CachedLayer = { diffId, digest: `sha256:${packed.digest('hex')}`, size, path: this.blobPath(diffId), compressed: true, rawSize };
       await rename(temp, layer.path);
-      await writeFile(this.metaPath(diffId), JSON.stringify({ digest: layer.digest, size: layer.size, compressed: true }));
+      await writeFile(this.metaPath(diffId), JSON.stringify({ digest: layer.digest, size: layer.size, compressed: true, rawSize }));
       return layer;
     } finally {
       await rm(temp, { force: true });
@@ -116,9 +118,9 @@ export class LayerCache {
   /** Stores the layer as it is: its digest is then its diffID, and nobody spends time on gzip. */
   private async keepRaw(rawTemp: string, diffId: string): Promise<CachedLayer> {
     const { size } = await stat(rawTemp);
-    const layer: CachedLayer = { diffId, digest: diffId, size, path: this.blobPath(diffId), compressed: false };
+    const layer: CachedLayer = { diffId, digest: diffId, size, path: this.blobPath(diffId), compressed: false, rawSize: size };
     await rename(rawTemp, layer.path);
-    await writeFile(this.metaPath(diffId), JSON.stringify({ digest: layer.digest, size, compressed: false }));
+    await writeFile(this.metaPath(diffId), JSON.stringify({ digest: layer.digest, size, compressed: false, rawSize: size }));
     return layer;
   }
 
@@ -129,14 +131,20 @@ export class LayerCache {
   async exportImage(save: Readable, hints: string[] = []): Promise<ExportedImage> {
     const small = new Map<string, Buffer>();
     const large = new Map<string, CachedLayer>();
-    // A classic save writes the layers in order, so the k-th layer.tar is the k-th diffID of the
-    // image (from `docker image inspect`); the OCI layout names each blob by its digest. A layer
-    // already cached is then skipped unread. A wrong guess is caught by the check at the end.
-    let layerIndex = 0;
-    const hintFor = (name: string): string | undefined => {
+    // A layer already cached is skipped unread. The OCI layout names each blob by its digest; a
+    // classic save names layers by an opaque ID in no useful order, so a layer.tar is taken for
+    // the one cached layer of this image (diffIDs from `docker image inspect`) with its exact
+    // size, when exactly one matches. A wrong guess is caught by the check at the end.
+    const bySize = new Map<number, string[]>();
+    for (const d of new Set(hints)) {
+      const c = await this.get(d);
+      if (c?.rawSize !== undefined) bySize.set(c.rawSize, [...(bySize.get(c.rawSize) ?? []), d]);
+    }
+    const hintFor = (name: string, size: number): string | undefined => {
       const oci = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(name);
       if (oci) return `sha256:${oci[1]}`;
-      return name.endsWith('/layer.tar') ? hints[layerIndex++] : undefined;
+      const candidates = name.endsWith('/layer.tar') ? bySize.get(size) : undefined;
+      return candidates?.length === 1 ? candidates[0] : undefined;
     };
     const extract = tar.extract();
     const done = new Promise<void>((resolve, reject) => {
@@ -146,7 +154,7 @@ export class LayerCache {
           stream.on('end', next).resume();
           return;
         }
-        const hint = hintFor(header.name);
+        const hint = hintFor(header.name, header.size ?? -1);
         if ((header.size ?? 0) <= IN_MEMORY_LIMIT) {
           const chunks: Buffer[] = [];
           stream.on('data', (c: unknown) => chunks.push(c as Buffer));
@@ -193,6 +201,32 @@ export class LayerCache {
     return { config, configDigest: `sha256:${createHash('sha256').update(config).digest('hex')}`, layers };
   }
 
+
+  /** An image exported before (by its ID = config digest), with every layer still cached. */
+  async getImage(imageId: string): Promise<ExportedImage | undefined> {
+    try {
+      const meta = JSON.parse(await readFile(join(this.dir, 'images', `${imageId.replace('sha256:', '')}.json`), 'utf8')) as { config: string; diffIds: string[] };
+      const config = Buffer.from(meta.config, 'base64');
+      const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+      if (configDigest !== imageId) return undefined;
+      const layers: CachedLayer[] = [];
+      for (const d of meta.diffIds) {
+        const l = await this.get(d);
+        if (!l) return undefined;
+        layers.push(l);
+      }
+      return { config, configDigest, layers };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Remembers an exported image, so shipping it again (another server, after a dry run) needs no save. */
+  async putImage(image: ExportedImage): Promise<void> {
+    await mkdir(join(this.dir, 'images'), { recursive: true });
+    const meta = { config: image.config.toString('base64'), diffIds: image.layers.map((l) => l.diffId) };
+    await writeFile(join(this.dir, 'images', `${image.configDigest.replace('sha256:', '')}.json`), JSON.stringify(meta));
+  }
 
   open(layer: CachedLayer, range?: { start: number; end: number }): Readable {
     return createReadStream(layer.path, range);

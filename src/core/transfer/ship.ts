@@ -49,13 +49,19 @@ export interface ShipRequest {
 
 /** Takes the local image apart into the layer cache (compressing only layers never seen). */
 export async function exportImage(builder: Builder, cache: LayerCache, ref: string, signal?: AbortSignal): Promise<ExportedImage> {
-  const hints = (await builder.image(ref))?.layers ?? [];
+  const local = await builder.image(ref);
+  const known = local ? await cache.getImage(local.id) : undefined;
+  if (known) return known;
+  const hints = local?.layers ?? [];
+  let image: ExportedImage;
   try {
-    return await cache.exportImage(await builder.save(ref, signal), hints);
+    image = await cache.exportImage(await builder.save(ref, signal), hints);
   } catch (e) {
     if (!(e instanceof ExportMismatch) || !hints.length) throw e;
-    return cache.exportImage(await builder.save(ref, signal)); // read every layer after all
+    image = await cache.exportImage(await builder.save(ref, signal)); // read every layer after all
   }
+  await cache.putImage(image);
+  return image;
 }
 
 /** What would cross the link: the layers whose chains the server lacks. */
