@@ -5,7 +5,7 @@ import type { LayerCache } from '../transfer/layer-cache';
 import { exportImage, shipImage, type TransferPath } from '../transfer/ship';
 import { asBmError, BmError, isBmError, throwIfAborted } from '../errors';
 import type { Builder, Logger, Phase, ProgressSink, Repo, Server } from '../ports';
-import { appendJournal, readJournal, type DeployRecord } from './journal';
+import { appendJournal, type DeployRecord } from './journal';
 import { imageTag } from './labels';
 import { acquireLock } from './lock';
 import { pruneImages } from './prune';
@@ -161,10 +161,9 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
     logger.info(`${deps.serverName} now runs ${commit.sha.slice(0, 12)} (${commit.subject}) in ${swap.containerId.slice(0, 12)}`);
 
     const done = record('succeeded', imageId);
-    await clock.time('record', () => appendJournal(server.files, stateBase, done, logger));
+    const history = await clock.time('record', () => appendJournal(server.files, stateBase, done, logger));
     await clock.time('prune', async () => {
-      const history = await readJournal(server.files, stateBase, config.app, logger);
-      await pruneImages(server.engine, config.app, config.keep, history, swap.containerId, logger).catch((e: unknown) => logger.warn(`prune: ${String(e)}`));
+      await pruneImages(server.engine, config.app, config.keep, history, imageId, logger).catch((e: unknown) => logger.warn(`prune: ${String(e)}`));
     });
     return toResult(done, deps.serverName, clock.elapsed());
   } catch (e) {

@@ -57,9 +57,13 @@ export async function readJournal(files: ServerFiles, base: string, app: string,
   return text ? parseJournal(text, logger) : [];
 }
 
-/** Appends one record. Called only while holding the app lock, so read-modify-write is safe. */
-export async function appendJournal(files: ServerFiles, base: string, record: DeployRecord, logger?: Logger): Promise<void> {
+/**
+ * Appends one record and returns the whole journal (oldest first). Called only while holding
+ * the app lock, so read-modify-write is safe.
+ */
+export async function appendJournal(files: ServerFiles, base: string, record: DeployRecord, logger?: Logger): Promise<DeployRecord[]> {
   await files.mkdirp(stateDir(base, record.app));
   const records = [...(await readJournal(files, base, record.app, logger)), record].slice(-MAX_RECORDS);
   await files.writeAtomic(journalPath(base, record.app), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  return records;
 }

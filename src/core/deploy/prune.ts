@@ -21,10 +21,9 @@ export function imagesToPrune(images: ImageInfo[], history: DeployRecord[], keep
   return images.filter((i) => i.labels[LABEL.app] === app && !keepIds.has(i.id) && !i.tags.some((t) => keepTags.has(t)));
 }
 
-export async function pruneImages(engine: Engine, app: string, keep: number, history: DeployRecord[], runningContainerId: string, logger: Logger): Promise<string[]> {
-  const running = await engine.container(runningContainerId);
+export async function pruneImages(engine: Engine, app: string, keep: number, history: DeployRecord[], runningImageId: string, logger: Logger): Promise<string[]> {
   const images = await engine.images({ [LABEL.app]: app });
-  const doomed = imagesToPrune(images, history, keep, running?.imageId, app);
+  const doomed = imagesToPrune(images, history, keep, runningImageId, app);
   const removed: string[] = [];
   for (const img of doomed) {
     try {

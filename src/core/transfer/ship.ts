@@ -117,7 +117,10 @@ async function viaRegistry(req: ShipRequest, image: ExportedImage): Promise<Ship
     onBytes: (n) => req.onBytes((bytes += n)),
     onLayer: () => (layersSent += 1),
   });
-  const http1 = http.createServer({ keepAliveTimeout: 60_000 }, handler);
+  const http1 = http.createServer({ keepAliveTimeout: 60_000 }, (rq, rs) => {
+    rs.on('finish', () => req.logger.debug(`registry: ${rq.method} ${rq.url?.replace(token, '…')} → ${rs.statusCode} ${rs.getHeader('content-length') ?? ''}`));
+    handler(rq, rs);
+  });
   const sockets = new Set<Duplex>();
   const tunnel = await req.server.reverseTunnel((socket) => {
     sockets.add(socket);

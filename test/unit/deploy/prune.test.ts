@@ -88,7 +88,7 @@ test('pruneImages removes the doomed images on the server and logs what went', a
   engine.seed({ name: 'web-c1-stopped', image: `web:${h[0].tag}`, labels: { [LABEL.app]: 'web' } }, 'exited');
   const logger = new CollectingLogger();
 
-  const removed = await pruneImages(engine, 'web', 1, h, running.id, logger);
+  const removed = await pruneImages(engine, 'web', 1, h, running.imageId, logger);
   assert.deepEqual(removed, [`web:${h[1].tag}`]);
   assert.deepEqual([...engine.imagesById.values()].flatMap((i) => i.tags).sort(), ['api:1', `web:${h[0].tag}`, `web:${h[2].tag}`].sort());
   assert.ok(logger.at('warn')[0].startsWith(`prune: kept web:${h[0].tag}: conflict`));
