@@ -211,6 +211,7 @@ async function removeBench(server: string | 'dev', onlyThisRun: boolean): Promis
 }
 
 async function cleanUp(): Promise<void> {
+  await shapeLinks(false);
   for (const s of [OURS, NAIVE, 'dev'] as const) await removeBench(s, true).catch((e) => console.error(`cleanup ${s}: ${(e as Error).message}`));
   await run('bash', [join(PROJECT, 'scripts', 'test-servers.sh'), 'exec', OURS, '--', 'rm', '-rf', `/root/.baremetal/${APP}`], { allowFail: true });
   await run('nft', ['delete', 'table', 'inet', NFT], { allowFail: true });
@@ -239,6 +240,30 @@ async function machine(): Promise<string> {
 
 // ---------- the run ----------
 
+/**
+ * `--link 100mbit`: shape both test servers' links (tc tbf on the host side, both directions
+ * through the server's veth) to a real uplink's rate, so times are a WAN's, not a veth's.
+ */
+const LINK = (() => {
+  const i = process.argv.indexOf('--link');
+  const rate = i > 0 ? process.argv[i + 1] : undefined;
+  if (rate !== undefined && !/^\d+(k|m|g)bit$/.test(rate)) throw new Error(`--link takes a rate like 100mbit, not "${rate}"`);
+  return rate;
+})();
+
+async function shapeLinks(on: boolean): Promise<void> {
+  if (!LINK) return;
+  for (const s of [OURS, NAIVE]) {
+    if (on) {
+      await run('tc', ['qdisc', 'replace', 'dev', `${s}-h`, 'root', 'tbf', 'rate', LINK, 'burst', '256kbit', 'latency', '100ms']);
+      await run('ip', ['netns', 'exec', s, 'tc', 'qdisc', 'replace', 'dev', `${s}-s`, 'root', 'tbf', 'rate', LINK, 'burst', '256kbit', 'latency', '100ms']);
+    } else {
+      await run('tc', ['qdisc', 'del', 'dev', `${s}-h`, 'root'], { allowFail: true });
+      await run('ip', ['netns', 'exec', s, 'tc', 'qdisc', 'del', 'dev', `${s}-s`, 'root'], { allowFail: true });
+    }
+  }
+}
+
 async function main(): Promise<void> {
   if (!existsSync(join(PROJECT, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run "node scripts/build.mjs" first');
   await removeBench('dev', false); // what an interrupted earlier run left
@@ -248,6 +273,7 @@ async function main(): Promise<void> {
     if (taken) throw new Error(`port ${PORT} on ${s} is taken by ${taken} (someone else's container): try again later`);
   }
   await setUpCounters();
+  await shapeLinks(true);
   const commit = await makeRepo();
   const log = (m: string) => console.log(`[bench] ${m}`);
   const old = await commit('version 1');
@@ -313,7 +339,8 @@ async function main(): Promise<void> {
   const report = `${table(rows)}\n\nTargets:\n${targets.join('\n')}\n\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
   console.log(`\n${report}`);
   mkdirSync(join(PROJECT, 'bench'), { recursive: true });
-  writeFileSync(join(PROJECT, 'bench', 'results.md'), `# Benchmark results\n\nDate: ${new Date().toISOString()}\n\nMachine: ${await machine()}\n\nCommand: \`npm run bench\` (\`node --import tsx scripts/bench.ts\`), at ${(await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: PROJECT, allowFail: true })).stdout.trim() || '(not a git checkout)'} (dist/cli.js built ${statSync(join(PROJECT, 'dist', 'cli.js')).mtime.toISOString()})\n\n${report}`);
+  const title = LINK ? `Benchmark results, links shaped to ${LINK}` : 'Benchmark results, unshaped links (veth speed)';
+  writeFileSync(join(PROJECT, 'bench', LINK ? `results-${LINK}.md` : 'results.md'), `# ${title}\n\nDate: ${new Date().toISOString()}\n\nMachine: ${await machine()}\n\nCommand: \`npm run bench\` (\`node --import tsx scripts/bench.ts${LINK ? ` --link ${LINK}` : ''}\`), at ${(await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: PROJECT, allowFail: true })).stdout.trim() || '(not a git checkout)'} (dist/cli.js built ${statSync(join(PROJECT, 'dist', 'cli.js')).mtime.toISOString()})\n\n${report}`);
 }
 
 let cleaned = false;

@@ -9,11 +9,17 @@ import { OutputLogger } from './editor/output-logger';
 import { DeployStatusBar } from './editor/status-bar';
 import { CommitsTree, DeploymentsTree, ServersTree } from './editor/views/trees';
 
+/** What activate() returns (the extension's exports): the model and the views' data, read by the extension-host tests. */
+export interface BareMetalApi {
+  readonly model: WorkspaceModel;
+  readonly trees: { readonly servers: ServersTree; readonly deployments: DeploymentsTree; readonly commits: CommitsTree };
+}
+
 /**
  * Builds every object once and hands each what it uses; everything created is owned by the
  * extension context and disposed with it. No module-level state.
  */
-export function activate(context: vscode.ExtensionContext): void {
+export function activate(context: vscode.ExtensionContext): BareMetalApi {
   const channel = vscode.window.createOutputChannel('Bare Metal Deploy', { log: true });
   const logger = new OutputLogger(channel);
   const pool = new ServerPool({
@@ -58,6 +64,7 @@ export function activate(context: vscode.ExtensionContext): void {
   }
   context.subscriptions.push(model.onDidChange(() => void vscode.commands.executeCommand('setContext', 'baremetal.hasConfig', model.config !== undefined || model.configError?.code !== 'ConfigNotFound')));
   model.start();
+  return { model, trees };
 }
 
 export function deactivate(): void {

@@ -42,6 +42,7 @@ export class WorkspaceModel implements vscode.Disposable {
   commits: CommitInfo[] = [];
   uncommitted: string[] = [];
   private refreshing?: Promise<void>;
+  private queued?: Promise<void>;
   private timer?: ReturnType<typeof setInterval>;
 
   constructor(
@@ -56,9 +57,20 @@ export class WorkspaceModel implements vscode.Disposable {
     void this.refresh();
   }
 
-  /** Coalesces: a refresh asked for while one runs waits for that one. */
+  /**
+   * Coalesces: a refresh asked for while one runs gets one more run after it (that one may have
+   * read baremetal.json before the edit that asked), shared by everyone who asks meanwhile.
+   */
   refresh(): Promise<void> {
-    this.refreshing ??= this.doRefresh().finally(() => (this.refreshing = undefined));
+    if (this.refreshing) {
+      const again = () => {
+        this.queued = undefined;
+        return this.refresh();
+      };
+      this.queued ??= this.refreshing.then(again, again);
+      return this.queued;
+    }
+    this.refreshing = this.doRefresh().finally(() => (this.refreshing = undefined));
     return this.refreshing;
   }
 
