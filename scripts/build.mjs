@@ -24,6 +24,21 @@ await build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/exten
 await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } });
 await chmod('dist/cli.js', 0o755);
 
+// The log panel's webview: bundled for the browser, with xterm's stylesheet beside it.
+await build({
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  target: 'es2022',
+  minify: production,
+  sourcemap: production ? false : 'inline',
+  entryPoints: ['webview/src/logs.ts'],
+  outfile: 'dist/webview/logs.js',
+  logLevel: 'warning',
+});
+await copyFile(require.resolve('@xterm/xterm/css/xterm.css'), 'dist/webview/xterm.css');
+await copyFile('webview/src/logs.css', 'dist/webview/logs.css');
+
 // dockerode reads its gRPC .proto files at run time, relative to its own module.
 const protoDir = join(dirname(require.resolve('dockerode/package.json')), 'lib', 'proto');
 await mkdir('dist/proto', { recursive: true }).catch(() => undefined);

@@ -8,6 +8,7 @@ step() { printf '\n=== %s\n' "$*" >&2; }
 
 step "typecheck"
 npx tsc -p . --noEmit
+npx tsc -p webview --noEmit
 step "lint"
 npx eslint src test
 step "build"

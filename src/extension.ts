@@ -3,7 +3,7 @@ import { CONFIG_FILE } from './core/config/load';
 import { ServerPool } from './drivers/server-pool';
 import { clientIdentity } from './editor/commands/context';
 import { registerCommands } from './editor/commands/index';
-import { LogChannels } from './editor/log-channels';
+import { LogPanels } from './editor/panels/log-panels';
 import { WorkspaceModel } from './editor/model';
 import { OutputLogger } from './editor/output-logger';
 import { DeployStatusBar } from './editor/status-bar';
@@ -36,7 +36,7 @@ export function activate(context: vscode.ExtensionContext): BareMetalApi {
     },
   });
   const model = new WorkspaceModel(pool, logger, () => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath);
-  const logs = new LogChannels();
+  const logs = new LogPanels(context.extensionUri, pool, logger);
   const trees = { servers: new ServersTree(model), deployments: new DeploymentsTree(model), commits: new CommitsTree(model) };
 
   context.subscriptions.push(

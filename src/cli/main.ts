@@ -11,6 +11,8 @@ import { defaultLayerCacheDir, LayerCache } from '../core/transfer/layer-cache';
 import type { TransferPath } from '../core/transfer/ship';
 import { rollback } from '../core/deploy/rollback';
 import { history, status, runningContainer, type AppStatus } from '../core/deploy/status';
+import { followAppLogs } from '../core/logs/follow';
+import type { LogLine } from '../core/ports';
 import { LocalBuilder } from '../drivers/docker/builder';
 import { GitRepo } from '../drivers/git/repo';
 import { ServerPool } from '../drivers/server-pool';
@@ -267,18 +269,27 @@ async function statusCommand(ctx: Ctx): Promise<number> {
 async function logsCommand(ctx: Ctx): Promise<number> {
   const { config, server } = await setup(ctx);
   const connected = await connect(ctx, server);
-  const c = await runningContainer(connected, config.app);
-  if (!c) throw new BmError('NothingToRollBack', `${config.app} is not running on ${server.name}: deploy it first with "baremetal deploy".`);
   const tail = ctx.args.tail === undefined ? (ctx.args.follow ? 100 : undefined) : Number(ctx.args.tail);
   if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new BmError('ConfigInvalid', `--tail takes a whole number, not "${ctx.args.tail}".`);
   // The app may print its secrets; what this tool shows never does.
   ctx.out.secrets = await resolveSecrets(config).catch(() => ({}));
-  const redactLine = (text: string) => redact(text, ctx.out.secrets);
-  const lines = connected.engine.logs(c.id, { follow: ctx.args.follow ?? false, tail, since: ctx.args.since, timestamps: ctx.args.timestamps }, ctx.signal);
-  for await (const l of lines) {
+  const print = (l: LogLine) => {
     const text = ctx.args.timestamps && l.time ? `${l.time} ${l.text}` : l.text;
-    (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${redactLine(text)}\n`);
+    (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${redact(text, ctx.out.secrets)}\n`);
+  };
+  if (ctx.args.follow) {
+    // The same stream as the editor's panel: across deploys and reconnects, no gaps, no doubles.
+    const events = followAppLogs({ server: () => ctx.pool.get(server, ctx.signal), app: config.app, tail: tail ?? 100, signal: ctx.signal });
+    for await (const e of events) {
+      if (e.kind === 'line') print(e.line);
+      else if (e.kind === 'container') process.stderr.write(`── ${e.replaced ? 'now following' : 'following'} ${e.container.name} (${e.commit?.slice(0, 12) ?? '?'}) ──\n`);
+      else ctx.out.info(`${server.name}: ${e.message}`);
+    }
+    return 0;
   }
+  const c = await runningContainer(connected, config.app);
+  if (!c) throw new BmError('NothingToRollBack', `${config.app} is not running on ${server.name}: deploy it first with "baremetal deploy".`);
+  for await (const l of connected.engine.logs(c.id, { follow: false, tail, since: ctx.args.since, timestamps: ctx.args.timestamps }, ctx.signal)) print(l);
   return 0;
 }
 

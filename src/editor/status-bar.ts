@@ -17,7 +17,8 @@ export class DeployStatusBar implements vscode.Disposable {
   private render(): void {
     const config = this.model.config;
     if (!config) {
-      if (this.model.configError) {
+      // A folder with no baremetal.json yet is not an error: the Servers view offers Add Server.
+      if (this.model.configError && this.model.configError.code !== 'ConfigNotFound') {
         this.item.text = '$(error) baremetal.json';
         this.item.tooltip = this.model.configError.message;
         this.item.show();

@@ -7,7 +7,7 @@ import type { DeployResult } from '../../core/deploy/deploy';
 import { asBmError } from '../../core/errors';
 import type { ProgressEvent } from '../../core/ports';
 import type { ServerPool } from '../../drivers/server-pool';
-import type { LogChannels } from '../log-channels';
+import type { LogPanels } from '../panels/log-panels';
 import type { WorkspaceModel } from '../model';
 import type { OutputLogger } from '../output-logger';
 import { ContainerItem, DeploymentItem, ServerItem, type AnyItem } from '../views/items';
@@ -18,7 +18,7 @@ export interface CommandDeps {
   logger: OutputLogger;
   channel: vscode.LogOutputChannel;
   model: WorkspaceModel;
-  logs: LogChannels;
+  logs: LogPanels;
   who: string;
 }
 
@@ -86,6 +86,12 @@ export async function runOperation(
     const err = asBmError(e);
     deps.logger.error(err.message);
     if (err.detail) deps.logger.error(err.detail);
+    // A sick container: its last lines are what the developer needs to see, in the log panel.
+    const failedOn = (e as { result?: DeployResult }).result?.server;
+    if (err.code === 'HealthCheckFailed' && err.detail && failedOn && deps.model.config?.servers[failedOn]) {
+      const lines = err.detail.split('\n').slice(1);
+      void deps.logs.show(deps.model.config, [deps.model.config.servers[failedOn]], { server: 0, title: `the new container failed its health check: its last lines`, lines });
+    }
     const choice = await vscode.window.showErrorMessage(err.message, 'Show Log', 'Retry');
     if (choice === 'Show Log') deps.channel.show(true);
     if (choice === 'Retry') return runOperation(deps, title, op);

@@ -1,11 +1,10 @@
 import * as vscode from 'vscode';
 import { CONFIG_FILE } from '../../core/config/load';
 import { asBmError } from '../../core/errors';
-import { runningContainer } from '../../core/deploy/status';
-import { redact } from '../../core/config/secrets';
+import type { ServerConfig } from '../../core/config/types';
 import { GitRepo } from '../../drivers/git/repo';
 import { CommitItem, DeploymentItem, type AnyItem } from '../views/items';
-import { chooseServer, currentConfig, secretsFor, workspaceDir, type CommandDeps } from './context';
+import { chooseServer, currentConfig, workspaceDir, type CommandDeps } from './context';
 import { COMMANDS } from './ids';
 
 export const openConfiguration = () => async () => {
@@ -49,30 +48,24 @@ export const showCommit = () => async (item?: AnyItem) => {
 };
 
 /**
- * Streams the running container's logs (last 200 lines, then follow) into an output channel per
- * server, over the server's one SSH connection. Secrets are masked.
+ * Opens the live log panel: for the item's server, or (from the palette) a pick of one server
+ * or all of them merged in one view.
  */
 export const showLogs = (deps: CommandDeps) => async (item?: AnyItem) => {
   const config = currentConfig(deps);
-  const server = await chooseServer(deps, item);
-  if (!server) return;
-  const { channel, signal } = deps.logs.open(`${config.app}@${server.name}`);
-  channel.show(true);
-  try {
-    const connected = await deps.pool.get(server, signal);
-    const c = await runningContainer(connected, config.app);
-    if (!c) {
-      channel.appendLine(`${config.app} is not running on ${server.name}.`);
-      return;
-    }
-    const secrets = await secretsFor(config).catch(() => ({}));
-    channel.appendLine(`── ${c.name} (${c.labels['dev.baremetal.commit']?.slice(0, 12) ?? '?'}) ──`);
-    for await (const line of connected.engine.logs(c.id, { follow: true, tail: 200 }, signal)) {
-      channel.appendLine(redact(`${line.stream === 'stderr' ? '! ' : '  '}${line.text}`, secrets));
-    }
-  } catch (e) {
-    if (!signal.aborted) channel.appendLine(`Log stream ended: ${asBmError(e).message}`);
+  const all = Object.values(config.servers);
+  let servers: ServerConfig[] | undefined;
+  if (item || all.length === 1) {
+    const one = await chooseServer(deps, item);
+    servers = one ? [one] : undefined;
+  } else {
+    const picked = await vscode.window.showQuickPick(
+      [{ label: '$(layers) All servers, merged', servers: all }, ...all.map((s) => ({ label: s.name, description: s.host, servers: [s] }))],
+      { placeHolder: `Logs of ${config.app} on…` },
+    );
+    servers = picked?.servers;
   }
+  if (servers) await deps.logs.show(config, servers);
 };
 
 /** The status bar's menu. */

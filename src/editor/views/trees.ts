@@ -19,8 +19,14 @@ abstract class ModelTree implements vscode.TreeDataProvider<AnyItem>, vscode.Dis
 
   abstract getChildren(item?: AnyItem): AnyItem[];
 
-  /** Without a usable baremetal.json, every view says why and how to fix it. */
-  protected configProblem(): AnyItem[] | undefined {
+  /**
+   * Without a usable baremetal.json, every view says why and how to fix it. With none at all,
+   * the Servers view stays empty so that its welcome (Add Server, Open Configuration) shows.
+   */
+  protected configProblem(emptyWhenMissing = false): AnyItem[] | undefined {
+    if (this.model.configError?.code === 'ConfigNotFound') {
+      return emptyWhenMissing ? [] : [new MessageItem('No baremetal.json yet: add a server in the Servers view', 'info', { command: 'baremetal.addServer', title: 'Add Server…' })];
+    }
     if (this.model.configError) {
       return [new MessageItem(this.model.configError.message, 'error', { command: 'baremetal.openConfiguration', title: 'Open Configuration' })];
     }
@@ -37,9 +43,11 @@ abstract class ModelTree implements vscode.TreeDataProvider<AnyItem>, vscode.Dis
 export class ServersTree extends ModelTree {
   getChildren(item?: AnyItem): AnyItem[] {
     if (!item) {
-      const problem = this.configProblem();
+      const problem = this.configProblem(true);
       if (problem) return problem;
-      return [...this.model.servers.values()].map((s) => new ServerItem(s, s.containers.length > 0));
+      // Always expandable: an item first shown as a leaf (while connecting) would otherwise stay
+      // collapsed once its containers arrive (the tree keeps the state it first saw for an id).
+      return [...this.model.servers.values()].map((s) => new ServerItem(s, true));
     }
     if (item instanceof ServerItem) {
       const running = item.state.status?.deployId;

@@ -1,0 +1,190 @@
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import { redact } from '../../core/config/secrets';
+import type { ServerConfig } from '../../core/config/types';
+import { followAppLogs } from '../../core/logs/follow';
+import { isFromWebview, type FromWebview, type ToWebview, type WireLine } from '../../protocol/logs';
+import type { ServerPool } from '../../drivers/server-pool';
+import type { Logger } from '../../core/ports';
+
+/** Lines are sent in batches at most this often, so any log rate leaves the editor responsive. */
+const FLUSH_MS = 33;
+/** And at most this many in one message (the webview's write queue takes the rest in turn). */
+const MAX_BATCH = 5000;
+
+export interface LogsPanelOptions {
+  app: string;
+  servers: ServerConfig[];
+  pool: ServerPool;
+  logger: Logger;
+  secrets: Record<string, string>;
+  tail?: number;
+  /** Lines to show first, before anything streams (a failed container's last lines). */
+  preface?: { server: number; title: string; lines: string[] };
+}
+
+/**
+ * The live log panel: one webview showing the app's log on one or more servers, merged as
+ * the lines arrive, each server with its own colour tag. It follows deploys and reconnects
+ * through the core's followAppLogs. Strict CSP with a nonce; only the bundle folder is readable;
+ * every message from the webview is validated.
+ */
+export class LogsPanel implements vscode.Disposable {
+  private readonly panel: vscode.WebviewPanel;
+  private readonly abort = new AbortController();
+  private readonly disposables: vscode.Disposable[] = [];
+  private pending: WireLine[] = [];
+  private flushTimer?: ReturnType<typeof setTimeout>;
+  private ready = false;
+  private readonly beforeReady: ToWebview[] = [];
+  private readonly rendered = new vscode.EventEmitter<{ id: string; at: number }[]>();
+  /** For benchmarks and tests: probe marks the webview reports on screen. */
+  readonly onDidRender = this.rendered.event;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly opts: LogsPanelOptions,
+  ) {
+    const title = `Logs: ${opts.app}@${opts.servers.map((s) => s.name).join('+')}`;
+    this.panel = vscode.window.createWebviewPanel('baremetal.logs', title, vscode.ViewColumn.Active, {
+      enableScripts: true,
+      retainContextWhenHidden: true,
+      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')],
+    });
+    this.panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'baremetal.svg');
+    this.panel.webview.html = this.html();
+    this.disposables.push(
+      this.panel.onDidDispose(() => this.dispose()),
+      this.panel.webview.onDidReceiveMessage((m: unknown) => {
+        if (!isFromWebview(m)) {
+          opts.logger.warn('logs panel: dropped a malformed message from the webview');
+          return;
+        }
+        void this.onMessage(m);
+      }),
+    );
+  }
+
+  get disposed(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  reveal(): void {
+    this.panel.reveal();
+  }
+
+  private post(message: ToWebview): void {
+    if (!this.ready) {
+      this.beforeReady.push(message);
+      return;
+    }
+    void this.panel.webview.postMessage(message);
+  }
+
+  private async onMessage(m: FromWebview): Promise<void> {
+    switch (m.type) {
+      case 'ready':
+        this.ready = true;
+        void this.panel.webview.postMessage({ type: 'init', app: this.opts.app, servers: this.opts.servers.map((s) => s.name), tail: this.opts.tail ?? 200 } satisfies ToWebview);
+        for (const msg of this.beforeReady.splice(0)) void this.panel.webview.postMessage(msg);
+        if (this.opts.preface) this.showPreface(this.opts.preface);
+        this.start();
+        return;
+      case 'copy':
+        await vscode.env.clipboard.writeText(m.text);
+        void vscode.window.setStatusBarMessage('Log copied', 2000);
+        return;
+      case 'save': {
+        const uri = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(`${this.opts.app}.log`), filters: { Logs: ['log', 'txt'] } });
+        if (uri) await vscode.workspace.fs.writeFile(uri, Buffer.from(m.text, 'utf8'));
+        return;
+      }
+      case 'rendered':
+        this.rendered.fire(m.marks);
+        return;
+    }
+  }
+
+  private showPreface(p: NonNullable<LogsPanelOptions['preface']>): void {
+    this.post({ type: 'marker', server: p.server, text: p.title, time: new Date().toISOString() });
+    this.pending.push(...p.lines.map((x): WireLine => ({ s: p.server, e: 0, x: redact(x, this.opts.secrets) })));
+    this.scheduleFlush();
+  }
+
+  private start(): void {
+    this.opts.servers.forEach((server, index) => void this.follow(server, index));
+  }
+
+  private async follow(server: ServerConfig, index: number): Promise<void> {
+    const events = followAppLogs({ server: () => this.opts.pool.get(server, this.abort.signal), app: this.opts.app, tail: this.opts.tail ?? 200, signal: this.abort.signal });
+    try {
+      for await (const e of events) {
+        if (e.kind === 'line') {
+          this.pending.push({ s: index, e: e.line.stream === 'stderr' ? 1 : 0, t: e.line.time, x: redact(e.line.text, this.opts.secrets) });
+          if (this.pending.length >= MAX_BATCH) this.flush();
+          else this.scheduleFlush();
+        } else if (e.kind === 'container') {
+          this.flush();
+          const what = e.replaced ? 'deploy: now' : 'following';
+          this.post({ type: 'marker', server: index, text: `${what} ${e.container.name} (${e.commit?.slice(0, 12) ?? 'unknown commit'})`, time: e.container.startedAt ?? new Date().toISOString() });
+        } else {
+          this.flush();
+          this.post({ type: 'status', server: index, state: e.state, message: `${server.name}: ${e.message}` });
+        }
+      }
+    } catch (e) {
+      this.opts.logger.error(`logs of ${server.name}: ${(e as Error).message}`);
+    }
+    this.flush();
+    if (!this.disposed) this.post({ type: 'status', server: index, state: 'ended', message: `${server.name}: the log stream ended` });
+  }
+
+  private scheduleFlush(): void {
+    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  private flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    while (this.pending.length) this.post({ type: 'lines', lines: this.pending.splice(0, MAX_BATCH) });
+  }
+
+  private html(): string {
+    const webview = this.panel.webview;
+    const nonce = randomBytes(16).toString('base64');
+    const asset = (name: string) => webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview', name));
+    // xterm injects <style> elements for its renderer, so styles allow 'unsafe-inline'; scripts
+    // only run with the nonce, and nothing may be fetched from anywhere.
+    const csp = [
+      "default-src 'none'",
+      `style-src ${webview.cspSource} 'unsafe-inline'`,
+      `font-src ${webview.cspSource}`,
+      `script-src 'nonce-${nonce}'`,
+    ].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${asset('xterm.css')}">
+<link rel="stylesheet" href="${asset('logs.css')}">
+<title>Logs</title>
+</head>
+<body>
+<div id="toolbar"></div>
+<div id="terminal"></div>
+<script nonce="${nonce}" src="${asset('logs.js')}"></script>
+</body>
+</html>`;
+  }
+
+  dispose(): void {
+    if (this.abort.signal.aborted) return;
+    this.abort.abort();
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.rendered.dispose();
+    for (const d of this.disposables) d.dispose();
+    this.panel.dispose();
+  }
+}

@@ -1,0 +1,269 @@
+/**
+ * The log panel's webview: xterm renders the lines (ANSI colours kept), @vscode-elements gives
+ * the toolbar. Lines arrive in batches from the extension; they are kept in a bounded buffer
+ * (for filter, timestamps, copy and save) and written to xterm through a queue that waits for
+ * xterm's write callback, so any log rate leaves the page responsive.
+ */
+import { FitAddon } from '@xterm/addon-fit';
+import { SearchAddon } from '@xterm/addon-search';
+import { Terminal, type ITheme } from '@xterm/xterm';
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
+import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import '@vscode-elements/elements/dist/vscode-badge/index.js';
+import { isToWebview, type FromWebview, type ToWebview, type WireLine } from '../../src/protocol/logs';
+
+declare function acquireVsCodeApi(): { postMessage(m: FromWebview): void };
+const vscode = acquireVsCodeApi();
+const post = (m: FromWebview) => vscode.postMessage(m);
+
+type Entry = { kind: 'line'; line: WireLine } | { kind: 'note'; server: number; text: string; time: string; tone: 'marker' | 'status' };
+
+const MAX_ENTRIES = 100_000;
+const MAX_CHUNK = 512 * 1024;
+const TAG_COLOURS = [36, 35, 33, 32, 34, 91, 96, 95];
+const PROBE = /bm-probe:(\d+)/;
+
+let servers: string[] = [];
+let app = '';
+let entries: Entry[] = [];
+let queue: string[] = [];
+let queuedBytes = 0;
+let writing = false;
+let paused = false;
+let newWhilePaused = 0;
+let showTimes = false;
+let filter: RegExp | undefined;
+let probes: { id: string; at: number }[] = [];
+const lastState = new Map<number, string>();
+
+const el = <T extends HTMLElement>(html: string): T => {
+  const t = document.createElement('template');
+  t.innerHTML = html.trim();
+  return t.content.firstElementChild as T;
+};
+
+// ---- toolbar -------------------------------------------------------------------------------
+const toolbar = document.getElementById('toolbar') as HTMLElement;
+const follow = el<HTMLElement & { textContent: string }>('<vscode-button id="follow" secondary title="Pause the scrolling (new lines are counted)">Pause</vscode-button>');
+const newLines = el<HTMLElement>('<vscode-badge id="newlines" hidden>0 new lines</vscode-badge>');
+const searchBox = el<HTMLElement & { value: string }>('<vscode-textfield id="search" placeholder="Search" title="Enter: next, Shift+Enter: previous"></vscode-textfield>');
+const regexBox = el<HTMLElement & { checked: boolean }>('<vscode-checkbox id="regex" label="Regex"></vscode-checkbox>');
+const caseBox = el<HTMLElement & { checked: boolean }>('<vscode-checkbox id="case" label="Match case"></vscode-checkbox>');
+const count = el<HTMLElement>('<span id="count" class="count"></span>');
+const filterBox = el<HTMLElement & { value: string }>('<vscode-textfield id="filter" placeholder="Filter lines"></vscode-textfield>');
+const timesBox = el<HTMLElement & { checked: boolean }>('<vscode-checkbox id="timestamps" label="Timestamps"></vscode-checkbox>');
+const clear = el<HTMLElement>('<vscode-button id="clear" secondary>Clear</vscode-button>');
+const copy = el<HTMLElement>('<vscode-button id="copy" secondary title="Copy the selection, or everything shown">Copy</vscode-button>');
+const save = el<HTMLElement>('<vscode-button id="save" secondary>Save…</vscode-button>');
+const group = (...children: HTMLElement[]) => {
+  const g = el<HTMLElement>('<div class="group"></div>');
+  g.append(...children);
+  return g;
+};
+toolbar.append(group(follow, newLines), group(searchBox, regexBox, caseBox, count), group(filterBox), group(timesBox), el('<span class="spacer"></span>'), group(clear, copy, save));
+const statusBar = el<HTMLElement>('<div id="status"></div>');
+toolbar.after(statusBar);
+
+// ---- terminal ------------------------------------------------------------------------------
+const css = (name: string, fallback = '') => getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
+const theme = (): ITheme => ({
+  background: css('--vscode-editor-background', '#1e1e1e'),
+  foreground: css('--vscode-terminal-foreground', css('--vscode-editor-foreground', '#cccccc')),
+  cursor: css('--vscode-editor-background', '#1e1e1e'),
+  selectionBackground: css('--vscode-terminal-selectionBackground', css('--vscode-editor-selectionBackground', '#264f78')),
+});
+const terminal = new Terminal({
+  convertEol: true,
+  disableStdin: true,
+  cursorStyle: 'bar',
+  cursorInactiveStyle: 'none',
+  scrollback: 50_000,
+  allowProposedApi: true, // search decorations
+  fontFamily: css('--vscode-editor-font-family', 'monospace'),
+  fontSize: Number.parseInt(css('--vscode-editor-font-size', '13'), 10) || 13,
+  theme: theme(),
+});
+const fit = new FitAddon();
+const search = new SearchAddon();
+terminal.loadAddon(fit);
+terminal.loadAddon(search);
+terminal.open(document.getElementById('terminal') as HTMLElement);
+fit.fit();
+new ResizeObserver(() => fit.fit()).observe(document.getElementById('terminal') as HTMLElement);
+// The editor switches themes by changing the body's class: follow it.
+new MutationObserver(() => (terminal.options.theme = theme())).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+
+// ---- rendering -----------------------------------------------------------------------------
+function tag(server: number): string {
+  if (servers.length < 2) return '';
+  return `\x1b[${TAG_COLOURS[server % TAG_COLOURS.length]}m${servers[server] ?? '?'}\x1b[0m `;
+}
+
+function shortTime(iso?: string): string {
+  return iso ? `\x1b[2m${iso.slice(11, 23)}\x1b[0m ` : '';
+}
+
+function plain(e: Entry): string {
+  const who = servers.length > 1 ? `${servers[e.kind === 'line' ? e.line.s : e.server] ?? '?'} ` : '';
+  if (e.kind === 'note') return `${who}── ${e.text} ──`;
+  return `${who}${showTimes && e.line.t ? `${e.line.t} ` : ''}${e.line.e ? '[stderr] ' : ''}${e.line.x}`;
+}
+
+function render(e: Entry): string {
+  if (e.kind === 'note') {
+    const colour = e.tone === 'marker' ? '1;36' : '33';
+    return `${tag(e.server)}\x1b[${colour}m── ${e.text} · ${e.time.slice(11, 19)} ──\x1b[0m\n`;
+  }
+  // stderr gets a red bar in front; the app's own colours stay as they are.
+  const bar = e.line.e ? '\x1b[31m▍\x1b[0m' : '';
+  return `${tag(e.line.s)}${showTimes ? shortTime(e.line.t) : ''}${bar}${e.line.x}\n`;
+}
+
+function visible(e: Entry): boolean {
+  return !filter || e.kind === 'note' || filter.test(e.line.x);
+}
+
+function enqueue(text: string): void {
+  queue.push(text);
+  queuedBytes += text.length;
+  pump();
+}
+
+/** Writes the queue in chunks, each after xterm has taken the previous one. */
+function pump(): void {
+  if (writing || paused || queue.length === 0) return;
+  let chunk = '';
+  while (queue.length && chunk.length < MAX_CHUNK) chunk += queue.shift();
+  queuedBytes -= chunk.length;
+  writing = true;
+  const marks = [...chunk.matchAll(new RegExp(PROBE, 'g'))].map((m) => m[1]);
+  terminal.write(chunk, () => {
+    writing = false;
+    if (marks.length) {
+      const at = Date.now();
+      for (const id of marks) probes.push({ id, at });
+    }
+    pump();
+  });
+}
+
+function add(e: Entry): void {
+  entries.push(e);
+  if (entries.length > MAX_ENTRIES) entries = entries.slice(entries.length - Math.floor(MAX_ENTRIES * 0.9));
+  if (!visible(e)) return;
+  if (paused) {
+    newWhilePaused += 1;
+    newLines.textContent = `${newWhilePaused} new line${newWhilePaused === 1 ? '' : 's'}`;
+    newLines.hidden = false;
+  }
+  enqueue(render(e));
+}
+
+/** Filter or timestamps changed: draw what is kept again. */
+function redraw(): void {
+  queue = [];
+  queuedBytes = 0;
+  terminal.reset();
+  let text = '';
+  for (const e of entries) if (visible(e)) text += render(e);
+  enqueue(text);
+}
+
+// Probe marks (benchmarks) are reported a few times a second, never per line.
+setInterval(() => {
+  if (probes.length) post({ type: 'rendered', marks: probes.splice(0) });
+}, 250);
+
+// ---- controls ------------------------------------------------------------------------------
+follow.addEventListener('click', () => {
+  paused = !paused;
+  follow.textContent = paused ? 'Resume' : 'Pause';
+  if (!paused) {
+    newWhilePaused = 0;
+    newLines.hidden = true;
+    pump();
+    terminal.scrollToBottom();
+  }
+});
+
+function searchOptions() {
+  return {
+    regex: regexBox.checked,
+    caseSensitive: caseBox.checked,
+    decorations: {
+      matchBackground: css('--vscode-editor-findMatchHighlightBackground', '#ea5c0055'),
+      activeMatchBackground: css('--vscode-editor-findMatchBackground', '#515c6a'),
+      matchOverviewRuler: '#d18616',
+      activeMatchColorOverviewRuler: '#a0a0a0',
+    },
+  };
+}
+search.onDidChangeResults(({ resultIndex, resultCount }) => {
+  count.textContent = !searchBox.value ? '' : resultCount === 0 ? 'No results' : `${resultIndex + 1} of ${resultCount}`;
+});
+searchBox.addEventListener('input', () => {
+  if (!searchBox.value) {
+    search.clearDecorations();
+    count.textContent = '';
+    return;
+  }
+  search.findNext(searchBox.value, { ...searchOptions(), incremental: true });
+});
+searchBox.addEventListener('keydown', (ev: KeyboardEvent) => {
+  if (ev.key !== 'Enter' || !searchBox.value) return;
+  if (ev.shiftKey) search.findPrevious(searchBox.value, searchOptions());
+  else search.findNext(searchBox.value, searchOptions());
+});
+for (const box of [regexBox, caseBox]) box.addEventListener('change', () => searchBox.value && search.findNext(searchBox.value, searchOptions()));
+
+filterBox.addEventListener('input', () => {
+  const text = filterBox.value;
+  try {
+    filter = !text ? undefined : regexBox.checked ? new RegExp(text, caseBox.checked ? '' : 'i') : new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), caseBox.checked ? '' : 'i');
+    filterBox.removeAttribute('invalid');
+  } catch {
+    filterBox.setAttribute('invalid', '');
+    return;
+  }
+  redraw();
+});
+timesBox.addEventListener('change', () => {
+  showTimes = timesBox.checked;
+  redraw();
+});
+clear.addEventListener('click', () => {
+  entries = [];
+  redraw();
+});
+const allText = () => entries.filter(visible).map(plain).join('\n') + '\n';
+copy.addEventListener('click', () => post({ type: 'copy', text: terminal.hasSelection() ? terminal.getSelection() : allText() }));
+save.addEventListener('click', () => post({ type: 'save', text: allText() }));
+
+// ---- messages ------------------------------------------------------------------------------
+const handlers: { [K in ToWebview['type']]: (m: Extract<ToWebview, { type: K }>) => void } = {
+  init: (m) => {
+    servers = m.servers;
+    app = m.app;
+    document.title = `Logs: ${app}`;
+  },
+  lines: (m) => {
+    for (const line of m.lines) add({ kind: 'line', line });
+  },
+  marker: (m) => add({ kind: 'note', server: m.server, text: m.text, time: m.time, tone: 'marker' }),
+  status: (m) => {
+    statusBar.textContent = m.message;
+    statusBar.className = m.state;
+    const before = lastState.get(m.server);
+    lastState.set(m.server, m.state);
+    if (m.state !== 'connected') add({ kind: 'note', server: m.server, text: m.message, time: new Date().toISOString(), tone: 'status' });
+    else if (before && before !== 'connected') add({ kind: 'note', server: m.server, text: `${servers[m.server] ?? ''} reconnected`, time: new Date().toISOString(), tone: 'status' });
+  },
+};
+
+window.addEventListener('message', (event: MessageEvent<unknown>) => {
+  const m = event.data;
+  if (!isToWebview(m)) return; // only what the extension is known to send
+  (handlers[m.type] as (msg: ToWebview) => void)(m);
+});
+post({ type: 'ready' });
