@@ -55,6 +55,19 @@ export default tseslint.config(
     },
   },
   {
+    // Browser code: talks to the extension only through the typed protocol.
+    files: ['webview/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['vscode', ...driverPackages].map((name) => ({ name, message: 'The webview runs in the browser: use src/protocol messages.' })),
+          patterns: [{ group: ['node:*', '**/core/**', '**/drivers/**', '**/editor/**', '**/cli/**'], message: 'The webview may import only src/protocol.' }],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

@@ -10,7 +10,7 @@ step "typecheck"
 npx tsc -p . --noEmit
 npx tsc -p webview --noEmit
 step "lint"
-npx eslint src test
+npx eslint src test webview
 step "build"
 node scripts/build.mjs
 
