@@ -28,13 +28,12 @@ let servers: string[] = [];
 let app = '';
 let entries: Entry[] = [];
 let queue: string[] = [];
-let queuedBytes = 0;
 let writing = false;
 let paused = false;
 let newWhilePaused = 0;
 let showTimes = false;
 let filter: RegExp | undefined;
-let probes: { id: string; at: number }[] = [];
+const probes: { id: string; at: number }[] = [];
 const lastState = new Map<number, string>();
 
 const el = <T extends HTMLElement>(html: string): T => {
@@ -126,7 +125,6 @@ function visible(e: Entry): boolean {
 
 function enqueue(text: string): void {
   queue.push(text);
-  queuedBytes += text.length;
   pump();
 }
 
@@ -135,7 +133,6 @@ function pump(): void {
   if (writing || paused || queue.length === 0) return;
   let chunk = '';
   while (queue.length && chunk.length < MAX_CHUNK) chunk += queue.shift();
-  queuedBytes -= chunk.length;
   writing = true;
   const marks = [...chunk.matchAll(new RegExp(PROBE, 'g'))].map((m) => m[1]);
   terminal.write(chunk, () => {
@@ -163,7 +160,6 @@ function add(e: Entry): void {
 /** Filter or timestamps changed: draw what is kept again. */
 function redraw(): void {
   queue = [];
-  queuedBytes = 0;
   terminal.reset();
   let text = '';
   for (const e of entries) if (visible(e)) text += render(e);
