@@ -22,18 +22,23 @@ type Entry = { kind: 'line'; line: WireLine } | { kind: 'note'; server: number; 
 const MAX_ENTRIES = 100_000;
 const MAX_CHUNK = 512 * 1024;
 const TAG_COLOURS = [36, 35, 33, 32, 34, 91, 96, 95];
-const PROBE = /bm-probe:(\d+)/;
+/** Lines carrying this word are timed from Docker's timestamp to the screen (benchmarks, tests). */
+const PROBE = 'bm-probe';
 
 let servers: string[] = [];
 let app = '';
 let entries: Entry[] = [];
-let queue: string[] = [];
+/** Text waiting for xterm, with the Docker timestamps of the probe lines in it. */
+let queue: { text: string; probes: string[]; lines: number }[] = [];
 let writing = false;
 let paused = false;
 let newWhilePaused = 0;
 let showTimes = false;
 let filter: RegExp | undefined;
 const probes: { id: string; at: number }[] = [];
+/** Counters a benchmark or test reads from the page (never sent anywhere). */
+const stats = { linesReceived: 0, linesRendered: 0, probes: [] as { t: string; at: number }[] };
+(window as unknown as { __bmStats: typeof stats }).__bmStats = stats;
 const lastState = new Map<number, string>();
 
 const el = <T extends HTMLElement>(html: string): T => {
@@ -123,8 +128,8 @@ function visible(e: Entry): boolean {
   return !filter || e.kind === 'note' || filter.test(e.line.x);
 }
 
-function enqueue(text: string): void {
-  queue.push(text);
+function enqueue(text: string, probe?: string, lines = 1): void {
+  queue.push({ text, probes: probe ? [probe] : [], lines });
   pump();
 }
 
@@ -132,14 +137,24 @@ function enqueue(text: string): void {
 function pump(): void {
   if (writing || paused || queue.length === 0) return;
   let chunk = '';
-  while (queue.length && chunk.length < MAX_CHUNK) chunk += queue.shift();
+  let lines = 0;
+  const marks: string[] = [];
+  while (queue.length && chunk.length < MAX_CHUNK) {
+    const item = queue.shift() as { text: string; probes: string[]; lines: number };
+    chunk += item.text;
+    lines += item.lines;
+    marks.push(...item.probes);
+  }
   writing = true;
-  const marks = [...chunk.matchAll(new RegExp(PROBE, 'g'))].map((m) => m[1]);
   terminal.write(chunk, () => {
     writing = false;
+    stats.linesRendered += lines;
     if (marks.length) {
       const at = Date.now();
-      for (const id of marks) probes.push({ id, at });
+      for (const t of marks) {
+        probes.push({ id: t, at });
+        stats.probes.push({ t, at });
+      }
     }
     pump();
   });
@@ -154,16 +169,15 @@ function add(e: Entry): void {
     newLines.textContent = `${newWhilePaused} new line${newWhilePaused === 1 ? '' : 's'}`;
     newLines.hidden = false;
   }
-  enqueue(render(e));
+  enqueue(render(e), e.kind === 'line' && e.line.t && e.line.x.includes(PROBE) ? e.line.t : undefined);
 }
 
 /** Filter or timestamps changed: draw what is kept again. */
 function redraw(): void {
   queue = [];
   terminal.reset();
-  let text = '';
-  for (const e of entries) if (visible(e)) text += render(e);
-  enqueue(text);
+  const shown = entries.filter(visible);
+  enqueue(shown.map(render).join(''), undefined, shown.length);
 }
 
 // Probe marks (benchmarks) are reported a few times a second, never per line.
@@ -244,6 +258,7 @@ const handlers: { [K in ToWebview['type']]: (m: Extract<ToWebview, { type: K }>)
     document.title = `Logs: ${app}`;
   },
   lines: (m) => {
+    stats.linesReceived += m.lines.length;
     for (const line of m.lines) add({ kind: 'line', line });
   },
   marker: (m) => add({ kind: 'note', server: m.server, text: m.text, time: m.time, tone: 'marker' }),
