@@ -1,32 +1,131 @@
 #!/usr/bin/env bash
-# The main job in one command (npm start): bring up a real test server, make a git repository of
-# examples/hello, deploy it with the CLI, and print where it answers. Run as root (namespaces).
+# The main job in one command (npm start): the extension in a real VS Code, on a real server.
+# Brings up the test servers, installs code-server (VS Code in the browser) if needed, packages
+# the extension, makes a git repository of examples/hello (once) and deploys it to bm1 when
+# nothing runs there yet, then serves VS Code with the extension installed and that folder open
+# until Ctrl-C. Run as root (the test servers are namespaces).
+#
+#   BM_DEMO_DIR   the demo repository     (default /tmp/baremetal-demo)
+#   BM_DEMO_PORT  VS Code's port          (default 8443, or a free one when taken)
+#   BM_DEMO_APP   the app's name on bm1   (default hello, answering on port 8080)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-node scripts/build.mjs
+project=$PWD
 
+bash scripts/setup.sh
 echo "› bringing up the test servers (bm1, bm2, bmbare)…" >&2
 bash scripts/test-servers.sh up 2 >/dev/null
+code_server=$(bash scripts/install-code-server.sh)
+echo "› packaging the extension" >&2
+pack_log=$(mktemp)
+vsix=$(bash scripts/e2e/package-vsix.sh 2>"$pack_log") || { cat "$pack_log" >&2; exit 1; }
+rm -f "$pack_log"
+
 env_json=/srv/baremetal-test/env.json
 host=$(node -e 'const e=require(process.argv[1]); console.log(e.servers.find(s=>s.name==="bm1").host)' "$env_json")
 export DOCKER_HOST=unix:///srv/baremetal-test/dev/docker.sock
 export BAREMETAL_SSH_CONFIG=/srv/baremetal-test/client/ssh_config
+export SSH_AUTH_SOCK=
 
 demo=${BM_DEMO_DIR:-/tmp/baremetal-demo}
+app=${BM_DEMO_APP:-hello}
+app_port=${BM_DEMO_APP_PORT:-8080}
 if [[ ! -d $demo/.git ]]; then
   echo "› making a git repository of examples/hello in $demo" >&2
   mkdir -p "$demo"
   cp -r examples/hello/. "$demo/"
+  cat >"$demo/baremetal.json" <<JSON
+{
+  "app": "$app", // the image is $app:<commit>
+  "servers": {
+    "bm1": { "host": "bm1" } // a Host of the ssh config
+  },
+  "build": { "dockerfile": "Dockerfile", "context": "." },
+  "run": {
+    "ports": ["$app_port:8080"],
+    "env": { "GREETING": "hi" },
+    "restart": "unless-stopped",
+    "healthcheck": { "port": 8080, "path": "/", "timeoutSeconds": 20 }
+  },
+  "keep": 5
+}
+JSON
   git -C "$demo" init -q -b main
   git -C "$demo" add -A
-  git -C "$demo" -c user.name=Demo -c user.email=demo@example.test commit -qm "hello, first version"
+  git -C "$demo" -c user.name="Demo" -c user.email=demo@example.test commit -qm "hello, first version"
 fi
 
-node dist/cli.js deploy --cwd "$demo"
-echo >&2
-echo "The app answers at http://$host:8080/ (from this machine)." >&2
-echo "Try: cd $demo, change www/index.html, commit, then:" >&2
-echo "  DOCKER_HOST=$DOCKER_HOST BAREMETAL_SSH_CONFIG=$BAREMETAL_SSH_CONFIG node $PWD/dist/cli.js deploy" >&2
-echo "  … history / rollback / status / logs --follow" >&2
-curl -fsS "http://$host:8080/" || true
+# A first deploy (CLI), so the sidebar has something to show; later ones are yours.
+current=$(node dist/cli.js history --json --cwd "$demo" 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).some(h=>h.current)?"yes":"")}catch{console.log("")}})')
+if [[ -z $current ]]; then
+  node dist/cli.js deploy --cwd "$demo"
+fi
+
+# VS Code's own state lives next to the demo (settings, the installed extension, its caches).
+state=${BM_DEMO_STATE:-$demo-vscode}
+mkdir -p "$state"/{home,tmp,user-data/User,extensions,xdg/config,xdg/data,xdg/cache,xdg/state}
+cat >"$state/user-data/User/settings.json" <<'JSON'
+{
+  "workbench.startupEditor": "none",
+  "workbench.colorTheme": "Default Dark Modern",
+  "workbench.tips.enabled": false,
+  "editor.minimap.enabled": false,
+  "workbench.secondarySideBar.defaultVisibility": "hidden",
+  "security.workspace.trust.enabled": false,
+  "telemetry.telemetryLevel": "off",
+  "extensions.autoUpdate": false,
+  "extensions.autoCheckUpdates": false,
+  "update.mode": "none",
+  "chat.disableAIFeatures": true,
+  "git.openRepositoryInParentFolders": "never"
+}
+JSON
+tools=$(dirname "$(dirname "$(dirname "$(dirname "$code_server")")")")
+node24=$(ls -d "$tools"/node-24.* | head -n 1)
+run_env=(env "PATH=$node24/bin:$PATH" "HOME=$state/home" "TMPDIR=$state/tmp"
+  "XDG_CONFIG_HOME=$state/xdg/config" "XDG_DATA_HOME=$state/xdg/data" "XDG_CACHE_HOME=$state/xdg/cache" "XDG_STATE_HOME=$state/xdg/state")
+dirs=(--user-data-dir "$state/user-data" --extensions-dir "$state/extensions")
+"${run_env[@]}" "$code_server" "${dirs[@]}" --install-extension "$vsix" --force >/dev/null
+
+port=${BM_DEMO_PORT:-8443}
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  taken=$port
+  port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+  echo "› port $taken is taken: using $port" >&2
+fi
+
+# Its own process group (setsid), so that Ctrl-C stops code-server and its extension hosts.
+setsid "${run_env[@]}" "$code_server" "${dirs[@]}" --auth none --bind-addr "127.0.0.1:$port" \
+  --disable-telemetry --disable-update-check --disable-workspace-trust --disable-getting-started-override \
+  --ignore-last-opened "$demo" >"$state/code-server.log" 2>&1 &
+pid=$!
+stop() {
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  rm -rf "${state:?}/tmp"/*
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+for _ in $(seq 1 150); do
+  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+  kill -0 "$pid" 2>/dev/null || { tail -n 30 "$state/code-server.log" >&2; exit 1; }
+  sleep 0.2
+done
+
+url="http://127.0.0.1:$port/?folder=$(node -e 'console.log(encodeURIComponent(process.argv[1]))' "$demo")"
+cat >&2 <<EOF
+
+The app answers at http://$host:$app_port/ (from this machine).
+VS Code with Bare Metal Deploy, on $demo:
+
+  $url
+
+Open the Bare Metal view in the activity bar: commit a change in $demo, click the rocket on it in
+Commits, watch it roll out; right-click an earlier deploy for "Roll Back to This".
+(From another machine: ssh -L $port:127.0.0.1:$port this-machine, then open the URL there.)
+Ctrl-C stops VS Code (the app keeps running on bm1).
+EOF
+echo "$url"
+wait "$pid"

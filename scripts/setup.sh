@@ -20,3 +20,6 @@ if [[ ! -d node_modules/.bin || package-lock.json -nt node_modules/.package-lock
   echo "› npm ci" >&2
   npm ci --no-audit --no-fund
 fi
+
+# The editor tests' real VS Code (code-server) and Chromium, cached in /opt/baremetal-tools.
+bash scripts/install-code-server.sh >/dev/null

@@ -35,3 +35,18 @@ step "integration tests (real servers)"
 # One file at a time: they share the test servers and measure what crosses their links.
 # shellcheck disable=SC2046
 node --import tsx --test --test-concurrency=1 --test-reporter=spec $(find test/integration -name '*.test.ts' | sort)
+
+if [[ ${BM_SKIP_E2E:-} == 1 ]]; then
+  echo "BM_SKIP_E2E=1: editor tests skipped" >&2
+  exit 0
+fi
+step "editor tests (real VS Code in headless Chromium)"
+# The packaged .vsix installed into code-server, driven by Chromium; then mocha inside the real
+# extension host. Screenshots and logs of failures go to test-artifacts/.
+BM_CODE_SERVER=$(bash scripts/install-code-server.sh)
+pack_log=$(mktemp)
+BM_E2E_VSIX=$(bash scripts/e2e/package-vsix.sh 2>"$pack_log") || { cat "$pack_log" >&2; exit 1; }
+rm -f "$pack_log"
+export BM_CODE_SERVER BM_E2E_VSIX
+rm -rf test-artifacts
+node --import tsx --test --test-concurrency=1 --test-reporter=spec test/e2e/editor.test.ts test/e2e/exthost.test.ts

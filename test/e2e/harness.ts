@@ -69,12 +69,12 @@ export function packageVsix(): Promise<string> {
     const given = process.env.BM_E2E_VSIX;
     if (given && existsSync(given)) return given;
     try {
-      await run('npm', ['run', '--silent', 'package'], { cwd: PROJECT, maxBuffer: 16 * 1024 * 1024 });
+      const { stdout } = await run('bash', [join(PROJECT, 'scripts', 'e2e', 'package-vsix.sh')], { cwd: PROJECT, maxBuffer: 16 * 1024 * 1024 });
+      return stdout.trim().split('\n').pop()!;
     } catch (e) {
       const err = e as { stdout?: string; stderr?: string; message: string };
-      throw new Error(`npm run package failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
+      throw new Error(`packaging the extension failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
     }
-    return join(PROJECT, 'dist', 'bare-metal-deploy.vsix');
   })();
   return vsix;
 }
@@ -126,6 +126,8 @@ export interface CodeServerOptions {
   port?: number;
   /** Scratch folder name prefix (for logs). */
   name?: string;
+  /** User settings on top of the calm defaults. */
+  settings?: Record<string, unknown>;
 }
 
 /** A running code-server: its own scratch dirs, its own process group. */
@@ -168,7 +170,7 @@ export class CodeServer {
     };
     const [home, tmp, userDataDir, extensionsDir] = [d('home'), d('tmp'), d('user-data'), d('extensions')];
     mkdirSync(join(userDataDir, 'User'), { recursive: true });
-    writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify(SETTINGS, null, 2));
+    writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...SETTINGS, ...opts.settings }, null, 2));
 
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) {
@@ -338,9 +340,16 @@ export class Workbench {
     return pane;
   }
 
-  /** A tree item of a view, found by its accessible name (label and description). */
+  /** A tree item of a view, found by its accessible name (label and description, or its tooltip). */
   treeItem(view: string, name: string | RegExp): Locator {
     return this.pane(view).getByRole('treeitem', { name });
+  }
+
+  /** A tree item of a view, found by what a user reads: its label and (optionally) its description. */
+  row(view: string, label: string | RegExp, description?: string | RegExp): Locator {
+    let rows = this.pane(view).locator('.monaco-list-row').filter({ has: this.page.locator('.label-name', { hasText: label }) });
+    if (description !== undefined) rows = rows.filter({ has: this.page.locator('.label-description', { hasText: description }) });
+    return rows;
   }
 
   /** The accessible names of a view's visible tree items. */
@@ -369,24 +378,53 @@ export class Workbench {
     await input.press('Enter');
   }
 
-  /** The messages of the notification toasts showing now. */
-  async toasts(): Promise<string[]> {
-    return this.page.locator('.notification-toast .notification-list-item').evaluateAll((els) => els.map((e) => (e.textContent ?? '').replace(/\s+/g, ' ').trim()));
+  /** The notification toasts showing now: their message and whether they are errors. */
+  async toasts(): Promise<{ message: string; error: boolean }[]> {
+    return this.page.locator('.notification-toast .notification-list-item').evaluateAll((els) =>
+      els.map((e) => ({
+        message: (e.querySelector('.notification-list-item-message')?.textContent ?? '').replace(/\s+/g, ' ').trim(),
+        error: !!e.querySelector('.notification-list-item-icon.codicon-error'),
+      })),
+    );
   }
 
-  /** Every notification of the session (the notification center keeps those that left the screen). */
+  /**
+   * Watches the toasts until one says the operation ended: a message starting with `success`, or
+   * an error. Returns every message seen meanwhile (progress included) and the one that ended it.
+   */
+  async watchToasts(success: string, timeoutMs: number): Promise<{ seen: string[]; outcome: { message: string; error: boolean } }> {
+    const seen = new Set<string>();
+    const outcome = await waitFor(
+      `a notification "${success}…" or an error`,
+      async () => {
+        const now = await this.toasts();
+        for (const t of now) seen.add(t.message);
+        return now.find((t) => t.message.startsWith(success) || t.error);
+      },
+      timeoutMs,
+      100,
+    );
+    return { seen: [...seen], outcome };
+  }
+
+  /** Every notification of the session, from the notification center (which keeps those that left the screen). */
   async allNotifications(): Promise<string[]> {
     await this.runCommand('Notifications: Show Notifications');
-    const items = this.page.locator('.notifications-center .notification-list-item');
+    const items = this.page.locator('.notifications-center .notification-list-item-message');
     await items.first().waitFor({ timeout: 3000 }).catch(() => undefined);
     const texts = await items.evaluateAll((els) => els.map((e) => (e.textContent ?? '').replace(/\s+/g, ' ').trim()));
-    await this.page.keyboard.press('Escape');
+    await this.runCommand('Notifications: Hide Notifications');
     return texts;
   }
 
-  /** Waits until a toast contains `text`, returning the toast's text. */
-  async waitForToast(text: string | RegExp, timeoutMs = 20_000): Promise<string> {
-    return waitFor(`a notification "${text}"`, async () => (await this.toasts()).find((t) => (typeof text === 'string' ? t.includes(text) : text.test(t))), timeoutMs, 100);
+  /** Picks an item of the open context menu, as a user does: point at it, then click. */
+  async clickMenuItem(name: string): Promise<void> {
+    const menu = this.page.locator('.context-view .monaco-menu');
+    const item = menu.getByRole('menuitem', { name, exact: true });
+    await item.hover();
+    // The menu acts on a click only once the pointer has focused the item.
+    await menu.locator('.action-item.focused').filter({ has: this.page.getByRole('menuitem', { name, exact: true }) }).waitFor();
+    await item.click();
   }
 
   async statusBarTexts(): Promise<string[]> {

@@ -31,6 +31,14 @@ class ChannelAgent extends http.Agent {
   }
 }
 
+/**
+ * Requests carry this never-existing socket path: VS Code's extension host wraps http.request
+ * to apply its proxy settings and swaps the agent of any request to a TCP host (so "docker:80"
+ * would be dialled directly), but leaves requests to a socket path alone. Our agent makes the
+ * connection either way; the path itself is never opened.
+ */
+const NOT_A_SOCKET = '/dev/null/baremetal-ssh-channel';
+
 export type DockerTransport = 'stream-local' | 'dial-stdio';
 
 /**
@@ -38,7 +46,7 @@ export type DockerTransport = 'stream-local' | 'dial-stdio';
  * the server forbids it, `docker system dial-stdio` on the same connection.
  */
 export async function connectEngine(conn: SshConnection, socketPath: string, label: string): Promise<{ engine: RemoteEngine; transport: DockerTransport }> {
-  const viaSocket = new Docker({ protocol: 'http', host: 'docker', port: 80, agent: new ChannelAgent(() => conn.forwardStreamLocal(socketPath)) } as Docker.DockerOptions);
+  const viaSocket = new Docker({ socketPath: NOT_A_SOCKET, agent: new ChannelAgent(() => conn.forwardStreamLocal(socketPath)) } as Docker.DockerOptions);
   try {
     await viaSocket.ping();
     return { engine: new RemoteEngine(viaSocket, conn), transport: 'stream-local' };
@@ -46,7 +54,7 @@ export async function connectEngine(conn: SshConnection, socketPath: string, lab
     // fall through: forwarding refused or the socket is elsewhere; ask the docker CLI.
   }
   const argv = socketPath === '/var/run/docker.sock' ? ['docker', 'system', 'dial-stdio'] : ['docker', '-H', `unix://${socketPath}`, 'system', 'dial-stdio'];
-  const viaCli = new Docker({ protocol: 'http', host: 'docker', port: 80, agent: new ChannelAgent(() => conn.execStream(argv)) } as Docker.DockerOptions);
+  const viaCli = new Docker({ socketPath: NOT_A_SOCKET, agent: new ChannelAgent(() => conn.execStream(argv)) } as Docker.DockerOptions);
   try {
     await withTimeout(viaCli.ping(), 10_000);
     return { engine: new RemoteEngine(viaCli, conn), transport: 'dial-stdio' };
@@ -240,7 +248,7 @@ export class RemoteEngine implements Engine {
       throw e;
     }
     return new Promise<number>((resolve, reject) => {
-      const req = http.request({ host, port, path, method: 'GET', createConnection: () => asSocket(channel) as never, timeout: timeoutMs }, (res) => {
+      const req = http.request({ socketPath: NOT_A_SOCKET, host, port, path, method: 'GET', createConnection: () => asSocket(channel) as never, timeout: timeoutMs }, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
         res.on('error', reject);
