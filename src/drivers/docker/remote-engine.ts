@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { PassThrough, type Duplex, type Readable } from 'node:stream';
+import { Transform, type Duplex, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Docker from 'dockerode';
 import { BmError } from '../../core/errors';
@@ -102,8 +102,14 @@ export class RemoteEngine implements Engine {
 
   async load(tar: Readable, onBytes: (total: number) => void, signal?: AbortSignal): Promise<void> {
     let total = 0;
-    const counter = new PassThrough();
-    counter.on('data', (chunk: Buffer) => onBytes((total += chunk.length)));
+    // Counted as it is read by the request (a 'data' listener would start the flow before
+    // dockerode has piped the stream anywhere, and those first bytes would be lost).
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        onBytes((total += chunk.length));
+        done(null, chunk);
+      },
+    });
     tar.on('error', (e) => counter.destroy(e));
     tar.pipe(counter);
     const res = (await this.docker.loadImage(counter, { quiet: true, abortSignal: signal } as never)) as unknown as Readable;
