@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { redact } from '../../core/config/secrets';
 import type { ServerConfig } from '../../core/config/types';
 import { followAppLogs } from '../../core/logs/follow';
+import { TimeMerger } from '../../core/logs/merge';
 import { isFromWebview, type FromWebview, type ToWebview, type WireLine } from '../../protocol/logs';
 import type { ServerPool } from '../../drivers/server-pool';
 import type { Logger } from '../../core/ports';
@@ -33,7 +34,8 @@ export class LogsPanel implements vscode.Disposable {
   private readonly panel: vscode.WebviewPanel;
   private readonly abort = new AbortController();
   private readonly disposables: vscode.Disposable[] = [];
-  private pending: WireLine[] = [];
+  /** Lines on their way: merged across servers in time order, sent in batches. */
+  private readonly merger: TimeMerger<WireLine>;
   private flushTimer?: ReturnType<typeof setTimeout>;
   private ready = false;
   private readonly beforeReady: ToWebview[] = [];
@@ -45,6 +47,7 @@ export class LogsPanel implements vscode.Disposable {
     private readonly extensionUri: vscode.Uri,
     private readonly opts: LogsPanelOptions,
   ) {
+    this.merger = new TimeMerger<WireLine>(opts.servers.length);
     const title = `Logs: ${opts.app}@${opts.servers.map((s) => s.name).join('+')}`;
     this.panel = vscode.window.createWebviewPanel('baremetal.logs', title, vscode.ViewColumn.Active, {
       enableScripts: true,
@@ -107,8 +110,7 @@ export class LogsPanel implements vscode.Disposable {
 
   private showPreface(p: NonNullable<LogsPanelOptions['preface']>): void {
     this.post({ type: 'marker', server: p.server, text: p.title, time: new Date().toISOString() });
-    this.pending.push(...p.lines.map((x): WireLine => ({ s: p.server, e: 0, x: redact(x, this.opts.secrets) })));
-    this.scheduleFlush();
+    this.post({ type: 'lines', lines: p.lines.map((x): WireLine => ({ s: p.server, e: 0, x: redact(x, this.opts.secrets) })) });
   }
 
   private start(): void {
@@ -120,22 +122,22 @@ export class LogsPanel implements vscode.Disposable {
     try {
       for await (const e of events) {
         if (e.kind === 'line') {
-          this.pending.push({ s: index, e: e.line.stream === 'stderr' ? 1 : 0, t: e.line.time, x: redact(e.line.text, this.opts.secrets) });
-          if (this.pending.length >= MAX_BATCH) this.flush();
+          this.merger.push({ s: index, e: e.line.stream === 'stderr' ? 1 : 0, t: e.line.time, x: redact(e.line.text, this.opts.secrets) });
+          if (this.merger.size >= MAX_BATCH) this.flush();
           else this.scheduleFlush();
         } else if (e.kind === 'container') {
-          this.flush();
+          this.flush(true);
           const what = e.replaced ? 'deploy: now' : 'following';
           this.post({ type: 'marker', server: index, text: `${what} ${e.container.name} (${e.commit?.slice(0, 12) ?? 'unknown commit'})`, time: e.container.startedAt ?? new Date().toISOString() });
         } else {
-          this.flush();
+          this.flush(true);
           this.post({ type: 'status', server: index, state: e.state, message: `${server.name}: ${e.message}` });
         }
       }
     } catch (e) {
       this.opts.logger.error(`logs of ${server.name}: ${(e as Error).message}`);
     }
-    this.flush();
+    this.flush(true);
     if (!this.disposed) this.post({ type: 'status', server: index, state: 'ended', message: `${server.name}: the log stream ended` });
   }
 
@@ -143,10 +145,14 @@ export class LogsPanel implements vscode.Disposable {
     this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
   }
 
-  private flush(): void {
+  /** Sends what may go (`all`: everything, before a marker or a status line). */
+  private flush(all = false): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    while (this.pending.length) this.post({ type: 'lines', lines: this.pending.splice(0, MAX_BATCH) });
+    const lines = this.merger.take(all);
+    for (let i = 0; i < lines.length; i += MAX_BATCH) this.post({ type: 'lines', lines: lines.slice(i, i + MAX_BATCH) });
+    // Lines held back for another server's sake: look again shortly.
+    if (this.merger.size) this.scheduleFlush();
   }
 
   private html(): string {

@@ -1,0 +1,54 @@
+/**
+ * Merges several servers' log lines into one stream in time order, with a bounded delay. Each
+ * server's own lines arrive in order, so the earliest waiting line may go as soon as no other
+ * server can still send an earlier one: that server has a line waiting (necessarily later) or
+ * has already shown a later one. A quiet server holds a line back for `patienceMs` at most.
+ */
+export interface Timed {
+  /** The server's index. */
+  s: number;
+  /** Docker's ISO 8601 timestamp (they sort as strings). */
+  t?: string;
+}
+
+export class TimeMerger<T extends Timed> {
+  private readonly waiting: { item: T; at: number }[][] = [];
+  private readonly lastSeen: string[] = [];
+
+  constructor(
+    private readonly servers: number,
+    private readonly patienceMs = 150,
+    private readonly now: () => number = Date.now,
+  ) {
+    for (let s = 0; s < servers; s += 1) this.waiting.push([]);
+  }
+
+  push(item: T): void {
+    (this.waiting[item.s] ??= []).push({ item, at: this.now() });
+    if (item.t && item.t > (this.lastSeen[item.s] ?? '')) this.lastSeen[item.s] = item.t;
+  }
+
+  /** The lines that may go now, in time order; `all` releases everything. */
+  take(all = false): T[] {
+    const out: T[] = [];
+    for (;;) {
+      let s = -1;
+      for (let i = 0; i < this.waiting.length; i += 1) {
+        const head = this.waiting[i][0];
+        if (head && (s < 0 || (head.item.t ?? '') < (this.waiting[s][0].item.t ?? ''))) s = i;
+      }
+      if (s < 0) break;
+      const head = this.waiting[s][0];
+      const t = head.item.t ?? '';
+      const patient = this.now() - head.at >= this.patienceMs;
+      const othersLater = this.waiting.every((q, i) => i === s || q.length > 0 || (this.lastSeen[i] ?? '') >= t);
+      if (!all && this.servers > 1 && !othersLater && !patient) break;
+      out.push(this.waiting[s].shift()!.item);
+    }
+    return out;
+  }
+
+  get size(): number {
+    return this.waiting.reduce((n, q) => n + q.length, 0);
+  }
+}

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { TimeMerger } from '../../../src/core/logs/merge';
+
+const at = (s: number, sec: number, x: string) => ({ s, t: `2026-11-25T10:00:${String(sec).padStart(2, '0')}Z`, x });
+
+test('two servers interleave in time order', () => {
+  let now = 0;
+  const m = new TimeMerger<{ s: number; t: string; x: string }>(2, 150, () => now);
+  m.push(at(0, 1, 'a1'));
+  m.push(at(0, 3, 'a3'));
+  assert.deepEqual(m.take(), [], 'server 1 might still send something earlier');
+  m.push(at(1, 2, 'b2'));
+  m.push(at(1, 4, 'b4'));
+  assert.deepEqual(m.take().map((l) => l.x), ['a1', 'b2', 'a3'], 'b4 waits: server 0 may still send 3.5');
+  now = 200;
+  assert.deepEqual(m.take().map((l) => l.x), ['b4'], 'a quiet server holds lines back only for a while');
+});
+
+test('one server: lines go at once', () => {
+  const m = new TimeMerger<{ s: number; t: string; x: string }>(1);
+  m.push(at(0, 5, 'x'));
+  assert.deepEqual(m.take().map((l) => l.x), ['x']);
+});
+
+test('a server that has already shown a later line does not hold others back', () => {
+  const m = new TimeMerger<{ s: number; t: string; x: string }>(2, 10_000, () => 0);
+  m.push(at(1, 9, 'b9'));
+  assert.equal(m.take().length, 0);
+  m.push(at(0, 2, 'a2'));
+  assert.deepEqual(m.take().map((l) => l.x), ['a2']);
+  assert.equal(m.size, 1);
+  assert.deepEqual(m.take(true).map((l) => l.x), ['b9'], 'all: everything goes');
+});
