@@ -174,3 +174,34 @@ export async function cleanupApp(serverName: string, app: string): Promise<void>
   const images = (await onServer(serverName, ['docker', 'images', '-q', '--filter', `label=dev.baremetal.app=${app}`])).split('\n').filter(Boolean);
   if (images.length) await onServer(serverName, ['docker', 'rmi', '-f', ...new Set(images)]).catch(() => undefined);
 }
+
+/** The last `error:` line the CLI printed: its one sentence for the user. */
+export function errorLine(stderr: string): string {
+  return stderr.split('\n').filter((l) => l.startsWith('error: ')).pop() ?? `(no error line in:\n${stderr})`;
+}
+
+/** Workspaces made through `make` have their apps removed from bm1 by `cleanup` (call it in after()). */
+export function workspaceTracker(): { make: (opts?: WorkspaceOptions) => Promise<Workspace>; cleanup: () => Promise<void> } {
+  const made: Workspace[] = [];
+  return {
+    async make(opts) {
+      const ws = await makeWorkspace(opts);
+      made.push(ws);
+      return ws;
+    },
+    async cleanup() {
+      for (const ws of made.splice(0)) await cleanupApp('bm1', ws.app);
+    },
+  };
+}
+
+/** The sshd processes serving connections on one test server (found in its network namespace only). */
+export async function sshSessionPids(name: string): Promise<string[]> {
+  const pids = (await run('ip', ['netns', 'pids', name])).stdout.split('\n').filter(Boolean);
+  const out: string[] = [];
+  for (const pid of pids) {
+    const cmd = await run('cat', [`/proc/${pid}/cmdline`]).then((r) => r.stdout, () => '');
+    if (cmd.startsWith('sshd: root')) out.push(pid);
+  }
+  return out;
+}

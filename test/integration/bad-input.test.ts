@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { cleanupApp, cli, makeWorkspace, onServer, server, servedCommit, type Workspace } from '../helpers/world';
+import { cleanupApp, cli, makeWorkspace, onServer, server, servedCommit, type Workspace, errorLine } from '../helpers/world';
 
 let ws: Workspace;
 let good: string;
@@ -22,10 +22,6 @@ after(async () => {
   await cleanupApp('bm1', ws.app);
 });
 
-/** The last error line the CLI printed (its one sentence). */
-function errorLine(stderr: string): string {
-  return stderr.split('\n').filter((l) => l.startsWith('error: ')).pop() ?? `(no error line in:\n${stderr})`;
-}
 
 async function stillServesGood(): Promise<void> {
   assert.equal(await servedCommit(bm1.host, ws.port), good, 'the previous version keeps serving');

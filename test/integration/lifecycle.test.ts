@@ -6,23 +6,13 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { cleanupApp, cli, fetchPage, makeWorkspace, onServer, server, servedCommit, type Workspace } from '../helpers/world';
+import { cli, fetchPage, onServer, server, servedCommit, errorLine, workspaceTracker } from '../helpers/world';
 
 const bm1 = server('bm1');
-const made: Workspace[] = [];
-after(async () => {
-  for (const ws of made) await cleanupApp('bm1', ws.app);
-});
+const tracker = workspaceTracker();
+const workspace = tracker.make;
+after(tracker.cleanup);
 
-async function workspace(opts?: Parameters<typeof makeWorkspace>[0]): Promise<Workspace> {
-  const ws = await makeWorkspace(opts);
-  made.push(ws);
-  return ws;
-}
-
-function errorLine(stderr: string): string {
-  return stderr.split('\n').filter((l) => l.startsWith('error: ')).pop() ?? `(no error line in:\n${stderr})`;
-}
 
 test('images beyond "keep" are pruned, never the running one; a pruned rollback target names the redeploy command', async () => {
   const ws = await workspace({ extra: { keep: 2 } });

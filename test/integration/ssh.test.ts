@@ -8,7 +8,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { cleanupApp, cli, makeWorkspace, server, servedCommit, testEnv, type Workspace } from '../helpers/world';
+import { cleanupApp, cli, makeWorkspace, server, servedCommit, testEnv, type Workspace, errorLine } from '../helpers/world';
 
 const env = testEnv();
 const bm1 = server('bm1');
@@ -25,9 +25,6 @@ async function sshConfig(name: string, lines: string[], knownHosts: string): Pro
   return file;
 }
 
-function errorLine(stderr: string): string {
-  return stderr.split('\n').filter((l) => l.startsWith('error: ')).pop() ?? `(no error line in:\n${stderr})`;
-}
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bm-ssh-'));

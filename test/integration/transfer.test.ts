@@ -8,20 +8,13 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import { promisify } from 'node:util';
-import { cleanupApp, cli, makeWorkspace, onServer, server, servedCommit, testEnv, type Workspace } from '../helpers/world';
+import { cli, onServer, server, servedCommit, testEnv, workspaceTracker, sshSessionPids } from '../helpers/world';
 
 const run = promisify(execFile);
 const bm1 = server('bm1');
-const made: Workspace[] = [];
-after(async () => {
-  for (const ws of made) await cleanupApp('bm1', ws.app);
-});
-
-async function workspace(opts?: Parameters<typeof makeWorkspace>[0]): Promise<Workspace> {
-  const ws = await makeWorkspace(opts);
-  made.push(ws);
-  return ws;
-}
+const tracker = workspaceTracker();
+const workspace = tracker.make;
+after(tracker.cleanup);
 
 interface DeployJson {
   result: string;
@@ -121,16 +114,6 @@ test('the Dockerfile that copies the whole app before installing is pointed out'
   assert.match(plan.stdout, /Dockerfile:3: "COPY \. \/app" \(line 2\) comes before "RUN echo npm ci" \(line 3\)/);
 });
 
-/** The sshd processes serving connections on one test server (its network namespace only). */
-async function sshSessions(name: string): Promise<string[]> {
-  const pids = (await run('ip', ['netns', 'pids', name])).stdout.split('\n').filter(Boolean);
-  const out: string[] = [];
-  for (const pid of pids) {
-    const cmd = await run('cat', [`/proc/${pid}/cmdline`]).then((r) => r.stdout, () => '');
-    if (cmd.startsWith('sshd: root')) out.push(pid);
-  }
-  return out;
-}
 
 test('a connection that drops mid-transfer: clean failure, the old version serves, nothing arrived is resent', async () => {
   const ws = await workspace();
@@ -151,7 +134,7 @@ test('a connection that drops mid-transfer: clean failure, the old version serve
         const sent = [...s.matchAll(/\(([\d.]+) MiB sent\)/g)].map((m) => Number(m[1]));
         if (!killed && sent.length && sent[sent.length - 1] >= 5) {
           killed = true;
-          void sshSessions('bm1').then((pids) => run('kill', pids));
+          void sshSessionPids('bm1').then((pids) => run('kill', pids));
         }
       },
     });

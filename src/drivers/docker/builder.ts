@@ -3,6 +3,7 @@ import Docker from 'dockerode';
 import { BmError } from '../../core/errors';
 import type { Builder, BuildRequest, ImageInfo } from '../../core/ports';
 import { toImageInfo } from './convert';
+import { progressMessages } from './json-lines';
 
 /**
  * The developer's own Docker Engine (DOCKER_HOST, or the default socket), where images are
@@ -39,30 +40,17 @@ export class LocalBuilder implements Builder {
     const tail: string[] = [];
     let currentStep = '';
     let failure: string | undefined;
-    let buffered = '';
-    for await (const chunk of stream) {
-      buffered += (chunk as Buffer).toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const raw of lines) {
-        if (!raw.trim()) continue;
-        let msg: { stream?: string; error?: string; status?: string };
-        try {
-          msg = JSON.parse(raw);
-        } catch {
-          continue;
+    for await (const msg of progressMessages(stream)) {
+      const text = (msg.stream ?? msg.status ?? '').replace(/\n$/, '');
+      if (text) {
+        for (const line of text.split('\n')) {
+          onOutput(line);
+          tail.push(line);
+          if (/^Step \d+\/\d+ : /.test(line)) currentStep = line;
         }
-        const text = (msg.stream ?? msg.status ?? '').replace(/\n$/, '');
-        if (text) {
-          for (const line of text.split('\n')) {
-            onOutput(line);
-            tail.push(line);
-            if (/^Step \d+\/\d+ : /.test(line)) currentStep = line;
-          }
-          while (tail.length > 30) tail.shift();
-        }
-        if (msg.error) failure = msg.error.trim();
+        while (tail.length > 30) tail.shift();
       }
+      if (msg.error) failure = msg.error.trim();
     }
     if (signal?.aborted) throw new BmError('Cancelled', 'Build cancelled; nothing was sent to the server.');
     if (failure) {

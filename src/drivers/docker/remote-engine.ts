@@ -1,6 +1,5 @@
 import http from 'node:http';
 import { Transform, type Duplex, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import Docker from 'dockerode';
 import { BmError } from '../../core/errors';
 import type { ContainerInfo, ContainerSpec, Engine, ImageInfo, LogLine, LogOptions } from '../../core/ports';
@@ -8,6 +7,7 @@ import type { SshConnection } from '../ssh/connection';
 import { asSocket } from '../../core/socket-shim';
 import { chainIds } from '../../core/transfer/chain';
 import { LogDemuxer, toContainerInfo, toCreateOptions, toImageInfo } from './convert';
+import { progressMessages } from './json-lines';
 
 /**
  * An http.Agent whose "sockets" are channels of the server's SSH connection, so dockerode talks
@@ -113,41 +113,15 @@ export class RemoteEngine implements Engine {
     tar.on('error', (e) => counter.destroy(e));
     tar.pipe(counter);
     const res = (await this.docker.loadImage(counter, { quiet: true, abortSignal: signal } as never)) as unknown as Readable;
-    let body = '';
-    await pipeline(res, async function* (source: AsyncIterable<Buffer>) {
-      for await (const chunk of source) body += chunk.toString();
-    });
-    const failure = body
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => {
-        try {
-          return JSON.parse(l) as { error?: string };
-        } catch {
-          return {};
-        }
-      })
-      .find((m) => m.error);
-    if (failure?.error) throw new BmError('TransferFailed', `The server could not load the image: ${failure.error}`);
+    let failure: string | undefined;
+    for await (const m of progressMessages(res)) failure ??= m.error;
+    if (failure) throw new BmError('TransferFailed', `The server could not load the image: ${failure}`);
   }
 
   async pull(ref: string, signal?: AbortSignal): Promise<void> {
     const stream = (await this.docker.pull(ref, { abortSignal: signal } as never)) as unknown as Readable;
     let failure: string | undefined;
-    let buffered = '';
-    for await (const chunk of stream) {
-      buffered += (chunk as Buffer).toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        try {
-          const msg = JSON.parse(line) as { error?: string };
-          if (msg.error) failure = msg.error;
-        } catch {
-          /* progress noise */
-        }
-      }
-    }
+    for await (const m of progressMessages(stream)) failure ??= m.error;
     if (failure) throw new BmError('TransferFailed', `The server could not pull the image: ${failure}`);
   }
 
