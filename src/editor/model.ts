@@ -133,10 +133,11 @@ export class WorkspaceModel implements vscode.Disposable {
       Object.assign(state, { connection: 'connected', error: undefined, hostKey: undefined, status, containers, history, refreshedAt: Date.now() });
     } catch (e) {
       const err = asBmError(e);
+      // Said once per change, not every refresh: the log tells why a server is not connected.
+      if (state.error?.message !== err.message) this.logger.warn(`${s.name}: ${err.message}`);
       state.error = err;
       state.connection = connectionStateOf(err);
       state.hostKey = (err as BmError & { hostKey?: UnknownHostKey }).hostKey;
-      this.logger.debug(`${s.name}: ${err.message}`);
     }
     this.changed.fire();
   }

@@ -14,8 +14,9 @@ const HOST_PATTERN = /^[^\s-][^\s]*$/;
 export const addServer = (deps: CommandDeps) => async () => {
   const sshConfig = process.env.BAREMETAL_SSH_CONFIG || join(os.homedir(), '.ssh', 'config');
   const known = sshConfigHosts(await readFile(sshConfig, 'utf8').catch(() => ''));
+  const from = process.env.BAREMETAL_SSH_CONFIG ? `from ${sshConfig}` : 'from ~/.ssh/config';
   const typeOne = '$(edit) Type a host name or address…';
-  const picked = await vscode.window.showQuickPick([...known.map((h) => ({ label: h, description: 'from ~/.ssh/config' })), { label: typeOne, description: '' }], {
+  const picked = await vscode.window.showQuickPick([...known.map((h) => ({ label: h, description: from })), { label: typeOne, description: '' }], {
     placeHolder: 'Which server? (hosts of your ssh config, or type one)',
   });
   if (!picked) return;
