@@ -20,7 +20,13 @@ const post = (m: FromWebview) => vscode.postMessage(m);
 type Entry = { kind: 'line'; line: WireLine } | { kind: 'note'; server: number; text: string; time: string; tone: 'marker' | 'status' };
 
 const MAX_ENTRIES = 100_000;
-const MAX_CHUNK = 512 * 1024;
+/**
+ * Text per xterm write: xterm parses one write in one go on the page's thread, which is also the
+ * workbench's, so a big one freezes the editor (512 KB of short lines: ~1 s).
+ */
+const MAX_CHUNK = 64 * 1024;
+/** Typing in the filter redraws once the typing pauses, not on every key. */
+const FILTER_DELAY_MS = 150;
 const TAG_COLOURS = [36, 35, 33, 32, 34, 91, 96, 95];
 /** Lines carrying this word are timed from Docker's timestamp to the screen (benchmarks, tests). */
 const PROBE = 'bm-probe';
@@ -28,8 +34,21 @@ const PROBE = 'bm-probe';
 let servers: string[] = [];
 let app = '';
 let entries: Entry[] = [];
-/** Text waiting for xterm, with the Docker timestamps of the probe lines in it. */
-let queue: { text: string; probes: string[]; lines: number }[] = [];
+/**
+ * Text waiting for xterm, with the Docker timestamps of the probe lines in it. A redraw's items
+ * (`redraw`) are written even while paused; `reset` clears the terminal first, once the write
+ * in flight is done (xterm parses queued writes after a reset).
+ */
+interface Chunk {
+  text: string;
+  probes: string[];
+  lines: number;
+  redraw?: boolean;
+  reset?: boolean;
+}
+let queue: Chunk[] = [];
+/** Paused so long that the held lines were dropped from the queue: Resume redraws from `entries`. */
+let heldTooMany = false;
 let writing = false;
 let paused = false;
 let newWhilePaused = 0;
@@ -71,12 +90,23 @@ toolbar.after(statusBar);
 
 // ---- terminal ------------------------------------------------------------------------------
 const css = (name: string, fallback = '') => getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
-const theme = (): ITheme => ({
-  background: css('--vscode-editor-background', '#1e1e1e'),
-  foreground: css('--vscode-terminal-foreground', css('--vscode-editor-foreground', '#cccccc')),
-  cursor: css('--vscode-editor-background', '#1e1e1e'),
-  selectionBackground: css('--vscode-terminal-selectionBackground', css('--vscode-editor-selectionBackground', '#264f78')),
-});
+const ANSI = ['black', 'red', 'green', 'yellow', 'blue', 'magenta', 'cyan', 'white'] as const;
+const theme = (): ITheme => {
+  const t: ITheme & Record<string, string | undefined> = {
+    background: css('--vscode-editor-background', '#1e1e1e'),
+    foreground: css('--vscode-terminal-foreground', css('--vscode-editor-foreground', '#cccccc')),
+    cursor: css('--vscode-editor-background', '#1e1e1e'),
+    selectionBackground: css('--vscode-terminal-selectionBackground', css('--vscode-editor-selectionBackground', '#264f78')),
+  };
+  // The theme's own terminal colours: xterm's defaults are for a dark background (its yellow
+  // is unreadable on a light one).
+  for (const name of ANSI) {
+    const cap = name[0].toUpperCase() + name.slice(1);
+    t[name] = css(`--vscode-terminal-ansi${cap}`) || undefined;
+    t[`bright${cap}`] = css(`--vscode-terminal-ansiBright${cap}`) || undefined;
+  }
+  return t;
+};
 const terminal = new Terminal({
   convertEol: true,
   disableStdin: true,
@@ -95,8 +125,9 @@ terminal.loadAddon(search);
 terminal.open(document.getElementById('terminal') as HTMLElement);
 fit.fit();
 new ResizeObserver(() => fit.fit()).observe(document.getElementById('terminal') as HTMLElement);
-// The editor switches themes by changing the body's class: follow it.
-new MutationObserver(() => (terminal.options.theme = theme())).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+// The editor switches themes by changing the body's class and theme id (two dark themes share
+// the class), then the colour variables, in one task: follow it.
+new MutationObserver(() => (terminal.options.theme = theme())).observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-id'] });
 
 // ---- rendering -----------------------------------------------------------------------------
 function tag(server: number): string {
@@ -135,15 +166,24 @@ function enqueue(text: string, probe?: string, lines = 1): void {
 
 /** Writes the queue in chunks, each after xterm has taken the previous one. */
 function pump(): void {
-  if (writing || paused || queue.length === 0) return;
+  const writable = (item: Chunk | undefined) => item !== undefined && (!paused || item.redraw === true);
+  if (writing || !writable(queue[0])) return;
+  if (queue[0].reset) {
+    queue.shift();
+    terminal.reset();
+  }
   let chunk = '';
   let lines = 0;
   const marks: string[] = [];
-  while (queue.length && chunk.length < MAX_CHUNK) {
-    const item = queue.shift() as { text: string; probes: string[]; lines: number };
+  while (writable(queue[0]) && !queue[0].reset && chunk.length < MAX_CHUNK) {
+    const item = queue.shift() as Chunk;
     chunk += item.text;
     lines += item.lines;
     marks.push(...item.probes);
+  }
+  if (!chunk) {
+    pump(); // an empty redraw, or another reset next
+    return;
   }
   writing = true;
   terminal.write(chunk, () => {
@@ -169,15 +209,37 @@ function add(e: Entry): void {
     newLines.textContent = `${newWhilePaused} new line${newWhilePaused === 1 ? '' : 's'}`;
     newLines.hidden = false;
   }
+  if (heldTooMany) return; // Resume redraws everything kept
   enqueue(render(e), e.kind === 'line' && e.line.t && e.line.x.includes(PROBE) ? e.line.t : undefined);
+  if (paused && queue.length > MAX_ENTRIES) {
+    queue = queue.filter((c) => c.redraw);
+    heldTooMany = true;
+  }
 }
 
-/** Filter or timestamps changed: draw what is kept again. */
+/**
+ * Filter or timestamps changed: draw what is kept again, in chunks like any other text (one
+ * write of everything would freeze the editor), paused or not (what was held is included).
+ */
 function redraw(): void {
-  queue = [];
-  terminal.reset();
-  const shown = entries.filter(visible);
-  enqueue(shown.map(render).join(''), undefined, shown.length);
+  queue = [{ text: '', probes: [], lines: 0, redraw: true, reset: true }];
+  let text = '';
+  let lines = 0;
+  for (const e of entries) {
+    if (!visible(e)) continue;
+    text += render(e);
+    lines += 1;
+    if (text.length >= MAX_CHUNK) {
+      queue.push({ text, probes: [], lines, redraw: true });
+      text = '';
+      lines = 0;
+    }
+  }
+  if (text) queue.push({ text, probes: [], lines, redraw: true });
+  heldTooMany = false;
+  newWhilePaused = 0;
+  newLines.hidden = true;
+  pump();
 }
 
 // Probe marks (benchmarks) are reported a few times a second, never per line.
@@ -192,7 +254,8 @@ follow.addEventListener('click', () => {
   if (!paused) {
     newWhilePaused = 0;
     newLines.hidden = true;
-    pump();
+    if (heldTooMany) redraw();
+    else pump();
     terminal.scrollToBottom();
   }
 });
@@ -225,19 +288,30 @@ searchBox.addEventListener('keydown', (ev: KeyboardEvent) => {
   if (ev.shiftKey) search.findPrevious(searchBox.value, searchOptions());
   else search.findNext(searchBox.value, searchOptions());
 });
-for (const box of [regexBox, caseBox]) box.addEventListener('change', () => searchBox.value && search.findNext(searchBox.value, searchOptions()));
-
-filterBox.addEventListener('input', () => {
+/** The filter as typed, with the Regex and Match case options; false when it does not compile. */
+function applyFilter(): boolean {
   const text = filterBox.value;
   try {
     filter = !text ? undefined : regexBox.checked ? new RegExp(text, caseBox.checked ? '' : 'i') : new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), caseBox.checked ? '' : 'i');
     filterBox.removeAttribute('invalid');
+    return true;
   } catch {
     filterBox.setAttribute('invalid', '');
-    return;
+    return false;
   }
-  redraw();
+}
+let filterTimer: ReturnType<typeof setTimeout> | undefined;
+filterBox.addEventListener('input', () => {
+  if (filterTimer) clearTimeout(filterTimer);
+  filterTimer = setTimeout(() => applyFilter() && redraw(), FILTER_DELAY_MS);
 });
+// The options apply to the filter too.
+for (const box of [regexBox, caseBox]) {
+  box.addEventListener('change', () => {
+    if (searchBox.value) search.findNext(searchBox.value, searchOptions());
+    if (filterBox.value && applyFilter()) redraw();
+  });
+}
 timesBox.addEventListener('change', () => {
   showTimes = timesBox.checked;
   redraw();

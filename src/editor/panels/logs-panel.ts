@@ -40,6 +40,8 @@ export class LogsPanel implements vscode.Disposable {
   private ready = false;
   private readonly beforeReady: ToWebview[] = [];
   private readonly rendered = new vscode.EventEmitter<{ id: string; at: number }[]>();
+  /** Whether any secret is long enough for redact() to mask (most apps: none, and no per-line work). */
+  private readonly masking: boolean;
   /** For benchmarks and tests: probe marks the webview reports on screen. */
   readonly onDidRender = this.rendered.event;
 
@@ -48,6 +50,7 @@ export class LogsPanel implements vscode.Disposable {
     private readonly opts: LogsPanelOptions,
   ) {
     this.merger = new TimeMerger<WireLine>(opts.servers.length);
+    this.masking = Object.values(opts.secrets).some((v) => v.length >= 4);
     const title = `Logs: ${opts.app}@${opts.servers.map((s) => s.name).join('+')}`;
     this.panel = vscode.window.createWebviewPanel('baremetal.logs', title, vscode.ViewColumn.Active, {
       enableScripts: true,
@@ -108,9 +111,13 @@ export class LogsPanel implements vscode.Disposable {
     }
   }
 
+  private mask(text: string): string {
+    return this.masking ? redact(text, this.opts.secrets) : text;
+  }
+
   private showPreface(p: NonNullable<LogsPanelOptions['preface']>): void {
     this.post({ type: 'marker', server: p.server, text: p.title, time: new Date().toISOString() });
-    this.post({ type: 'lines', lines: p.lines.map((x): WireLine => ({ s: p.server, e: 0, x: redact(x, this.opts.secrets) })) });
+    this.post({ type: 'lines', lines: p.lines.map((x): WireLine => ({ s: p.server, e: 0, x: this.mask(x) })) });
   }
 
   private start(): void {
@@ -122,7 +129,7 @@ export class LogsPanel implements vscode.Disposable {
     try {
       for await (const e of events) {
         if (e.kind === 'line') {
-          this.merger.push({ s: index, e: e.line.stream === 'stderr' ? 1 : 0, t: e.line.time, x: redact(e.line.text, this.opts.secrets) });
+          this.merger.push({ s: index, e: e.line.stream === 'stderr' ? 1 : 0, t: e.line.time, x: this.mask(e.line.text) });
           if (this.merger.size >= MAX_BATCH) this.flush();
           else this.scheduleFlush();
         } else if (e.kind === 'container') {
