@@ -12,13 +12,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Browser, FrameLocator } from 'playwright-core';
-import { cleanupApp, cli, fetchPage, makeWorkspace, onServer, PROJECT, server, sshSessionPids, testEnv, type Workspace } from '../helpers/world';
+import { cleanupApp, cli, fetchPage, makeWorkspace, onServer, PROJECT, server, testEnv, type Workspace } from '../helpers/world';
 import { cleanupScratch, CodeServer, keepArtifactsOnFailure, launchBrowser, sleep, waitFor, Workbench } from './harness';
 
 const run = promisify(execFile);
@@ -57,6 +57,38 @@ after(async () => {
 });
 
 afterEach(keepArtifactsOnFailure(() => ({ workbenches, servers: cs ? [cs] : [] })));
+
+/**
+ * Drops this code-server's SSH connections to one test server as a broken link would: the
+ * server's sshd processes (found in its network namespace) serving the client ports that our
+ * code-server's processes hold, and only those (other runs on the same test servers keep theirs).
+ */
+async function dropSshSessionsOf(cs: CodeServer, name: string): Promise<string[]> {
+  const home = `HOME=${cs.dir}/home\0`;
+  const ours = new Set(
+    readdirSync('/proc').filter((pid) => {
+      try {
+        return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/environ`, 'latin1').includes(home);
+      } catch {
+        return false;
+      }
+    }),
+  );
+  const target = server(name);
+  const pidsOf = (line: string) => [...line.matchAll(/pid=(\d+)/g)].map((m) => m[1]);
+  const ports = (await run('ss', ['-tnpH', 'dst', `${target.host}:${target.port}`])).stdout
+    .split('\n')
+    .filter((l) => pidsOf(l).some((pid) => ours.has(pid)))
+    .map((l) => /\s\S+:(\d+)\s+\S+:\d+\s/.exec(l)?.[1])
+    .filter((p): p is string => !!p);
+  const sshd: string[] = [];
+  for (const port of ports) {
+    const { stdout } = await run('ip', ['netns', 'exec', name, 'ss', '-tnpH', 'sport', '=', `:${target.port}`, 'and', 'dport', '=', `:${port}`]);
+    sshd.push(...pidsOf(stdout));
+  }
+  if (sshd.length) await run('kill', [...new Set(sshd)]);
+  return sshd;
+}
 
 describe('the log panel of an app deployed to bm1', () => {
   let ws: Workspace;
@@ -187,9 +219,8 @@ describe('the log panel of an app deployed to bm1', () => {
     await seq('num', 1, 10);
     await waitForRow('num-1 … num-10', (r) => r.includes('num-10'));
 
-    const sessions = await sshSessionPids('bm1');
-    assert.ok(sessions.length > 0, 'no SSH session to bm1 to kill');
-    await run('kill', sessions);
+    const killed = await dropSshSessionsOf(cs!, 'bm1');
+    assert.ok(killed.length > 0, "no SSH session of this editor's to bm1 to drop");
     // Written while the panel has no connection, then after it is back.
     await seq('num', 11, 20);
     await waitFor('the status line to say it reconnects', async () => /reconnect/.test(await text('#status')) || (await rows()).some((l) => /bm1: .*reconnecting/.test(l)), 10_000, 50);
