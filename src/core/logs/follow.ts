@@ -30,8 +30,11 @@ export interface FollowOptions {
 export async function* followAppLogs(opts: FollowOptions): AsyncGenerator<LogEvent> {
   const pollMs = opts.pollMs ?? 500;
   let current: string | undefined;
-  let lastTime: string | undefined;
-  let seenAtLast = new Set<string>();
+  // Per stream, the last timestamp seen and the texts seen at it. Each stream is in time order,
+  // so an older line is a repeat (Docker 20.10's follower repeats lines under a flood) and is
+  // dropped, as is a line already seen at the same instant.
+  let last = freshCursor();
+  const lastTime = () => [last.stdout.time, last.stderr.time].filter((t): t is string => !!t).sort()[0];
   let failures = 0;
   let announced: string | undefined;
   // History to start with: `tail` lines for the first container, all of a replacement's.
@@ -69,20 +72,24 @@ export async function* followAppLogs(opts: FollowOptions): AsyncGenerator<LogEve
       // A new container's whole log belongs to the new version; the first one starts at `tail`.
       if (current !== undefined) tailNext = undefined;
       current = container.id;
-      lastTime = undefined;
-      seenAtLast = new Set();
+      last = freshCursor();
     }
 
     try {
-      const since = lastTime ? toDockerSince(lastTime) : undefined;
-      const tail = lastTime ? undefined : tailNext;
+      const resumeAt = lastTime();
+      const since = resumeAt ? toDockerSince(resumeAt) : undefined;
+      const tail = resumeAt ? undefined : tailNext;
       for await (const line of server.engine.logs(current, { follow: true, timestamps: true, since, tail }, opts.signal)) {
-        if (line.time && lastTime && line.time === lastTime && seenAtLast.has(line.text)) continue;
-        if (line.time && line.time !== lastTime) {
-          lastTime = line.time;
-          seenAtLast = new Set();
+        const cursor = last[line.stream];
+        if (line.time && cursor.time) {
+          if (line.time < cursor.time) continue;
+          if (line.time === cursor.time && cursor.seen.has(line.text)) continue;
         }
-        seenAtLast.add(line.text);
+        if (line.time && line.time !== cursor.time) {
+          cursor.time = line.time;
+          cursor.seen = new Set();
+        }
+        cursor.seen.add(line.text);
         yield { kind: 'line', line };
       }
     } catch (e) {
@@ -100,6 +107,10 @@ export async function* followAppLogs(opts: FollowOptions): AsyncGenerator<LogEve
     }
     await sleep(200, opts.signal);
   }
+}
+
+function freshCursor(): Record<'stdout' | 'stderr', { time?: string; seen: Set<string> }> {
+  return { stdout: { seen: new Set() }, stderr: { seen: new Set() } };
 }
 
 /** Docker's `since` takes seconds with a fraction: "2026-11-25T19:02:20.123456789Z" → "1795…20.123456789". */

@@ -104,3 +104,15 @@ test("Docker's since keeps nanoseconds", () => {
   assert.equal(toDockerSince('2026-11-25T10:00:02.5Z'), '1795600802.500000000');
   assert.equal(toDockerSince('2026-11-25T10:00:02Z'), '1795600802');
 });
+
+test("lines Docker's follower repeats (older than the last seen on their stream) are dropped", async () => {
+  const abort = new AbortController();
+  const err = (t: string, text: string): LogLine => ({ stream: 'stderr', time: t, text });
+  const { server } = scriptedServer(
+    [() => [line('2026-11-25T10:00:01Z', 'a'), line('2026-11-25T10:00:02Z', 'b'), err('2026-11-25T10:00:01.5Z', 'e1'), line('2026-11-25T10:00:01Z', 'a'), line('2026-11-25T10:00:02Z', 'b'), line('2026-11-25T10:00:03Z', 'c')]],
+    () => [container('c1', 'aaa')],
+  );
+  const events = await take(followAppLogs({ server: async () => server, app: 'app', tail: 10, signal: abort.signal, pollMs: 5 }), 6);
+  abort.abort();
+  assert.deepEqual(events.filter((e) => e.kind === 'line').map((e) => (e as { line: LogLine }).line.text), ['a', 'b', 'e1', 'c'], 'stderr, older than stdout, is kept: streams are ordered separately');
+});
