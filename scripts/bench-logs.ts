@@ -20,7 +20,8 @@ import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import type { FrameLocator, Page } from 'playwright-core';
-import { cleanupScratch, CodeServer, codeServerBin, launchBrowser, sleep, waitFor, Workbench } from '../test/e2e/harness';
+import { cleanupScratch, CodeServer, codeServerBin, launchBrowser, sleep, waitFor } from '../test/e2e/harness';
+import { Workbench } from '../test/e2e/workbench';
 import { cleanupApp, cli, makeWorkspace, onServer, PROJECT, server, testEnv } from '../test/helpers/world';
 
 /**

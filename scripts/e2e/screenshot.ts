@@ -14,7 +14,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { cleanupApp, onServer, PROJECT, servedCommit, server } from '../../test/helpers/world';
-import { freePort, launchBrowser, sleep, waitFor, Workbench } from '../../test/e2e/harness';
+import { freePort, launchBrowser, sleep, waitFor } from '../../test/e2e/harness';
+import { Workbench } from '../../test/e2e/workbench';
 
 const run = promisify(execFile);
 const APP = 'website';

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { cleanupApp, cli, makeWorkspace, onServer, server, servedCommit, testEnv, type Workspace } from '../helpers/world';
-import { cleanupScratch, CodeServer, keepArtifactsOnFailure, launchBrowser, scratchDir, waitFor, Workbench } from './harness';
+import { cleanupScratch, CodeServer, launchBrowser, scratchDir, waitFor } from './harness';
+import { keepArtifactsOnFailure, Workbench } from './workbench';
 
 const env = testEnv();
 const bm1 = server('bm1');

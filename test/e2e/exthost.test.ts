@@ -11,7 +11,8 @@ import { after, afterEach, before, it } from 'node:test';
 import { build } from 'esbuild';
 import type { Browser } from 'playwright-core';
 import { makeWorkspace, PROJECT, testEnv, type Workspace } from '../helpers/world';
-import { cleanupScratch, CodeServer, keepArtifactsOnFailure, launchBrowser, packageVsix, scratchDir, Workbench } from './harness';
+import { cleanupScratch, CodeServer, launchBrowser, packageVsix, scratchDir } from './harness';
+import { keepArtifactsOnFailure, Workbench } from './workbench';
 
 const BUNDLE = join(PROJECT, 'dist-test', 'exthost', 'index.js');
 

@@ -19,7 +19,8 @@ import { promisify } from 'node:util';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Browser, FrameLocator } from 'playwright-core';
 import { cleanupApp, cli, fetchPage, makeWorkspace, onServer, PROJECT, server, testEnv, type Workspace } from '../helpers/world';
-import { cleanupScratch, CodeServer, keepArtifactsOnFailure, launchBrowser, sleep, waitFor, Workbench } from './harness';
+import { cleanupScratch, CodeServer, launchBrowser, sleep, waitFor } from './harness';
+import { keepArtifactsOnFailure, Workbench } from './workbench';
 
 const run = promisify(execFile);
 const env = testEnv();
