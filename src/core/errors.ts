@@ -64,3 +64,9 @@ export function isAbortError(e: unknown): boolean {
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new BmError('Cancelled', 'Cancelled; nothing was changed on the server.');
 }
+
+/** What a failed operation reports: Cancelled when the user aborted it, whatever the aborted stream threw ("aborted", EPIPE…). */
+export function failureOf(e: unknown, signal: AbortSignal | undefined): BmError {
+  if (signal?.aborted && !isBmError(e, 'Cancelled')) return new BmError('Cancelled', 'Cancelled; the previous version keeps serving.', undefined, { cause: e });
+  return asBmError(e);
+}

@@ -5,6 +5,7 @@ import { history as readHistory, status as readStatus, type AppStatus, type Hist
 import { LABEL } from '../core/deploy/labels';
 import { asBmError, BmError } from '../core/errors';
 import type { CommitInfo, ContainerInfo, Logger } from '../core/ports';
+import { withTimeout } from '../core/time';
 import { GitRepo } from '../drivers/git/repo';
 import type { ServerPool } from '../drivers/server-pool';
 import type { UnknownHostKey } from '../drivers/ssh/connection';
@@ -124,11 +125,12 @@ export class WorkspaceModel implements vscode.Disposable {
     const state = this.servers.get(s.name);
     if (!state) return;
     try {
-      const server = await withTimeout(this.pool.get(s), REFRESH_TIMEOUT_MS, `${s.name} did not answer within ${REFRESH_TIMEOUT_MS / 1000}s`);
+      const slow = () => new BmError('Unreachable', `${s.name} did not answer within ${REFRESH_TIMEOUT_MS / 1000}s: it may be down or slow; it is retried in the background.`);
+      const server = await withTimeout(this.pool.get(s), REFRESH_TIMEOUT_MS, slow);
       const [status, containers, history] = await withTimeout(
         Promise.all([readStatus(server, config, s.name), server.engine.containers({ [LABEL.app]: config.app }), readHistory(server, config, s.name)]),
         REFRESH_TIMEOUT_MS,
-        `${s.name} did not answer within ${REFRESH_TIMEOUT_MS / 1000}s`,
+        slow,
       );
       Object.assign(state, { connection: 'connected', error: undefined, hostKey: undefined, status, containers, history, refreshedAt: Date.now() });
     } catch (e) {
@@ -171,14 +173,4 @@ export function connectionStateOf(err: BmError): ConnectionState {
     default:
       return 'error';
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new BmError('Unreachable', `${message}: it may be down or slow; it is retried in the background.`)), ms);
-    p.then(
-      (v) => (clearTimeout(t), resolve(v)),
-      (e: unknown) => (clearTimeout(t), reject(e)),
-    );
-  });
 }

@@ -23,9 +23,7 @@ export type ToWebview =
 export type FromWebview =
   | { type: 'ready' }
   | { type: 'copy'; text: string }
-  | { type: 'save'; text: string }
-  /** Answers a `probe` line (benchmarks): when the line was on screen. */
-  | { type: 'rendered'; marks: { id: string; at: number }[] };
+  | { type: 'save'; text: string };
 
 const SERVER_STATES: readonly ServerState[] = ['connected', 'reconnecting', 'waiting', 'ended'];
 const MAX_TEXT = 64 * 1024 * 1024;
@@ -47,8 +45,6 @@ export function isFromWebview(v: unknown): v is FromWebview {
     case 'copy':
     case 'save':
       return typeof v.text === 'string' && v.text.length <= MAX_TEXT;
-    case 'rendered':
-      return Array.isArray(v.marks) && v.marks.length <= 10_000 && v.marks.every((m) => isObject(m) && typeof m.id === 'string' && typeof m.at === 'number');
     default:
       return false;
   }

@@ -7,34 +7,19 @@
 import assert from 'node:assert/strict';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { after, before, describe, it } from 'node:test';
 import { cleanupApp, cli, makeWorkspace, onServer, server, servedCommit, testEnv, type Workspace } from '../helpers/world';
-import { cleanupScratch, CodeServer, launchBrowser, scratchDir, waitFor } from './harness';
-import { keepArtifactsOnFailure, Workbench } from './workbench';
+import { CodeServer, scratchDir, waitFor } from './harness';
+import { e2eSession, Workbench } from './workbench';
 
 const env = testEnv();
 const bm1 = server('bm1');
 const TEST_TIMEOUT = 120_000;
 
-let browser: Browser;
+const session = e2eSession();
+const { servers, workbenches } = session;
 /** The code-server of the test servers' own ssh config (the deployed workspace and the one without configuration). */
 let mainServer: CodeServer | undefined;
-const servers: CodeServer[] = [];
-const workbenches: Workbench[] = [];
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  for (const wb of workbenches) await wb.close();
-  await browser?.close().catch(() => undefined);
-  for (const cs of servers) await cs.stop();
-  cleanupScratch();
-});
-
-afterEach(keepArtifactsOnFailure(() => ({ workbenches, servers })));
 
 async function startCodeServer(name: string, sshConfig: string): Promise<CodeServer> {
   const cs = await CodeServer.start({ name, env: { BAREMETAL_SSH_CONFIG: sshConfig, DOCKER_HOST: env.dockerHost } });
@@ -49,7 +34,7 @@ async function theMainServer(): Promise<CodeServer> {
 }
 
 async function openWorkbench(cs: CodeServer, folder: string): Promise<Workbench> {
-  const wb = await Workbench.open(browser, cs.folderUrl(folder));
+  const wb = await Workbench.open(session.browser(), cs.folderUrl(folder));
   workbenches.push(wb);
   await wb.openBareMetal();
   return wb;

@@ -16,11 +16,11 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from '
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { after, afterEach, before, describe, it } from 'node:test';
-import type { Browser, FrameLocator } from 'playwright-core';
+import { after, before, describe, it } from 'node:test';
+import type { FrameLocator } from 'playwright-core';
 import { cleanupApp, cli, fetchPage, makeWorkspace, onServer, PROJECT, server, testEnv, type Workspace } from '../helpers/world';
-import { cleanupScratch, CodeServer, launchBrowser, sleep, waitFor } from './harness';
-import { keepArtifactsOnFailure, Workbench } from './workbench';
+import { CodeServer, sleep, waitFor } from './harness';
+import { e2eSession, Workbench } from './workbench';
 
 const run = promisify(execFile);
 const env = testEnv();
@@ -42,22 +42,9 @@ while [ "$i" -le "$3" ]; do echo "$1-$i"; i=$((i + 1)); done >/proc/1/fd/1
 echo ok
 `;
 
-let browser: Browser;
+const session = e2eSession();
+const { workbenches } = session;
 let cs: CodeServer | undefined;
-const workbenches: Workbench[] = [];
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  for (const wb of workbenches) await wb.close();
-  await browser?.close().catch(() => undefined);
-  await cs?.stop();
-  cleanupScratch();
-});
-
-afterEach(keepArtifactsOnFailure(() => ({ workbenches, servers: cs ? [cs] : [] })));
 
 /**
  * Drops this code-server's SSH connections to one test server as a broken link would: the
@@ -118,7 +105,8 @@ describe('the log panel of an app deployed to bm1', () => {
     assert.equal(deployed.code, 0, deployed.stderr);
 
     cs = await CodeServer.start({ name: 'logs', env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost } });
-    wb = await Workbench.open(browser, cs.folderUrl(ws.dir));
+    session.servers.push(cs);
+    wb = await Workbench.open(session.browser(), cs.folderUrl(ws.dir));
     workbenches.push(wb);
     // Tall enough for every numbered line of the reconnection check at once.
     await wb.page.setViewportSize({ width: 1400, height: 1150 });

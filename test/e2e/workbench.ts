@@ -5,7 +5,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { ARTIFACTS, waitFor, type CodeServer } from './harness';
+import { after, afterEach, before } from 'node:test';
+import { ARTIFACTS, cleanupScratch, launchBrowser, waitFor, type CodeServer } from './harness';
 /** A browser tab on one workspace of a code-server: what the tests click in. */
 export class Workbench {
   private constructor(
@@ -162,5 +163,33 @@ export function keepArtifactsOnFailure(state: () => { workbenches: Workbench[]; 
       writeFileSync(join(ARTIFACTS, `${slug}${i ? `-${i}` : ''}.code-server.log`), cs.logTail(400));
     }
     console.error(`artifacts of "${t.name}" kept in ${ARTIFACTS}/${slug}*`);
+  };
+}
+
+/**
+ * One test file's browser, code-servers and workbenches: the browser is launched before the
+ * tests, everything is closed after them, and a failed test keeps its artifacts.
+ */
+export function e2eSession(): { browser: () => Browser; servers: CodeServer[]; workbenches: Workbench[] } {
+  let browser: Browser | undefined;
+  const servers: CodeServer[] = [];
+  const workbenches: Workbench[] = [];
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    for (const wb of workbenches) await wb.close();
+    await browser?.close().catch(() => undefined);
+    for (const cs of servers) await cs.stop();
+    cleanupScratch();
+  });
+  afterEach(keepArtifactsOnFailure(() => ({ workbenches, servers })));
+  return {
+    browser: () => {
+      if (!browser) throw new Error('the browser is launched in before()');
+      return browser;
+    },
+    servers,
+    workbenches,
   };
 }

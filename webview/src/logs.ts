@@ -54,7 +54,6 @@ let paused = false;
 let newWhilePaused = 0;
 let showTimes = false;
 let filter: RegExp | undefined;
-const probes: { id: string; at: number }[] = [];
 /** Counters a benchmark or test reads from the page (never sent anywhere). */
 const stats = { linesReceived: 0, linesRendered: 0, probes: [] as { t: string; at: number }[] };
 (window as unknown as { __bmStats: typeof stats }).__bmStats = stats;
@@ -192,7 +191,6 @@ function pump(): void {
     if (marks.length) {
       const at = Date.now();
       for (const t of marks) {
-        probes.push({ id: t, at });
         stats.probes.push({ t, at });
       }
     }
@@ -242,10 +240,6 @@ function redraw(): void {
   pump();
 }
 
-// Probe marks (benchmarks) are reported a few times a second, never per line.
-setInterval(() => {
-  if (probes.length) post({ type: 'rendered', marks: probes.splice(0) });
-}, 250);
 
 // ---- controls ------------------------------------------------------------------------------
 follow.addEventListener('click', () => {

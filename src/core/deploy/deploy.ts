@@ -3,7 +3,7 @@ import type { Config } from '../config/types';
 import { buildImage } from '../build/build-image';
 import type { LayerCache } from '../transfer/layer-cache';
 import { exportImage, shipImage, type TransferPath } from '../transfer/ship';
-import { asBmError, BmError, isBmError, throwIfAborted } from '../errors';
+import { BmError, failureOf, throwIfAborted } from '../errors';
 import type { Builder, Logger, Phase, ProgressSink, Repo, Server } from '../ports';
 import { appendJournal, type DeployRecord } from './journal';
 import { imageTag } from './labels';
@@ -167,8 +167,7 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
     });
     return toResult(done, deps.serverName, clock.elapsed());
   } catch (e) {
-    // Whatever the aborted stream threw ("aborted", EPIPE…), the user asked for this.
-    const err = signal?.aborted && !isBmError(e, 'Cancelled') ? new BmError('Cancelled', 'Cancelled; the previous version keeps serving.') : asBmError(e);
+    const err = failureOf(e, signal);
     const failed = record(err.code === 'Cancelled' ? 'cancelled' : 'failed', imageId, err.message);
     const cleanup = await serverForCleanup(server, deps.reconnect);
     await appendJournal(cleanup.files, stateBase, failed, logger).catch((je: unknown) => logger.warn(`could not record the failure: ${String(je)}`));

@@ -1,6 +1,7 @@
 import type { HealthcheckConfig, PortMapping } from '../config/types';
 import { BmError } from '../errors';
 import type { ContainerInfo, Engine } from '../ports';
+import { sleep } from '../time';
 
 export interface HealthOptions {
   /** An HTTP check; false: the image's own HEALTHCHECK if it has one, else "keeps running". */
@@ -81,11 +82,4 @@ export function httpTargetFor(check: HealthcheckConfig, ports: PortMapping[]): {
   if (!mapping) return undefined; // unpublished: the caller uses the container's own address
   const host = !mapping.hostIp || mapping.hostIp === '0.0.0.0' ? '127.0.0.1' : mapping.hostIp;
   return { host, port: mapping.hostPort };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
 }

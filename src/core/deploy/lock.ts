@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { BmError } from '../errors';
 import type { ServerFiles } from '../ports';
 import { stateDir } from './journal';
+import { sleep } from '../time';
 
 export interface LockInfo {
   token: string;
@@ -109,11 +110,4 @@ export function parseLock(text: string | undefined): LockInfo | undefined {
   } catch {
     return undefined;
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
 }

@@ -1,5 +1,5 @@
 import type { Config } from '../config/types';
-import { asBmError, BmError, isBmError } from '../errors';
+import { BmError, failureOf } from '../errors';
 import type { Logger, ProgressSink, Server } from '../ports';
 import { newDeployId, PhaseClock, toResult, type DeployResult } from './deploy';
 import { appendJournal, readJournal, type DeployRecord } from './journal';
@@ -68,7 +68,7 @@ export async function rollback(deps: RollbackDeps, opts: RollbackOptions = {}): 
     await appendJournal(server.files, stateBase, done, logger);
     return toResult(done, deps.serverName, clock.elapsed());
   } catch (e) {
-    const err = opts.signal?.aborted && !isBmError(e, 'Cancelled') ? new BmError('Cancelled', 'Cancelled; the previous version keeps serving.') : asBmError(e);
+    const err = failureOf(e, opts.signal);
     if (record) {
       const failed: DeployRecord = { ...record, finishedAt: new Date().toISOString(), result: err.code === 'Cancelled' ? 'cancelled' : 'failed', reason: err.message, phasesMs: clock.phasesMs };
       await appendJournal(server.files, stateBase, failed, logger).catch(() => undefined);

@@ -2,6 +2,7 @@ import { LABEL } from '../deploy/labels';
 import { runningContainer } from '../deploy/status';
 import { asBmError } from '../errors';
 import type { ContainerInfo, LogLine, Server } from '../ports';
+import { sleep } from '../time';
 
 export type LogEvent =
   | { kind: 'line'; line: LogLine }
@@ -119,12 +120,4 @@ export function toDockerSince(iso: string): string {
   if (!m) return String(Math.floor(Date.parse(iso) / 1000));
   const seconds = Math.floor(Date.parse(`${m[1]}Z`) / 1000);
   return m[2] ? `${seconds}.${m[2].padEnd(9, '0').slice(0, 9)}` : String(seconds);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
 }

@@ -5,6 +5,7 @@ import { BmError } from '../../core/errors';
 import type { ContainerInfo, ContainerSpec, Engine, ImageInfo, LogLine, LogOptions } from '../../core/ports';
 import type { SshConnection } from '../ssh/connection';
 import { asSocket } from '../../core/socket-shim';
+import { withTimeout } from '../../core/time';
 import { chainIds } from '../../core/transfer/chain';
 import { LogDemuxer, toContainerInfo, toCreateOptions, toImageInfo } from './convert';
 import { progressMessages } from './json-lines';
@@ -56,7 +57,7 @@ export async function connectEngine(conn: SshConnection, socketPath: string, lab
   const argv = socketPath === '/var/run/docker.sock' ? ['docker', 'system', 'dial-stdio'] : ['docker', '-H', `unix://${socketPath}`, 'system', 'dial-stdio'];
   const viaCli = new Docker({ socketPath: NOT_A_SOCKET, agent: new ChannelAgent(() => conn.execStream(argv)) } as Docker.DockerOptions);
   try {
-    await withTimeout(viaCli.ping(), 10_000);
+    await withTimeout(viaCli.ping(), 10_000, () => new Error('timed out'));
     return { engine: new RemoteEngine(viaCli, conn), transport: 'dial-stdio' };
   } catch {
     throw new BmError(
@@ -64,16 +65,6 @@ export async function connectEngine(conn: SshConnection, socketPath: string, lab
       `${label} has no Docker Engine answering at ${socketPath}: install Docker Engine on the server (and add your user to the docker group), or set "dockerSocket" for this server.`,
     );
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('timed out')), ms);
-    p.then(
-      (v) => (clearTimeout(t), resolve(v)),
-      (e: unknown) => (clearTimeout(t), reject(e)),
-    );
-  });
 }
 
 function statusOf(e: unknown): number | undefined {

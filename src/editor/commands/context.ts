@@ -1,7 +1,6 @@
 import os from 'node:os';
 import * as vscode from 'vscode';
 import { pickServer } from '../../core/config/load';
-import { resolveSecrets } from '../../core/config/secrets';
 import type { Config, ServerConfig } from '../../core/config/types';
 import type { DeployResult } from '../../core/deploy/deploy';
 import { asBmError } from '../../core/errors';
@@ -51,10 +50,6 @@ export async function chooseServer(deps: CommandDeps, item?: AnyItem): Promise<S
     { placeHolder: 'Which server?' },
   );
   return picked ? config.servers[picked.label] : undefined;
-}
-
-export async function secretsFor(config: Config): Promise<Record<string, string>> {
-  return resolveSecrets(config);
 }
 
 /**

@@ -1,11 +1,12 @@
 import * as vscode from 'vscode';
+import { resolveSecrets } from '../../core/config/secrets';
 import { deploy } from '../../core/deploy/deploy';
 import { rollback } from '../../core/deploy/rollback';
 import { defaultLayerCacheDir, LayerCache } from '../../core/transfer/layer-cache';
 import { LocalBuilder } from '../../drivers/docker/builder';
 import { GitRepo } from '../../drivers/git/repo';
 import { CommitItem, DeploymentItem, type AnyItem } from '../views/items';
-import { chooseServer, currentConfig, runOperation, secretsFor, workspaceDir, type CommandDeps } from './context';
+import { chooseServer, currentConfig, runOperation, workspaceDir, type CommandDeps } from './context';
 
 /** Deploys `ref` (a commit, or HEAD) to a server, with progress and Cancel. */
 async function deployRef(deps: CommandDeps, ref: string, item?: AnyItem): Promise<void> {
@@ -14,7 +15,7 @@ async function deployRef(deps: CommandDeps, ref: string, item?: AnyItem): Promis
   if (!server) return;
   const label = ref === 'HEAD' ? 'HEAD' : ref.slice(0, 7);
   await runOperation(deps, `Deploying ${label} to ${server.name}`, async (signal, progress) => {
-    const secrets = await secretsFor(config);
+    const secrets = await resolveSecrets(config);
     const repo = await GitRepo.open(workspaceDir());
     progress({ phase: 'connect', message: `Connecting to ${server.name}` });
     const connected = await deps.pool.get(server, signal);
@@ -74,7 +75,7 @@ export const rollbackTo = (deps: CommandDeps) => async (item?: AnyItem) => {
   if (!commit) return;
   const to = commit;
   await runOperation(deps, `Rolling ${server.name} back to ${to.slice(0, 7)}`, async (signal, progress) => {
-    const secrets = await secretsFor(config);
+    const secrets = await resolveSecrets(config);
     const connected = await deps.pool.get(server, signal);
     return rollback({ config, server: connected, serverName: server.name, secrets, logger: deps.logger, progress, who: deps.who }, { to, signal });
   });

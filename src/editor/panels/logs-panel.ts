@@ -39,11 +39,8 @@ export class LogsPanel implements vscode.Disposable {
   private flushTimer?: ReturnType<typeof setTimeout>;
   private ready = false;
   private readonly beforeReady: ToWebview[] = [];
-  private readonly rendered = new vscode.EventEmitter<{ id: string; at: number }[]>();
   /** Whether any secret is long enough for redact() to mask (most apps: none, and no per-line work). */
   private readonly masking: boolean;
-  /** For benchmarks and tests: probe marks the webview reports on screen. */
-  readonly onDidRender = this.rendered.event;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -105,9 +102,6 @@ export class LogsPanel implements vscode.Disposable {
         if (uri) await vscode.workspace.fs.writeFile(uri, Buffer.from(m.text, 'utf8'));
         return;
       }
-      case 'rendered':
-        this.rendered.fire(m.marks);
-        return;
     }
   }
 
@@ -196,7 +190,6 @@ export class LogsPanel implements vscode.Disposable {
     if (this.abort.signal.aborted) return;
     this.abort.abort();
     if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.rendered.dispose();
     for (const d of this.disposables) d.dispose();
     this.panel.dispose();
   }

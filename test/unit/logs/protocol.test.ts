@@ -5,8 +5,7 @@ import { isFromWebview, isToWebview } from '../../../src/protocol/logs';
 test('messages from the webview are checked field by field', () => {
   assert.ok(isFromWebview({ type: 'ready' }));
   assert.ok(isFromWebview({ type: 'copy', text: 'abc' }));
-  assert.ok(isFromWebview({ type: 'rendered', marks: [{ id: '1', at: 2 }] }));
-  for (const bad of [null, 'ready', [], { type: 'run', cmd: 'rm -rf /' }, { type: 'copy' }, { type: 'save', text: 42 }, { type: 'rendered', marks: [{ id: 1, at: 'x' }] }]) {
+  for (const bad of [null, 'ready', [], { type: 'run', cmd: 'rm -rf /' }, { type: 'copy' }, { type: 'save', text: 42 }, { type: 'rendered', marks: [] }]) {
     assert.equal(isFromWebview(bad), false, JSON.stringify(bad));
   }
 });
