@@ -36,7 +36,9 @@ export function activate(context: vscode.ExtensionContext): BareMetalApi {
     },
   });
   const model = new WorkspaceModel(pool, logger, () => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath);
-  const logs = new LogPanels(context.extensionUri, pool, logger);
+  // A log panel sees a deploy the moment its container changes, whoever made it: the views
+  // then need not wait for their next refresh.
+  const logs = new LogPanels(context.extensionUri, pool, logger, () => model.refreshSoon());
   const trees = { servers: new ServersTree(model), deployments: new DeploymentsTree(model), commits: new CommitsTree(model) };
 
   context.subscriptions.push(
@@ -63,7 +65,9 @@ export function activate(context: vscode.ExtensionContext): BareMetalApi {
     watch('.git/{HEAD,index,refs/**}', () => model.refreshLocal());
   }
   context.subscriptions.push(model.onDidChange(() => void vscode.commands.executeCommand('setContext', 'baremetal.hasConfig', model.config !== undefined || model.configError?.code !== 'ConfigNotFound')));
-  model.start();
+  const interval = () => 1000 * (vscode.workspace.getConfiguration('baremetal').get<number>('refreshIntervalSeconds') ?? 30);
+  context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('baremetal.refreshIntervalSeconds') && model.schedule(interval())));
+  model.start(interval());
   return { model, trees };
 }
 

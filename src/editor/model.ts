@@ -45,6 +45,7 @@ export class WorkspaceModel implements vscode.Disposable {
   private refreshing?: Promise<void>;
   private queued?: Promise<void>;
   private timer?: ReturnType<typeof setInterval>;
+  private soon: ReturnType<typeof setTimeout>[] = [];
 
   constructor(
     private readonly pool: ServerPool,
@@ -52,10 +53,16 @@ export class WorkspaceModel implements vscode.Disposable {
     private readonly dir: () => string | undefined,
   ) {}
 
-  /** A gentle schedule: every 30 s while the window is open. */
+  /** A gentle schedule: every `intervalMs` (0: never) while the window is open; and once now. */
   start(intervalMs = 30_000): void {
-    this.timer = setInterval(() => void this.refresh(), intervalMs);
+    this.schedule(intervalMs);
     void this.refresh();
+  }
+
+  /** Changes the schedule (the setting was edited). */
+  schedule(intervalMs: number): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = intervalMs > 0 ? setInterval(() => void this.refresh(), Math.max(intervalMs, 1_000)) : undefined;
   }
 
   /**
@@ -73,6 +80,15 @@ export class WorkspaceModel implements vscode.Disposable {
     }
     this.refreshing = this.doRefresh().finally(() => (this.refreshing = undefined));
     return this.refreshing;
+  }
+
+  /**
+   * Someone else deployed (a log panel saw the container change): refresh now, and again while
+   * that deploy's health check runs, since its history record is written only once it passes.
+   */
+  refreshSoon(delaysMs: readonly number[] = [0, 3_000, 10_000]): void {
+    for (const t of this.soon) clearTimeout(t);
+    this.soon = delaysMs.map((ms) => setTimeout(() => void this.refresh(), ms));
   }
 
   /** Only what lives here (commits, uncommitted files): for git changes, no server asked. */
@@ -151,6 +167,7 @@ export class WorkspaceModel implements vscode.Disposable {
 
   dispose(): void {
     if (this.timer) clearInterval(this.timer);
+    for (const t of this.soon) clearTimeout(t);
     this.changed.dispose();
   }
 }

@@ -14,9 +14,22 @@ export interface WireLine {
 
 export type ServerState = 'connected' | 'reconnecting' | 'waiting' | 'ended';
 
+/**
+ * A batch of lines packed into three strings: the texts and the timestamps each joined by "\n",
+ * and one character per line for its server and stream. VS Code serialises every webview
+ * message (JSON, more than once on its way to the page); one object per line made that the
+ * extension host's biggest cost under a log flood, while a few long strings go through fast.
+ */
+export interface LineBatch {
+  type: 'lines';
+  text: string;
+  times: string;
+  kinds: string;
+}
+
 export type ToWebview =
   | { type: 'init'; app: string; servers: string[]; tail: number }
-  | { type: 'lines'; lines: WireLine[] }
+  | LineBatch
   | { type: 'marker'; server: number; text: string; time: string }
   | { type: 'status'; server: number; state: ServerState; message: string };
 
@@ -32,8 +45,36 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function isWireLine(v: unknown): v is WireLine {
-  return isObject(v) && Number.isInteger(v.s) && (v.e === 0 || v.e === 1) && typeof v.x === 'string' && (v.t === undefined || typeof v.t === 'string');
+/** A line's kind character is KIND_BASE + server × 2 + (stderr ? 1 : 0): printable, so a batch stays readable when logged. */
+const KIND_BASE = 48;
+
+/** Lines → one message. A text never holds "\n" (lines are split on it); should one, it shows as ␤. */
+export function packLines(lines: readonly WireLine[]): LineBatch {
+  let kinds = '';
+  const texts: string[] = new Array<string>(lines.length);
+  const times: string[] = new Array<string>(lines.length);
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i];
+    kinds += String.fromCharCode(KIND_BASE + l.s * 2 + l.e);
+    texts[i] = l.x.includes('\n') ? l.x.replaceAll('\n', '\u2424') : l.x;
+    times[i] = l.t ?? '';
+  }
+  return { type: 'lines', text: texts.join('\n'), times: times.join('\n'), kinds };
+}
+
+/** One message → lines; undefined when its parts do not agree (the message is then dropped). */
+export function unpackLines(m: LineBatch): WireLine[] | undefined {
+  const n = m.kinds.length;
+  const texts = m.text.split('\n');
+  const times = m.times.split('\n');
+  if (n === 0 || texts.length !== n || times.length !== n) return undefined;
+  const out: WireLine[] = new Array<WireLine>(n);
+  for (let i = 0; i < n; i++) {
+    const k = m.kinds.charCodeAt(i) - KIND_BASE;
+    if (k < 0) return undefined;
+    out[i] = times[i] ? { s: k >> 1, e: (k & 1) as 0 | 1, t: times[i], x: texts[i] } : { s: k >> 1, e: (k & 1) as 0 | 1, x: texts[i] };
+  }
+  return out;
 }
 
 /** Checks a message from the webview; anything else is dropped by the caller. */
@@ -57,7 +98,7 @@ export function isToWebview(v: unknown): v is ToWebview {
     case 'init':
       return typeof v.app === 'string' && Array.isArray(v.servers) && v.servers.every((s) => typeof s === 'string') && Number.isInteger(v.tail);
     case 'lines':
-      return Array.isArray(v.lines) && v.lines.every(isWireLine);
+      return typeof v.text === 'string' && typeof v.times === 'string' && typeof v.kinds === 'string' && v.text.length <= MAX_TEXT;
     case 'marker':
       return Number.isInteger(v.server) && typeof v.text === 'string' && typeof v.time === 'string';
     case 'status':

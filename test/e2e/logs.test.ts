@@ -20,6 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FrameLocator } from 'playwright-core';
 import { cleanupApp, cli, fetchPage, makeWorkspace, onServer, PROJECT, server, testEnv, type Workspace } from '../helpers/world';
 import { CodeServer, sleep, waitFor } from './harness';
+import { SEQ_CGI } from './seq-cgi';
 import { e2eSession, Workbench } from './workbench';
 
 const run = promisify(execFile);
@@ -27,20 +28,6 @@ const env = testEnv();
 const bm1 = server('bm1');
 const TEST_TIMEOUT = 60_000;
 const SCREENSHOTS = join(PROJECT, 'media', 'screenshots');
-
-/** `GET /cgi-bin/seq?word&from&to` writes "word-from" … "word-to" to the app's log, one per line. */
-export const SEQ_CGI = `#!/bin/sh
-# For the log panel's tests: ?word&from&to writes "word-from" ... "word-to" to the app's log
-# (PID 1's stdout is the container's stdout), then answers "ok".
-set -f
-IFS='&'
-set -- $QUERY_STRING
-unset IFS
-printf 'Content-Type: text/plain\\r\\n\\r\\n'
-i=$2
-while [ "$i" -le "$3" ]; do echo "$1-$i"; i=$((i + 1)); done >/proc/1/fd/1
-echo ok
-`;
 
 const session = e2eSession();
 const { workbenches } = session;
@@ -104,7 +91,8 @@ describe('the log panel of an app deployed to bm1', () => {
     const deployed = await cli(['deploy'], { cwd: ws.dir });
     assert.equal(deployed.code, 0, deployed.stderr);
 
-    cs = await CodeServer.start({ name: 'logs', env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost } });
+    // No timed refresh of the views: a deploy made elsewhere reaches them only through the panel.
+    cs = await CodeServer.start({ name: 'logs', env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost }, settings: { 'baremetal.refreshIntervalSeconds': 0 } });
     session.servers.push(cs);
     wb = await Workbench.open(session.browser(), cs.folderUrl(ws.dir));
     workbenches.push(wb);
@@ -199,6 +187,8 @@ describe('the log panel of an app deployed to bm1', () => {
       const marker = r.findIndex((l) => l.startsWith(`── deploy: now ${name} (${sha.slice(0, 12)}) · `));
       return marker >= 0 && r.slice(marker + 1).some((l) => l.startsWith('hello: serving /www'));
     });
+    // The panel saw the deploy made with the CLI: the sidebar shows it without a Refresh.
+    await wb.row('Deployments', `${sha.slice(0, 7)} second version`, /^current · /).waitFor({ timeout: 20_000 });
   });
 
   it('survives an SSH drop: says it reconnects, and no line is lost or doubled', { timeout: TEST_TIMEOUT }, async () => {

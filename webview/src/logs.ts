@@ -11,7 +11,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
-import { isToWebview, type FromWebview, type ToWebview, type WireLine } from '../../src/protocol/logs';
+import { isToWebview, unpackLines, type FromWebview, type ToWebview, type WireLine } from '../../src/protocol/logs';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromWebview): void };
 const vscode = acquireVsCodeApi();
@@ -78,12 +78,13 @@ const timesBox = el<HTMLElement & { checked: boolean }>('<vscode-checkbox id="ti
 const clear = el<HTMLElement>('<vscode-button id="clear" secondary>Clear</vscode-button>');
 const copy = el<HTMLElement>('<vscode-button id="copy" secondary title="Copy the selection, or everything shown">Copy</vscode-button>');
 const save = el<HTMLElement>('<vscode-button id="save" secondary>Save…</vscode-button>');
-const group = (...children: HTMLElement[]) => {
-  const g = el<HTMLElement>('<div class="group"></div>');
+const group = (cls: string, ...children: HTMLElement[]) => {
+  const g = el<HTMLElement>(`<div class="group ${cls}"></div>`);
   g.append(...children);
   return g;
 };
-toolbar.append(group(follow, newLines), group(searchBox, regexBox, caseBox, count), group(filterBox), group(timesBox), el('<span class="spacer"></span>'), group(clear, copy, save));
+// The text fields give up width first, so a narrow panel keeps one row as long as it can.
+toolbar.append(group('', follow, newLines), group('grow', searchBox, regexBox, caseBox, count), group('grow', filterBox), group('', timesBox), el('<span class="spacer"></span>'), group('', clear, copy, save));
 const statusBar = el<HTMLElement>('<div id="status"></div>');
 toolbar.after(statusBar);
 
@@ -158,11 +159,6 @@ function visible(e: Entry): boolean {
   return !filter || e.kind === 'note' || filter.test(e.line.x);
 }
 
-function enqueue(text: string, probe?: string, lines = 1): void {
-  queue.push({ text, probes: probe ? [probe] : [], lines });
-  pump();
-}
-
 /** Writes the queue in chunks, each after xterm has taken the previous one. */
 function pump(): void {
   const writable = (item: Chunk | undefined) => item !== undefined && (!paused || item.redraw === true);
@@ -198,21 +194,40 @@ function pump(): void {
   });
 }
 
-function add(e: Entry): void {
-  entries.push(e);
+/** Keeps new entries and queues the visible ones for xterm, a batch at a time (in chunks of at most MAX_CHUNK). */
+function add(batch: Entry[]): void {
+  let text = '';
+  let lines = 0;
+  let probes: string[] = [];
+  let shown = 0;
+  const cut = () => {
+    if (text) queue.push({ text, probes, lines });
+    text = '';
+    lines = 0;
+    probes = [];
+  };
+  for (const e of batch) {
+    entries.push(e);
+    if (!visible(e)) continue;
+    shown += 1;
+    if (heldTooMany) continue; // Resume redraws everything kept
+    text += render(e);
+    lines += 1;
+    if (e.kind === 'line' && e.line.t && e.line.x.includes(PROBE)) probes.push(e.line.t);
+    if (text.length >= MAX_CHUNK) cut();
+  }
+  cut();
   if (entries.length > MAX_ENTRIES) entries = entries.slice(entries.length - Math.floor(MAX_ENTRIES * 0.9));
-  if (!visible(e)) return;
-  if (paused) {
-    newWhilePaused += 1;
+  if (paused && shown) {
+    newWhilePaused += shown;
     newLines.textContent = `${newWhilePaused} new line${newWhilePaused === 1 ? '' : 's'}`;
     newLines.hidden = false;
   }
-  if (heldTooMany) return; // Resume redraws everything kept
-  enqueue(render(e), e.kind === 'line' && e.line.t && e.line.x.includes(PROBE) ? e.line.t : undefined);
-  if (paused && queue.length > MAX_ENTRIES) {
+  if (paused && !heldTooMany && queue.reduce((n, c) => n + c.lines, 0) > MAX_ENTRIES) {
     queue = queue.filter((c) => c.redraw);
     heldTooMany = true;
   }
+  pump();
 }
 
 /**
@@ -326,17 +341,19 @@ const handlers: { [K in ToWebview['type']]: (m: Extract<ToWebview, { type: K }>)
     document.title = `Logs: ${app}`;
   },
   lines: (m) => {
-    stats.linesReceived += m.lines.length;
-    for (const line of m.lines) add({ kind: 'line', line });
+    const lines = unpackLines(m);
+    if (!lines) return; // its parts disagree: not something the extension sends
+    stats.linesReceived += lines.length;
+    add(lines.map((line): Entry => ({ kind: 'line', line })));
   },
-  marker: (m) => add({ kind: 'note', server: m.server, text: m.text, time: m.time, tone: 'marker' }),
+  marker: (m) => add([{ kind: 'note', server: m.server, text: m.text, time: m.time, tone: 'marker' }]),
   status: (m) => {
     statusBar.textContent = m.message;
     statusBar.className = m.state;
     const before = lastState.get(m.server);
     lastState.set(m.server, m.state);
-    if (m.state !== 'connected') add({ kind: 'note', server: m.server, text: m.message, time: new Date().toISOString(), tone: 'status' });
-    else if (before && before !== 'connected') add({ kind: 'note', server: m.server, text: `${servers[m.server] ?? ''} reconnected`, time: new Date().toISOString(), tone: 'status' });
+    if (m.state !== 'connected') add([{ kind: 'note', server: m.server, text: m.message, time: new Date().toISOString(), tone: 'status' }]);
+    else if (before && before !== 'connected') add([{ kind: 'note', server: m.server, text: `${servers[m.server] ?? ''} reconnected`, time: new Date().toISOString(), tone: 'status' }]);
   },
 };
 

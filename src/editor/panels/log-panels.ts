@@ -13,6 +13,8 @@ export class LogPanels implements vscode.Disposable {
     private readonly extensionUri: vscode.Uri,
     private readonly pool: ServerPool,
     private readonly logger: Logger,
+    /** Called when a panel sees a deploy or rollback replace the container (from anyone: the CLI, a teammate). */
+    private readonly onContainerReplaced: () => void = () => undefined,
   ) {}
 
   async show(config: Config, servers: ServerConfig[], preface?: { server: number; title: string; lines: string[] }): Promise<LogsPanel> {
@@ -24,7 +26,7 @@ export class LogPanels implements vscode.Disposable {
     }
     open?.dispose();
     const secrets = await resolveSecrets(config).catch(() => ({}));
-    const panel = new LogsPanel(this.extensionUri, { app: config.app, servers, pool: this.pool, logger: this.logger, secrets, preface });
+    const panel = new LogsPanel(this.extensionUri, { app: config.app, servers, pool: this.pool, logger: this.logger, secrets, preface, onContainerReplaced: this.onContainerReplaced });
     this.panels.set(key, panel);
     return panel;
   }

@@ -4,7 +4,7 @@ import { redact } from '../../core/config/secrets';
 import type { ServerConfig } from '../../core/config/types';
 import { followAppLogs } from '../../core/logs/follow';
 import { TimeMerger } from '../../core/logs/merge';
-import { isFromWebview, type FromWebview, type ToWebview, type WireLine } from '../../protocol/logs';
+import { isFromWebview, packLines, type FromWebview, type ToWebview, type WireLine } from '../../protocol/logs';
 import type { ServerPool } from '../../drivers/server-pool';
 import type { Logger } from '../../core/ports';
 
@@ -22,6 +22,8 @@ export interface LogsPanelOptions {
   tail?: number;
   /** Lines to show first, before anything streams (a failed container's last lines). */
   preface?: { server: number; title: string; lines: string[] };
+  /** A deploy or rollback replaced the container on one of the servers. */
+  onContainerReplaced?: () => void;
 }
 
 /**
@@ -111,7 +113,7 @@ export class LogsPanel implements vscode.Disposable {
 
   private showPreface(p: NonNullable<LogsPanelOptions['preface']>): void {
     this.post({ type: 'marker', server: p.server, text: p.title, time: new Date().toISOString() });
-    this.post({ type: 'lines', lines: p.lines.map((x): WireLine => ({ s: p.server, e: 0, x: this.mask(x) })) });
+    if (p.lines.length) this.post(packLines(p.lines.map((x): WireLine => ({ s: p.server, e: 0, x: this.mask(x) }))));
   }
 
   private start(): void {
@@ -129,6 +131,7 @@ export class LogsPanel implements vscode.Disposable {
         } else if (e.kind === 'container') {
           this.flush(true);
           const what = e.replaced ? 'deploy: now' : 'following';
+          if (e.replaced) this.opts.onContainerReplaced?.();
           this.post({ type: 'marker', server: index, text: `${what} ${e.container.name} (${e.commit?.slice(0, 12) ?? 'unknown commit'})`, time: e.container.startedAt ?? new Date().toISOString() });
         } else {
           this.flush(true);
@@ -151,7 +154,7 @@ export class LogsPanel implements vscode.Disposable {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     const lines = this.merger.take(all);
-    for (let i = 0; i < lines.length; i += MAX_BATCH) this.post({ type: 'lines', lines: lines.slice(i, i + MAX_BATCH) });
+    for (let i = 0; i < lines.length; i += MAX_BATCH) this.post(packLines(lines.slice(i, i + MAX_BATCH)));
     // Lines held back for another server's sake: look again shortly.
     if (this.merger.size) this.scheduleFlush();
   }
