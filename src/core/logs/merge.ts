@@ -30,6 +30,19 @@ export class TimeMerger<T extends Timed> {
 
   /** The lines that may go now, in time order; `all` releases everything. */
   take(all = false): T[] {
+    return this.release(() => all);
+  }
+
+  /**
+   * What take() releases, plus every line `server` has waiting, each with the other servers'
+   * earlier lines: what must be shown before a note of that server (a marker, a status). The
+   * others' later lines keep waiting for their turn.
+   */
+  takeThrough(server: number): T[] {
+    return this.release(() => (this.waiting[server]?.length ?? 0) > 0);
+  }
+
+  private release(force: () => boolean): T[] {
     const out: T[] = [];
     for (;;) {
       let s = -1;
@@ -42,7 +55,7 @@ export class TimeMerger<T extends Timed> {
       const t = head.item.t ?? '';
       const patient = this.now() - head.at >= this.patienceMs;
       const othersLater = this.waiting.every((q, i) => i === s || q.length > 0 || (this.lastSeen[i] ?? '') >= t);
-      if (!all && this.servers > 1 && !othersLater && !patient) break;
+      if (!force() && this.servers > 1 && !othersLater && !patient) break;
       out.push(this.waiting[s].shift()!.item);
     }
     return out;

@@ -129,19 +129,19 @@ export class LogsPanel implements vscode.Disposable {
           if (this.merger.size >= MAX_BATCH) this.flush();
           else this.scheduleFlush();
         } else if (e.kind === 'container') {
-          this.flush(true);
+          this.flush(index);
           const what = e.replaced ? 'deploy: now' : 'following';
           if (e.replaced) this.opts.onContainerReplaced?.();
           this.post({ type: 'marker', server: index, text: `${what} ${e.container.name} (${e.commit?.slice(0, 12) ?? 'unknown commit'})`, time: e.container.startedAt ?? new Date().toISOString() });
         } else {
-          this.flush(true);
+          this.flush(index);
           this.post({ type: 'status', server: index, state: e.state, message: `${server.name}: ${e.message}` });
         }
       }
     } catch (e) {
       this.opts.logger.error(`logs of ${server.name}: ${(e as Error).message}`);
     }
-    this.flush(true);
+    this.flush(index);
     if (!this.disposed) this.post({ type: 'status', server: index, state: 'ended', message: `${server.name}: the log stream ended` });
   }
 
@@ -149,11 +149,15 @@ export class LogsPanel implements vscode.Disposable {
     this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
   }
 
-  /** Sends what may go (`all`: everything, before a marker or a status line). */
-  private flush(all = false): void {
+  /**
+   * Sends what may go; before a marker or a status line of server `before`, all of that server's
+   * lines too (the other servers' later ones stay in the merge: releasing them would put them
+   * ahead of earlier lines still on their way, e.g. the history of a panel just opened).
+   */
+  private flush(before?: number): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    const lines = this.merger.take(all);
+    const lines = before === undefined ? this.merger.take() : this.merger.takeThrough(before);
     for (let i = 0; i < lines.length; i += MAX_BATCH) this.post(packLines(lines.slice(i, i + MAX_BATCH)));
     // Lines held back for another server's sake: look again shortly.
     if (this.merger.size) this.scheduleFlush();

@@ -32,3 +32,18 @@ test('a server that has already shown a later line does not hold others back', (
   assert.equal(m.size, 1);
   assert.deepEqual(m.take(true).map((l) => l.x), ['b9'], 'all: everything goes');
 });
+
+test("a server's note releases its own lines, with the others' earlier ones, and holds their later ones", () => {
+  const m = new TimeMerger<{ s: number; t: string; x: string }>(2, 150, () => 0);
+  // Server 0's history is in; server 1 says "following" before its own history comes.
+  m.push(at(0, 1, 'a1'));
+  m.push(at(0, 3, 'a3'));
+  assert.deepEqual(m.takeThrough(1), [], "nothing of server 1's waits: server 0's lines keep waiting for its history");
+  m.push(at(1, 2, 'b2'));
+  m.push(at(1, 4, 'b4'));
+  assert.deepEqual(m.takeThrough(1).map((l) => l.x), ['a1', 'b2', 'a3', 'b4'], "all of server 1's lines, in time order with server 0's earlier ones");
+  m.push(at(0, 5, 'a5'));
+  m.push(at(1, 6, 'b6'));
+  assert.deepEqual(m.takeThrough(0).map((l) => l.x), ['a5'], 'b6 waits: server 0 may still send 5.5');
+  assert.equal(m.size, 1);
+});
