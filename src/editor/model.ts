@@ -88,7 +88,14 @@ export class WorkspaceModel implements vscode.Disposable {
    */
   refreshSoon(delaysMs: readonly number[] = [0, 3_000, 10_000]): void {
     for (const t of this.soon) clearTimeout(t);
-    this.soon = delaysMs.map((ms) => setTimeout(() => void this.refresh(), ms));
+    this.soon = delaysMs.map((ms) => setTimeout(() => void this.refreshServers(), ms));
+  }
+
+  /** The servers only: no config read, no git (a deploy elsewhere changes neither). */
+  private async refreshServers(): Promise<void> {
+    const config = this.config;
+    if (!config || this.refreshing) return; // a full refresh under way covers it
+    await Promise.all(Object.values(config.servers).map((s) => this.refreshServer(config, s)));
   }
 
   /** Only what lives here (commits, uncommitted files): for git changes, no server asked. */

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { inspect } from 'node:util';
 import { Transform, type Duplex, type Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { BmError } from '../../core/errors';
@@ -21,6 +22,15 @@ class ChannelAgent extends http.Agent {
     // one each (about 600 bytes and a round trip per call saved). Few idle ones, because with
     // dial-stdio each channel is an SSH session and OpenSSH allows 10 per connection.
     super({ keepAlive: true, maxFreeSockets: 2 });
+  }
+
+  /**
+   * docker-modem formats every request's options with util.inspect (showHidden, no depth limit)
+   * for its debug log, even when that log is off: through this agent's kept-alive channels that
+   * walked the whole SSH client, milliseconds of the extension host's thread per API call.
+   */
+  [inspect.custom](): string {
+    return 'ChannelAgent';
   }
 
   override createConnection(_options: http.ClientRequestArgs, callback?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
