@@ -70,8 +70,8 @@ const toolbar = document.getElementById('toolbar') as HTMLElement;
 const follow = el<HTMLElement & { textContent: string }>('<vscode-button id="follow" secondary title="Pause the scrolling (new lines are counted)">Pause</vscode-button>');
 const newLines = el<HTMLElement>('<vscode-badge id="newlines" hidden>0 new lines</vscode-badge>');
 const searchBox = el<HTMLElement & { value: string }>('<vscode-textfield id="search" placeholder="Search" title="Enter: next, Shift+Enter: previous"></vscode-textfield>');
-const regexBox = el<HTMLElement & { checked: boolean }>('<vscode-checkbox id="regex" label="Regex"></vscode-checkbox>');
-const caseBox = el<HTMLElement & { checked: boolean }>('<vscode-checkbox id="case" label="Match case"></vscode-checkbox>');
+const regexBox = el<HTMLElement & { checked: boolean }>('<vscode-checkbox id="regex" label=".*" title="Use regular expression (search and filter)"></vscode-checkbox>');
+const caseBox = el<HTMLElement & { checked: boolean }>('<vscode-checkbox id="case" label="Aa" title="Match case (search and filter)"></vscode-checkbox>');
 const count = el<HTMLElement>('<span id="count" class="count"></span>');
 const filterBox = el<HTMLElement & { value: string }>('<vscode-textfield id="filter" placeholder="Filter lines"></vscode-textfield>');
 const timesBox = el<HTMLElement & { checked: boolean }>('<vscode-checkbox id="timestamps" label="Timestamps"></vscode-checkbox>');
@@ -84,7 +84,7 @@ const group = (cls: string, ...children: HTMLElement[]) => {
   return g;
 };
 // The text fields give up width first, so a narrow panel keeps one row as long as it can.
-toolbar.append(group('', follow, newLines), group('grow', searchBox, regexBox, caseBox, count), group('grow', filterBox), group('', timesBox), el('<span class="spacer"></span>'), group('', clear, copy, save));
+toolbar.append(group('', follow, newLines), group('grow search', searchBox, regexBox, caseBox, count), group('grow filter', filterBox), group('', timesBox), el('<span class="spacer"></span>'), group('', clear, copy, save));
 const statusBar = el<HTMLElement>('<div id="status"></div>');
 toolbar.after(statusBar);
 
