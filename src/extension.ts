@@ -64,7 +64,14 @@ export function activate(context: vscode.ExtensionContext): BareMetalApi {
     watch(CONFIG_FILE, () => model.refresh());
     watch('.git/{HEAD,index,refs/**}', () => model.refreshLocal());
   }
-  context.subscriptions.push(model.onDidChange(() => void vscode.commands.executeCommand('setContext', 'baremetal.hasConfig', model.config !== undefined || model.configError?.code !== 'ConfigNotFound')));
+  // Set only when it changes: every setContext makes the workbench re-evaluate its menus and views.
+  let hasConfig: boolean | undefined;
+  context.subscriptions.push(
+    model.onDidChange(() => {
+      const now = model.config !== undefined || model.configError?.code !== 'ConfigNotFound';
+      if (now !== hasConfig) void vscode.commands.executeCommand('setContext', 'baremetal.hasConfig', (hasConfig = now));
+    }),
+  );
   const interval = () => 1000 * (vscode.workspace.getConfiguration('baremetal').get<number>('refreshIntervalSeconds') ?? 30);
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('baremetal.refreshIntervalSeconds') && model.schedule(interval())));
   model.start(interval());

@@ -21,7 +21,6 @@ export interface ServerState {
   status?: AppStatus;
   containers: ContainerInfo[];
   history: HistoryEntry[];
-  refreshedAt?: number;
 }
 
 /** How long a server may take to answer a refresh before it is shown as not answering. */
@@ -147,6 +146,7 @@ export class WorkspaceModel implements vscode.Disposable {
   private async refreshServer(config: Config, s: ServerConfig): Promise<void> {
     const state = this.servers.get(s.name);
     if (!state) return;
+    const before = shown(state);
     try {
       const slow = () => new BmError('Unreachable', `${s.name} did not answer within ${REFRESH_TIMEOUT_MS / 1000}s: it may be down or slow; it is retried in the background.`);
       const server = await withTimeout(this.pool.get(s), REFRESH_TIMEOUT_MS, slow);
@@ -155,7 +155,7 @@ export class WorkspaceModel implements vscode.Disposable {
         REFRESH_TIMEOUT_MS,
         slow,
       );
-      Object.assign(state, { connection: 'connected', error: undefined, hostKey: undefined, status, containers, history, refreshedAt: Date.now() });
+      Object.assign(state, { connection: 'connected', error: undefined, hostKey: undefined, status, containers, history });
     } catch (e) {
       const err = asBmError(e);
       // Said once per change, not every refresh: the log tells why a server is not connected.
@@ -164,7 +164,9 @@ export class WorkspaceModel implements vscode.Disposable {
       state.connection = connectionStateOf(err);
       state.hostKey = (err as BmError & { hostKey?: UnknownHostKey }).hostKey;
     }
-    this.changed.fire();
+    // Views are redrawn only when what they show changed: a redraw costs the workbench's thread,
+    // which is also the log panel's, and most refreshes change nothing.
+    if (shown(state) !== before) this.changed.fire();
   }
 
   /** Which servers run this commit now (for the Commits view). */
@@ -177,6 +179,12 @@ export class WorkspaceModel implements vscode.Disposable {
     for (const t of this.soon) clearTimeout(t);
     this.changed.dispose();
   }
+}
+
+/** What the views show of a server, as one comparable string. */
+function shown(s: ServerState): string {
+  // (uptimeSeconds grows on every read; the views count uptime from startedAt when they draw.)
+  return JSON.stringify([s.connection, s.error?.message, s.hostKey, { ...s.status, uptimeSeconds: undefined }, s.containers, s.history]);
 }
 
 export function connectionStateOf(err: BmError): ConnectionState {
