@@ -15,6 +15,7 @@ import type { FrameLocator } from 'playwright-core';
 import { cleanupApp, cli, fetchPage, makeWorkspace, onServer, server, testEnv, type Workspace } from '../helpers/world';
 import { CodeServer, sleep, waitFor } from './harness';
 import { addSeqCgi } from './seq-cgi';
+import { panelRows, waitForPanelRows } from './log-panel';
 import { e2eSession, Workbench } from './workbench';
 
 const env = testEnv();
@@ -32,18 +33,8 @@ describe('the merged log view of an app deployed to bm1 and bm2', () => {
   let wb: Workbench;
   let panel: FrameLocator;
 
-  /** The terminal's rows on screen, as a user reads them. */
-  const rows = async (): Promise<string[]> =>
-    panel.locator('.xterm-rows').evaluate((el) => [...el.children].map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()).filter(Boolean));
-  /** Waits until the rows pass `test`; on a timeout, says what was on screen. */
-  const waitForRow = async <T>(what: string, test: (rows: string[]) => T, timeoutMs = 15_000) => {
-    let last: string[] = [];
-    try {
-      return await waitFor(what, async () => test((last = await rows())), timeoutMs, 100);
-    } catch (e) {
-      throw new Error(`${(e as Error).message}; on screen:\n${last.join('\n')}`);
-    }
-  };
+  const rows = () => panelRows(panel);
+  const waitForRow = <T>(what: string, test: (rows: string[]) => T, timeoutMs = 15_000) => waitForPanelRows(panel, what, test, timeoutMs);
   /** Writes "word-from" … "word-to" to the app's log on one server. */
   const seq = async (on: Name, word: string, from: number, to: number) => {
     const path = `/cgi-bin/seq?${word}&${from}&${to}`;

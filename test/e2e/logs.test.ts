@@ -12,7 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,7 +20,8 @@ import { after, before, describe, it } from 'node:test';
 import type { FrameLocator } from 'playwright-core';
 import { cleanupApp, cli, fetchPage, makeWorkspace, onServer, PROJECT, server, testEnv, type Workspace } from '../helpers/world';
 import { CodeServer, sleep, waitFor } from './harness';
-import { SEQ_CGI } from './seq-cgi';
+import { addSeqCgi } from './seq-cgi';
+import { panelRows, waitForPanelRows } from './log-panel';
 import { e2eSession, Workbench } from './workbench';
 
 const run = promisify(execFile);
@@ -70,10 +71,8 @@ describe('the log panel of an app deployed to bm1', () => {
   let wb: Workbench;
   let panel: FrameLocator;
 
-  /** The terminal's rows on screen, as a user reads them. */
-  const rows = async (): Promise<string[]> =>
-    panel.locator('.xterm-rows').evaluate((el) => [...el.children].map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()).filter(Boolean));
-  const waitForRow = <T>(what: string, test: (rows: string[]) => T, timeoutMs = 15_000) => waitFor(what, async () => test(await rows()), timeoutMs, 100);
+  const rows = () => panelRows(panel);
+  const waitForRow = <T>(what: string, test: (rows: string[]) => T, timeoutMs = 15_000) => waitForPanelRows(panel, what, test, timeoutMs);
   const request = async (path: string) => {
     const r = await fetchPage(bm1.host, ws.port, path);
     assert.equal(r.status, 200, `GET ${path}: ${r.status} ${r.body}`);
@@ -84,9 +83,7 @@ describe('the log panel of an app deployed to bm1', () => {
 
   before(async () => {
     ws = await makeWorkspace();
-    mkdirSync(join(ws.dir, 'www', 'cgi-bin'), { recursive: true });
-    writeFileSync(join(ws.dir, 'www', 'cgi-bin', 'seq'), SEQ_CGI);
-    chmodSync(join(ws.dir, 'www', 'cgi-bin', 'seq'), 0o755);
+    addSeqCgi(ws.dir);
     await ws.commit('numbered log lines on demand');
     const deployed = await cli(['deploy'], { cwd: ws.dir });
     assert.equal(deployed.code, 0, deployed.stderr);
@@ -245,8 +242,10 @@ describe('the log panel of an app deployed to bm1', () => {
     await wb.screenshot(join(SCREENSHOTS, 'logs-dark.png'));
 
     // The palette lists "Browse Color Themes in Marketplace" first once it was used: pick by name.
+    await wb.page.keyboard.press('Escape');
     await wb.page.keyboard.press('F1');
     const input = wb.page.locator('.quick-input-widget input');
+    await input.waitFor();
     await input.fill('>Preferences: Color Theme');
     await wb.page.locator('.quick-input-list .monaco-list-row[aria-label^="Preferences: Color Theme,"]').click();
     await wb.page.locator('.quick-input-widget input[placeholder^="Select Color Theme"]').waitFor();

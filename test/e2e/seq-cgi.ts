@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** `GET /cgi-bin/seq?word&from&to` writes "word-from" … "word-to" to the app's log, one per line. */
-export const SEQ_CGI = `#!/bin/sh
+const SEQ_CGI = `#!/bin/sh
 # For the log panel's tests: ?word&from&to writes "word-from" ... "word-to" to the app's log
 # (PID 1's stdout is the container's stdout), then answers "ok".
 set -f
