@@ -1,9 +1,10 @@
 import * as vscode from 'vscode';
-import { CONFIG_FILE } from './core/config/load';
+import { CONFIG_FILE, loadConfig } from './core/config/load';
 import { ServerPool } from './drivers/server-pool';
 import { clientIdentity } from './editor/commands/context';
 import { registerCommands } from './editor/commands/index';
 import { LogPanels } from './editor/panels/log-panels';
+import { LOGS_VIEW_TYPE } from './editor/panels/logs-panel';
 import { WorkspaceModel } from './editor/model';
 import { OutputLogger } from './editor/output-logger';
 import { DeployStatusBar } from './editor/status-bar';
@@ -47,6 +48,14 @@ export function activate(context: vscode.ExtensionContext): BareMetalApi {
     model,
     logs,
     ...Object.values(trees),
+    // Log panels open when the window was reloaded come back, following again.
+    vscode.window.registerWebviewPanelSerializer(LOGS_VIEW_TYPE, {
+      deserializeWebviewPanel: async (panel, state: unknown) => {
+        const dir = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+        const config = dir ? await loadConfig(dir).catch(() => undefined) : undefined;
+        await logs.restore(panel, state, config);
+      },
+    }),
     vscode.window.registerTreeDataProvider('baremetal.servers', trees.servers),
     vscode.window.registerTreeDataProvider('baremetal.deployments', trees.deployments),
     vscode.window.registerTreeDataProvider('baremetal.commits', trees.commits),

@@ -38,6 +38,19 @@ export type FromWebview =
   | { type: 'copy'; text: string }
   | { type: 'save'; text: string };
 
+/** What the page keeps with VS Code (setState) so that the panel can be restored after a reload. */
+export interface SavedPanelState {
+  app: string;
+  servers: string[];
+}
+
+/** The saved state, checked (it comes back from the page); undefined when it is not one. */
+export function savedPanelState(v: unknown): SavedPanelState | undefined {
+  if (!isObject(v) || typeof v.app !== 'string' || !Array.isArray(v.servers) || !v.servers.length) return undefined;
+  if (!v.servers.every((s) => typeof s === 'string')) return undefined;
+  return { app: v.app, servers: v.servers as string[] };
+}
+
 const SERVER_STATES: readonly ServerState[] = ['connected', 'reconnecting', 'waiting', 'ended'];
 const MAX_TEXT = 64 * 1024 * 1024;
 

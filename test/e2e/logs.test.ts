@@ -213,6 +213,17 @@ describe('the log panel of an app deployed to bm1', () => {
     await typeInto('#filter', '');
   });
 
+  it('comes back after a window reload, following again', { timeout: TEST_TIMEOUT }, async () => {
+    await wb.page.reload();
+    await wb.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    // The same tab, restored by the extension (not opened again by the test), on a fresh page.
+    await wb.page.locator('.tab', { hasText: `Logs: ${ws.app}@bm1` }).waitFor({ timeout: 30_000 });
+    await waitForRow('the restored panel following the container', (r) => r.some((l) => l.startsWith('── following ')), 30_000);
+    await seq('after-reload', 1, 3);
+    await waitForRow('a line written after the reload', (r) => r.includes('after-reload-3'));
+    assert.equal(await wb.page.locator('.tab', { hasText: 'Logs: ' }).count(), 1, 'one log panel, not two');
+  });
+
   it('follows the colour theme (screenshots of both)', { timeout: TEST_TIMEOUT }, async () => {
     const look = () =>
       panel.locator('body').evaluate((body) => ({

@@ -11,9 +11,9 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
-import { isToWebview, unpackLines, type FromWebview, type ToWebview, type WireLine } from '../../src/protocol/logs';
+import { isToWebview, unpackLines, type FromWebview, type SavedPanelState, type ToWebview, type WireLine } from '../../src/protocol/logs';
 
-declare function acquireVsCodeApi(): { postMessage(m: FromWebview): void };
+declare function acquireVsCodeApi(): { postMessage(m: FromWebview): void; setState(state: SavedPanelState): void };
 const vscode = acquireVsCodeApi();
 const post = (m: FromWebview) => vscode.postMessage(m);
 
@@ -339,6 +339,8 @@ const handlers: { [K in ToWebview['type']]: (m: Extract<ToWebview, { type: K }>)
     servers = m.servers;
     app = m.app;
     document.title = `Logs: ${app}`;
+    // Kept by VS Code with the panel: after a window reload the extension reopens it from this.
+    vscode.setState({ app, servers });
   },
   lines: (m) => {
     const lines = unpackLines(m);

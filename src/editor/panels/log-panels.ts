@@ -3,7 +3,8 @@ import { resolveSecrets } from '../../core/config/secrets';
 import type { Config, ServerConfig } from '../../core/config/types';
 import type { Logger } from '../../core/ports';
 import type { ServerPool } from '../../drivers/server-pool';
-import { LogsPanel } from './logs-panel';
+import { savedPanelState } from '../../protocol/logs';
+import { LogsPanel, type LogsPanelOptions } from './logs-panel';
 
 /** The open log panels, one per app and set of servers: asking again reveals the same one. */
 export class LogPanels implements vscode.Disposable {
@@ -18,16 +19,35 @@ export class LogPanels implements vscode.Disposable {
   ) {}
 
   async show(config: Config, servers: ServerConfig[], preface?: { server: number; title: string; lines: string[] }): Promise<LogsPanel> {
-    const key = `${config.app}@${servers.map((s) => s.name).join('+')}`;
-    const open = this.panels.get(key);
+    const open = this.panels.get(keyOf(config.app, servers));
     if (open && !open.disposed && !preface) {
       open.reveal();
       return open;
     }
     open?.dispose();
+    return this.create(config, servers, preface);
+  }
+
+  /**
+   * A panel VS Code brings back after a reload, with the state its page saved (untrusted: it is
+   * checked, and the servers are looked up by name in today's baremetal.json). A panel whose app
+   * or servers are gone is closed.
+   */
+  async restore(panel: vscode.WebviewPanel, state: unknown, config: Config | undefined): Promise<void> {
+    const saved = savedPanelState(state);
+    const servers = saved && config && saved.app === config.app ? saved.servers.map((name) => config.servers[name]).filter((s): s is ServerConfig => !!s) : [];
+    if (!config || !servers.length) {
+      this.logger.info('log panel not restored: its app or servers are no longer in baremetal.json');
+      panel.dispose();
+      return;
+    }
+    await this.create(config, servers, undefined, panel);
+  }
+
+  private async create(config: Config, servers: ServerConfig[], preface?: LogsPanelOptions['preface'], restored?: vscode.WebviewPanel): Promise<LogsPanel> {
     const secrets = await resolveSecrets(config).catch(() => ({}));
-    const panel = new LogsPanel(this.extensionUri, { app: config.app, servers, pool: this.pool, logger: this.logger, secrets, preface, onContainerReplaced: this.onContainerReplaced });
-    this.panels.set(key, panel);
+    const panel = new LogsPanel(this.extensionUri, { app: config.app, servers, pool: this.pool, logger: this.logger, secrets, preface, onContainerReplaced: this.onContainerReplaced }, restored);
+    this.panels.set(keyOf(config.app, servers), panel);
     return panel;
   }
 
@@ -35,4 +55,8 @@ export class LogPanels implements vscode.Disposable {
     for (const p of this.panels.values()) p.dispose();
     this.panels.clear();
   }
+}
+
+function keyOf(app: string, servers: ServerConfig[]): string {
+  return `${app}@${servers.map((s) => s.name).join('+')}`;
 }

@@ -8,6 +8,9 @@ import { isFromWebview, packLines, type FromWebview, type ToWebview, type WireLi
 import type { ServerPool } from '../../drivers/server-pool';
 import type { Logger } from '../../core/ports';
 
+/** The panel's type: VS Code restores panels of it after a reload through the serializer. */
+export const LOGS_VIEW_TYPE = 'baremetal.logs';
+
 /** Lines are sent in batches at most this often, so any log rate leaves the editor responsive. */
 const FLUSH_MS = 33;
 /** And at most this many in one message (the webview's write queue takes the rest in turn). */
@@ -44,18 +47,23 @@ export class LogsPanel implements vscode.Disposable {
   /** Whether any secret is long enough for redact() to mask (most apps: none, and no per-line work). */
   private readonly masking: boolean;
 
+  /** `restored`: a panel VS Code brings back after a window reload (its page starts afresh). */
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly opts: LogsPanelOptions,
+    restored?: vscode.WebviewPanel,
   ) {
     this.merger = new TimeMerger<WireLine>(opts.servers.length);
     this.masking = Object.values(opts.secrets).some((v) => v.length >= 4);
     const title = `Logs: ${opts.app}@${opts.servers.map((s) => s.name).join('+')}`;
-    this.panel = vscode.window.createWebviewPanel('baremetal.logs', title, vscode.ViewColumn.Active, {
-      enableScripts: true,
-      retainContextWhenHidden: true,
-      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')],
-    });
+    const options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')] };
+    if (restored) {
+      this.panel = restored;
+      this.panel.title = title;
+      this.panel.webview.options = options;
+    } else {
+      this.panel = vscode.window.createWebviewPanel(LOGS_VIEW_TYPE, title, vscode.ViewColumn.Active, { ...options, retainContextWhenHidden: true });
+    }
     this.panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'baremetal.svg');
     this.panel.webview.html = this.html();
     this.disposables.push(

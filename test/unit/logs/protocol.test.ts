@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isFromWebview, isToWebview, packLines, unpackLines, type WireLine } from '../../../src/protocol/logs';
+import { isFromWebview, isToWebview, packLines, savedPanelState, unpackLines, type WireLine } from '../../../src/protocol/logs';
 
 test('messages from the webview are checked field by field', () => {
   assert.ok(isFromWebview({ type: 'ready' }));
@@ -45,4 +45,11 @@ test('a batch whose parts disagree is refused', () => {
   assert.equal(unpackLines({ ...m, kinds: '0' }), undefined);
   assert.equal(unpackLines({ ...m, kinds: ' 0' }), undefined, 'a kind below the base');
   assert.equal(unpackLines({ type: 'lines', text: '', times: '', kinds: '' }), undefined);
+});
+
+test("a panel's saved state is checked before it is used to reopen the panel", () => {
+  assert.deepEqual(savedPanelState({ app: 'web', servers: ['bm1', 'bm2'], extra: 1 }), { app: 'web', servers: ['bm1', 'bm2'] });
+  for (const bad of [undefined, null, 'web', { app: 'web' }, { app: 'web', servers: [] }, { app: 'web', servers: [1] }, { app: 7, servers: ['bm1'] }]) {
+    assert.equal(savedPanelState(bad), undefined, JSON.stringify(bad));
+  }
 });
