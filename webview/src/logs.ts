@@ -135,8 +135,20 @@ function tag(server: number): string {
   return `\x1b[${TAG_COLOURS[server % TAG_COLOURS.length]}m${servers[server] ?? '?'}\x1b[0m `;
 }
 
+const two = (n: number) => String(n).padStart(2, '0');
+/**
+ * Docker's UTC timestamp as this machine's clock time, like the editor's own logs ("14:03:07.215"
+ * for the ms form). Copy and Save keep the full UTC timestamp.
+ */
+function clock(iso: string, ms: boolean): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso.slice(11, ms ? 23 : 19);
+  const hms = `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+  return ms ? `${hms}.${String(d.getMilliseconds()).padStart(3, '0')}` : hms;
+}
+
 function shortTime(iso?: string): string {
-  return iso ? `\x1b[2m${iso.slice(11, 23)}\x1b[0m ` : '';
+  return iso ? `\x1b[2m${clock(iso, true)}\x1b[0m ` : '';
 }
 
 function plain(e: Entry): string {
@@ -148,7 +160,7 @@ function plain(e: Entry): string {
 function render(e: Entry): string {
   if (e.kind === 'note') {
     const colour = e.tone === 'marker' ? '1;36' : '33';
-    return `${tag(e.server)}\x1b[${colour}m── ${e.text} · ${e.time.slice(11, 19)} ──\x1b[0m\n`;
+    return `${tag(e.server)}\x1b[${colour}m── ${e.text} · ${clock(e.time, false)} ──\x1b[0m\n`;
   }
   // stderr gets a red bar in front; the app's own colours stay as they are.
   const bar = e.line.e ? '\x1b[31m▍\x1b[0m' : '';

@@ -1,4 +1,4 @@
-import type * as vscode from 'vscode';
+import * as vscode from 'vscode';
 import { resolveSecrets } from '../../core/config/secrets';
 import type { Config, ServerConfig } from '../../core/config/types';
 import type { Logger } from '../../core/ports';
@@ -46,7 +46,8 @@ export class LogPanels implements vscode.Disposable {
 
   private async create(config: Config, servers: ServerConfig[], preface?: LogsPanelOptions['preface'], restored?: vscode.WebviewPanel): Promise<LogsPanel> {
     const secrets = await resolveSecrets(config).catch(() => ({}));
-    const panel = new LogsPanel(this.extensionUri, { app: config.app, servers, pool: this.pool, logger: this.logger, secrets, preface, onContainerReplaced: this.onContainerReplaced }, restored);
+    const tail = vscode.workspace.getConfiguration('baremetal').get<number>('logs.tailLines', 200);
+    const panel = new LogsPanel(this.extensionUri, { app: config.app, servers, pool: this.pool, logger: this.logger, secrets, tail, preface, onContainerReplaced: this.onContainerReplaced }, restored);
     this.panels.set(keyOf(config.app, servers), panel);
     return panel;
   }
