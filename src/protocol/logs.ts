@@ -36,7 +36,9 @@ export type ToWebview =
 export type FromWebview =
   | { type: 'ready' }
   | { type: 'copy'; text: string }
-  | { type: 'save'; text: string };
+  | { type: 'save'; text: string }
+  /** A web link in the log, Ctrl/Cmd+clicked: the editor opens it (and asks first, for a new site). */
+  | { type: 'open'; url: string };
 
 /** What the page keeps with VS Code (setState) so that the panel can be restored after a reload. */
 export interface SavedPanelState {
@@ -90,6 +92,17 @@ export function unpackLines(m: LineBatch): WireLine[] | undefined {
   return out;
 }
 
+/** An http(s) address and nothing else (no file:, command:, javascript: …), of a sane length. */
+export function isWebLink(url: string): boolean {
+  if (url.length > 2048) return false;
+  try {
+    const u = new URL(url);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 /** Checks a message from the webview; anything else is dropped by the caller. */
 export function isFromWebview(v: unknown): v is FromWebview {
   if (!isObject(v)) return false;
@@ -99,6 +112,8 @@ export function isFromWebview(v: unknown): v is FromWebview {
     case 'copy':
     case 'save':
       return typeof v.text === 'string' && v.text.length <= MAX_TEXT;
+    case 'open':
+      return typeof v.url === 'string' && isWebLink(v.url);
     default:
       return false;
   }

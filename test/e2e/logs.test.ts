@@ -213,6 +213,22 @@ describe('the log panel of an app deployed to bm1', () => {
     await typeInto('#filter', '');
   });
 
+  it('opens a web link in the log on Ctrl+click, asking first as the editor does', { timeout: TEST_TIMEOUT }, async () => {
+    await seq('https://example.test/orders', 1, 1);
+    const url = 'https://example.test/orders-1';
+    await waitForRow('the line with the link', (r) => r.includes(url));
+    const row = panel.locator('.xterm-rows > div', { hasText: url });
+    // xterm finds links under the mouse: hover first, then Ctrl+click on the address (the
+    // mouse lands on xterm's screen layer above the row, as a user's does: hence `force`).
+    await row.hover({ position: { x: 40, y: 6 }, force: true });
+    await row.click({ position: { x: 40, y: 6 }, modifiers: ['Control'], force: true });
+    const dialog = wb.page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 10_000 });
+    assert.match((await dialog.textContent()) ?? '', /example\.test\/orders-1/);
+    await wb.page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+  });
+
   it('comes back after a window reload, following again', { timeout: TEST_TIMEOUT }, async () => {
     await wb.page.reload();
     await wb.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });

@@ -6,6 +6,7 @@
  */
 import { FitAddon } from '@xterm/addon-fit';
 import { SearchAddon } from '@xterm/addon-search';
+import { WebLinksAddon } from '@xterm/addon-web-links';
 import { Terminal, type ITheme } from '@xterm/xterm';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
@@ -122,6 +123,9 @@ const fit = new FitAddon();
 const search = new SearchAddon();
 terminal.loadAddon(fit);
 terminal.loadAddon(search);
+// Web links open on Ctrl/Cmd+click, as in the editor's terminal (a plain click selects text);
+// the extension opens them, the page itself never navigates.
+terminal.loadAddon(new WebLinksAddon((event, url) => (event.ctrlKey || event.metaKey) && post({ type: 'open', url })));
 terminal.open(document.getElementById('terminal') as HTMLElement);
 fit.fit();
 new ResizeObserver(() => fit.fit()).observe(document.getElementById('terminal') as HTMLElement);

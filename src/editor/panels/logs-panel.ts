@@ -107,6 +107,10 @@ export class LogsPanel implements vscode.Disposable {
         await vscode.env.clipboard.writeText(m.text);
         void vscode.window.setStatusBarMessage('Log copied', 2000);
         return;
+      case 'open':
+        // VS Code's own link protection asks before opening a site the user has not trusted.
+        await vscode.env.openExternal(vscode.Uri.parse(m.url, true));
+        return;
       case 'save': {
         const uri = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(`${this.opts.app}.log`), filters: { Logs: ['log', 'txt'] } });
         if (uri) await vscode.workspace.fs.writeFile(uri, Buffer.from(m.text, 'utf8'));

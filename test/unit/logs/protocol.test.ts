@@ -5,7 +5,9 @@ import { isFromWebview, isToWebview, packLines, savedPanelState, unpackLines, ty
 test('messages from the webview are checked field by field', () => {
   assert.ok(isFromWebview({ type: 'ready' }));
   assert.ok(isFromWebview({ type: 'copy', text: 'abc' }));
-  for (const bad of [null, 'ready', [], { type: 'run', cmd: 'rm -rf /' }, { type: 'copy' }, { type: 'save', text: 42 }, { type: 'rendered', marks: [] }]) {
+  assert.ok(isFromWebview({ type: 'open', url: 'https://example.com/orders/42?x=1' }));
+  const openBad = ['file:///etc/passwd', 'command:workbench.action.terminal.new', 'javascript:alert(1)', 'vscode://x', 'http://', 'not a url', `https://example.com/${'a'.repeat(3000)}`].map((url) => ({ type: 'open', url }));
+  for (const bad of [null, 'ready', [], { type: 'run', cmd: 'rm -rf /' }, { type: 'copy' }, { type: 'save', text: 42 }, { type: 'rendered', marks: [] }, { type: 'open' }, ...openBad]) {
     assert.equal(isFromWebview(bad), false, JSON.stringify(bad));
   }
 });
