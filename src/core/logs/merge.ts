@@ -2,7 +2,9 @@
  * Merges several servers' log lines into one stream in time order, with a bounded delay. Each
  * server's own lines arrive in order, so the earliest waiting line may go as soon as no other
  * server can still send an earlier one: that server has a line waiting (necessarily later) or
- * has already shown a later one. A quiet server holds a line back for `patienceMs` at most.
+ * has already shown a later one. A quiet server holds a line back for `patienceMs` at most;
+ * one that has not started yet (a panel just opened: its history still on the way over a slower
+ * link) for `startupMs`, so that the histories too come out merged.
  */
 export interface Timed {
   /** The server's index. */
@@ -14,16 +16,30 @@ export interface Timed {
 export class TimeMerger<T extends Timed> {
   private readonly waiting: { item: T; at: number }[][] = [];
   private readonly lastSeen: string[] = [];
+  /** Servers that sent a line, or said none is coming soon (no container, reconnecting). */
+  private readonly started: boolean[] = [];
+  /** When the first server started: the startup time counts from there. */
+  private firstAt?: number;
+  private ready?: number;
 
   constructor(
     private readonly servers: number,
     private readonly patienceMs = 150,
     private readonly now: () => number = Date.now,
+    private readonly startupMs = 3000,
   ) {
     for (let s = 0; s < servers; s += 1) this.waiting.push([]);
   }
 
+  /** This server will not send lines for a while (its app is not running, it is reconnecting). */
+  markStarted(server: number): void {
+    this.started[server] = true;
+    this.firstAt ??= this.now();
+    if (this.ready === undefined && this.waiting.every((_, i) => this.started[i])) this.ready = this.now();
+  }
+
   push(item: T): void {
+    this.markStarted(item.s);
     (this.waiting[item.s] ??= []).push({ item, at: this.now() });
     if (item.t && item.t > (this.lastSeen[item.s] ?? '')) this.lastSeen[item.s] = item.t;
   }
@@ -53,12 +69,20 @@ export class TimeMerger<T extends Timed> {
       if (s < 0) break;
       const head = this.waiting[s][0];
       const t = head.item.t ?? '';
-      const patient = this.now() - head.at >= this.patienceMs;
+      // Patience counts from the line's arrival, but not before every server had started.
+      const ready = this.readyAt();
+      const patient = ready !== undefined && this.now() - Math.max(head.at, ready) >= this.patienceMs;
       const othersLater = this.waiting.every((q, i) => i === s || q.length > 0 || (this.lastSeen[i] ?? '') >= t);
       if (!force() && this.servers > 1 && !othersLater && !patient) break;
       out.push(this.waiting[s].shift()!.item);
     }
     return out;
+  }
+
+  /** When every server had started, or the startup time ran out; undefined before. */
+  private readyAt(): number | undefined {
+    if (this.ready === undefined && this.firstAt !== undefined && this.now() - this.firstAt >= this.startupMs) this.ready = this.firstAt + this.startupMs;
+    return this.ready;
   }
 
   get size(): number {

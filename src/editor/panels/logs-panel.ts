@@ -146,6 +146,8 @@ export class LogsPanel implements vscode.Disposable {
           if (e.replaced) this.opts.onContainerReplaced?.();
           this.post({ type: 'marker', server: index, text: `${what} ${e.container.name} (${e.commit?.slice(0, 12) ?? 'unknown commit'})`, time: e.container.startedAt ?? new Date().toISOString() });
         } else {
+          // No lines soon from this server: the others' need not wait for its history.
+          if (e.state !== 'connected') this.merger.markStarted(index);
           this.flush(index);
           this.post({ type: 'status', server: index, state: e.state, message: `${server.name}: ${e.message}` });
         }

@@ -47,3 +47,35 @@ test("a server's note releases its own lines, with the others' earlier ones, and
   assert.deepEqual(m.takeThrough(0).map((l) => l.x), ['a5'], 'b6 waits: server 0 may still send 5.5');
   assert.equal(m.size, 1);
 });
+
+test("a panel just opened waits for a slower server's history, so the histories come out merged", () => {
+  let now = 0;
+  const m = new TimeMerger<{ s: number; t: string; x: string }>(2, 150, () => now, 2000);
+  m.push(at(0, 1, 'a1'));
+  m.push(at(0, 3, 'a3'));
+  now = 800; // well past the usual patience: server 1 has not sent anything yet
+  assert.deepEqual(m.take(), [], "server 1's history may still be on its way");
+  m.push(at(1, 2, 'b2'));
+  assert.deepEqual(m.take().map((l) => l.x), ['a1', 'b2'], 'merged; a3 waits: server 1 may still send 2.5');
+  now = 1000;
+  assert.deepEqual(m.take().map((l) => l.x), ['a3'], 'both started: the usual patience again');
+});
+
+test('a server that never starts holds the others back only until the startup time is over', () => {
+  let now = 0;
+  const m = new TimeMerger<{ s: number; t: string; x: string }>(2, 150, () => now, 2000);
+  m.push(at(0, 1, 'a1'));
+  now = 2149;
+  assert.deepEqual(m.take(), [], 'the startup time (2 s), then the usual patience');
+  now = 2150;
+  assert.deepEqual(m.take().map((l) => l.x), ['a1']);
+});
+
+test('a server that says no lines are coming (not running, reconnecting) holds nobody back', () => {
+  let now = 0;
+  const m = new TimeMerger<{ s: number; t: string; x: string }>(2, 150, () => now, 2000);
+  m.push(at(0, 1, 'a1'));
+  m.markStarted(1);
+  now = 150;
+  assert.deepEqual(m.take().map((l) => l.x), ['a1']);
+});
