@@ -93,6 +93,8 @@ describe('the merged log view of an app deployed to bm1 and bm2', () => {
 
   it('follows both servers, each line tagged with its server in its own colour', { timeout: TEST_TIMEOUT }, async () => {
     await waitForRow('both servers followed, their start lines tagged', bothFollowing);
+    // The status line speaks for both.
+    await waitFor('both servers in the status line', async () => ((await panel.locator('#status').textContent()) ?? '').trim() === 'bm1: following · bm2: following', 10_000);
     // The tag is the first thing on a row, drawn in a colour of its own per server.
     const colours = await panel.locator('.xterm-rows').evaluate((el) => {
       const out: Record<string, string[]> = {};

@@ -121,6 +121,10 @@ describe('the log panel of an app deployed to bm1', () => {
   });
 
   it('searches: "i of n" and the match highlighted', { timeout: TEST_TIMEOUT }, async () => {
+    // Ctrl+F in the log goes to the search box, as in an editor.
+    await panel.locator('.xterm-screen').click({ position: { x: 60, y: 20 }, force: true });
+    await panel.locator('body').press('Control+f');
+    await waitFor('the search box focused', () => panel.locator('body').evaluate((b) => b.ownerDocument.activeElement?.id === 'search'), 5000);
     await typeInto('#search', 'response:200');
     const count = await waitFor('the search count', async () => /^(\d+) of (\d+)$/.exec(await text('#count')));
     const [i, n] = [Number(count[1]), Number(count[2])];

@@ -12,7 +12,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
-import { isToWebview, unpackLines, type FromWebview, type SavedPanelState, type ToWebview, type WireLine } from '../../src/protocol/logs';
+import { isToWebview, unpackLines, type FromWebview, type SavedPanelState, type ServerState, type ToWebview, type WireLine } from '../../src/protocol/logs';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromWebview): void; setState(state: SavedPanelState): void };
 const vscode = acquireVsCodeApi();
@@ -58,7 +58,10 @@ let filter: RegExp | undefined;
 /** Counters a benchmark or test reads from the page (never sent anywhere). */
 const stats = { linesReceived: 0, linesRendered: 0, probes: [] as { t: string; at: number }[] };
 (window as unknown as { __bmStats: typeof stats }).__bmStats = stats;
-const lastState = new Map<number, string>();
+/** Each server's latest state and message, for the status line (all servers of a merged view). */
+const lastState = new Map<number, { state: ServerState; message: string }>();
+/** The status line's colour follows the worst state among the servers. */
+const SEVERITY: Record<ServerState, number> = { connected: 0, waiting: 1, reconnecting: 2, ended: 3 };
 
 const el = <T extends HTMLElement>(html: string): T => {
   const t = document.createElement('template');
@@ -308,7 +311,24 @@ searchBox.addEventListener('input', () => {
   }
   search.findNext(searchBox.value, { ...searchOptions(), incremental: true });
 });
+// Ctrl/Cmd+F searches the log, as in an editor; Escape in the search box gives the log back.
+// (Capture phase: xterm stops the keys it takes as input from going any further.)
+window.addEventListener(
+  'keydown',
+  (ev: KeyboardEvent) => {
+    if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && !ev.shiftKey && ev.key.toLowerCase() === 'f') {
+      ev.preventDefault();
+      ev.stopPropagation();
+      searchBox.focus();
+    }
+  },
+  true,
+);
 searchBox.addEventListener('keydown', (ev: KeyboardEvent) => {
+  if (ev.key === 'Escape') {
+    terminal.focus();
+    return;
+  }
   if (ev.key !== 'Enter' || !searchBox.value) return;
   if (ev.shiftKey) search.findPrevious(searchBox.value, searchOptions());
   else search.findNext(searchBox.value, searchOptions());
@@ -366,10 +386,11 @@ const handlers: { [K in ToWebview['type']]: (m: Extract<ToWebview, { type: K }>)
   },
   marker: (m) => add([{ kind: 'note', server: m.server, text: m.text, time: m.time, tone: 'marker' }]),
   status: (m) => {
-    statusBar.textContent = m.message;
-    statusBar.className = m.state;
-    const before = lastState.get(m.server);
-    lastState.set(m.server, m.state);
+    const before = lastState.get(m.server)?.state;
+    lastState.set(m.server, { state: m.state, message: m.message });
+    const all = [...lastState.entries()].sort(([a], [b]) => a - b).map(([, v]) => v);
+    statusBar.textContent = all.map((v) => v.message).join(' · ');
+    statusBar.className = all.reduce((worst, v) => (SEVERITY[v.state] > SEVERITY[worst] ? v.state : worst), 'connected' as ServerState);
     if (m.state !== 'connected') add([{ kind: 'note', server: m.server, text: m.message, time: new Date().toISOString(), tone: 'status' }]);
     else if (before && before !== 'connected') add([{ kind: 'note', server: m.server, text: `${servers[m.server] ?? ''} reconnected`, time: new Date().toISOString(), tone: 'status' }]);
   },
