@@ -28,6 +28,7 @@ const run = promisify(execFile);
 const env = testEnv();
 const bm1 = server('bm1');
 const TEST_TIMEOUT = 60_000;
+const USER_TZ = 'Asia/Kolkata';
 const SCREENSHOTS = join(PROJECT, 'media', 'screenshots');
 
 const session = e2eSession();
@@ -91,7 +92,8 @@ describe('the log panel of an app deployed to bm1', () => {
     // No timed refresh of the views: a deploy made elsewhere reaches them only through the panel.
     cs = await CodeServer.start({ name: 'logs', env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost }, settings: { 'baremetal.refreshIntervalSeconds': 0 } });
     session.servers.push(cs);
-    wb = await Workbench.open(session.browser(), cs.folderUrl(ws.dir));
+    // A user far from UTC (+05:30): the panel shows times in their zone.
+    wb = await Workbench.open(session.browser(), cs.folderUrl(ws.dir), undefined, USER_TZ);
     workbenches.push(wb);
     // Tall enough for every numbered line of the reconnection check at once.
     await wb.page.setViewportSize({ width: 1400, height: 1150 });
@@ -260,7 +262,14 @@ describe('the log panel of an app deployed to bm1', () => {
     await wb.page.setViewportSize({ width: 1280, height: 1000 });
     await panel.locator('#timestamps').click();
     for (let i = 0; i < 3; i += 1) await request('/');
-    await waitForRow('the log in full, with times', (r) => r.filter((l) => /^\d\d:\d\d:\d\d\.\d{3} ▍\[[^\]]+\]:\d+: response:200$/.test(l)).length >= 3);
+    const timed = await waitForRow('the log in full, with times', (r) => {
+      const hits = r.filter((l) => /^\d\d:\d\d:\d\d\.\d{3} ▍\[[^\]]+\]:\d+: response:200$/.test(l));
+      return hits.length >= 3 ? hits : undefined;
+    });
+    // In the user's time zone: the last request was just now, there.
+    const there = (d: Date) => d.toLocaleTimeString('en-GB', { timeZone: USER_TZ, hour: '2-digit', minute: '2-digit', hour12: false });
+    const now = new Date();
+    assert.ok([there(now), there(new Date(now.getTime() - 60_000))].includes(timed.at(-1)!.slice(0, 5)), `${timed.at(-1)} is not ${there(now)} (${USER_TZ})`);
     // The views refresh every 30 s: the deploy made with the CLI is shown there at once on a Refresh.
     await wb.runCommand('Bare Metal: Refresh');
     await wb.row('Servers', 'bm1', `connected · ${(await ws.git('rev-parse', 'HEAD')).slice(0, 7)} running`).waitFor({ timeout: 15_000 });

@@ -14,8 +14,9 @@ export class Workbench {
     readonly context: BrowserContext,
   ) {}
 
-  static async open(browser: Browser, url: string, setup?: (page: Page) => Promise<void>): Promise<Workbench> {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  /** `timezoneId`: the user's time zone as the page sees it (default: this machine's). */
+  static async open(browser: Browser, url: string, setup?: (page: Page) => Promise<void>, timezoneId?: string): Promise<Workbench> {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, timezoneId });
     const page = await context.newPage();
     if (setup) await setup(page);
     await page.goto(url);
