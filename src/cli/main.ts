@@ -7,6 +7,7 @@ import type { Config, ServerConfig } from '../core/config/types';
 import { asBmError, BmError } from '../core/errors';
 import { deploy, type DeployResult } from '../core/deploy/deploy';
 import { planDeploy, type DeployPlan } from '../core/deploy/plan';
+import { cacheMaxFromEnv } from '../core/transfer/cache-eviction';
 import { defaultLayerCacheDir, LayerCache } from '../core/transfer/layer-cache';
 import type { TransferPath } from '../core/transfer/ship';
 import { rollback } from '../core/deploy/rollback';
@@ -41,6 +42,8 @@ Environment:
   BAREMETAL_SSH_CONFIG    an ssh_config file to use instead of ~/.ssh/config
   BAREMETAL_SSH_PASSPHRASE  passphrase of an encrypted key, when there is no terminal to ask on
   BAREMETAL_CACHE_DIR     where compressed layers are kept (default ~/.cache/baremetal/layers)
+  BAREMETAL_CACHE_MAX     size limit of that cache, e.g. 5G, 500M, 2GiB or bytes (default 10G);
+                          after a deploy the least recently used layers go; "none": no limit
   BAREMETAL_TRANSFER      force one transfer path: registry, trimmed-load or full-load
                           (troubleshooting; normally the best one that works is chosen)`;
 
@@ -166,6 +169,7 @@ async function runAndReport(ctx: Ctx, op: () => Promise<DeployResult>): Promise<
 
 async function deployCommand(ctx: Ctx): Promise<number> {
   const { config, server } = await setup(ctx);
+  const cache = new LayerCache(defaultLayerCacheDir(), cacheMaxFromEnv()); // a bad BAREMETAL_CACHE_MAX stops us before connecting
   const secrets = await resolveSecrets(config);
   ctx.out.secrets = secrets;
   const repo = await GitRepo.open(config.dir);
@@ -179,7 +183,7 @@ async function deployCommand(ctx: Ctx): Promise<number> {
     logger: ctx.out,
     progress: ctx.out.progress,
     who: ctx.who,
-    cache: new LayerCache(defaultLayerCacheDir()),
+    cache,
     forceTransfer: transferOverride(),
     reconnect: () => ctx.pool.get(server, ctx.signal),
   };

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/types';
 import { buildImage } from '../build/build-image';
-import type { LayerCache } from '../transfer/layer-cache';
+import { trimLayerCache } from '../transfer/cache-eviction';
+import type { ExportedImage, LayerCache } from '../transfer/layer-cache';
 import { exportImage, shipImage, type TransferPath } from '../transfer/ship';
 import { BmError, failureOf, throwIfAborted } from '../errors';
 import type { Builder, Logger, Phase, ProgressSink, Repo, Server } from '../ports';
@@ -132,6 +133,7 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
   });
 
   let imageId = '';
+  let exported: ExportedImage | undefined;
   try {
     const onServer = await server.engine.image(ref);
     if (onServer && !dirty) {
@@ -143,7 +145,7 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
       throwIfAborted(signal);
       await clock.time('ship', async () => {
         progress({ phase: 'ship', message: `Preparing the layers of ${ref}` });
-        const exported = await exportImage(deps.builder, deps.cache, ref, signal);
+        exported = await exportImage(deps.builder, deps.cache, ref, signal);
         progress({ phase: 'ship', message: `Sending ${ref} to ${deps.serverName}`, bytes: 0 });
         const onBytes = (n: number) => {
           bytesSent = n;
@@ -175,6 +177,8 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
     throw Object.assign(err, { result: toResult(failed, deps.serverName, clock.elapsed(), err) });
   } finally {
     await lock.release().catch(() => undefined);
+    // Only now, the transfer over and the lock freed; never evicts this deploy's image.
+    await trimLayerCache(deps.cache, exported, logger);
   }
 }
 

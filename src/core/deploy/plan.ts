@@ -1,5 +1,6 @@
 import { buildImage, repoPath } from '../build/build-image';
 import { adviseOnDockerfile } from '../build/dockerfile-advice';
+import { trimLayerCache } from '../transfer/cache-eviction';
 import { exportImage, planShipment } from '../transfer/ship';
 import type { DeployDeps, DeployOptions } from './deploy';
 import { imageTag } from './labels';
@@ -30,6 +31,7 @@ export async function planDeploy(deps: Omit<DeployDeps, 'secrets' | 'who'>, opts
   await buildImage(deps, commit, tag, dirtyPaths, dirtyPaths.length > 0, opts.signal);
   const image = await exportImage(deps.builder, deps.cache, ref, opts.signal);
   const plan = await planShipment(image, deps.server);
+  await trimLayerCache(deps.cache, image, deps.logger); // the dry run added to the cache too
   return {
     commit: commit.sha,
     subject: commit.subject,

@@ -1,12 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
+import { DEFAULT_CACHE_MAX } from './cache-eviction';
 
 /** A layer as the registry serves it: gzip-compressed once, cached by its diffID. */
 export interface CachedLayer {
@@ -45,10 +46,16 @@ interface SaveManifest {
 /**
  * Compressed layers on the developer's disk, keyed by diffID. Compressing once and keeping the
  * result means a layer has the same digest on every deploy, so the server recognises what it
- * already has; a layer seen before is never compressed again.
+ * already has; a layer seen before is never compressed again. Every file is written under a
+ * temporary name and renamed; a blob's modification time is when a deploy last used it, which
+ * is what trimLayerCache (cache-eviction.ts) evicts by, down to maxBytes.
  */
 export class LayerCache {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    /** Infinity: never evicted. */
+    readonly maxBytes: number = DEFAULT_CACHE_MAX,
+  ) {}
 
   private blobPath(diffId: string): string {
     return join(this.dir, `${diffId.replace('sha256:', '')}.tar.gz`);
@@ -64,6 +71,7 @@ export class LayerCache {
       const path = this.blobPath(diffId);
       const st = await stat(path);
       if (st.size !== meta.size) return undefined;
+      await touch(path); // used now: the last to be evicted
       return { diffId, digest: meta.digest, size: meta.size, path, compressed: meta.compressed !== false, rawSize: meta.rawSize };
     } catch {
       return undefined;
@@ -108,7 +116,7 @@ export class LayerCache {
       if (existing) return existing; // compressed by another deploy meanwhile: keep that one, digests stay stable
       const layer: CachedLayer = { diffId, digest: `sha256:${packed.digest('hex')}`, size, path: this.blobPath(diffId), compressed: true, rawSize };
       await rename(temp, layer.path);
-      await writeFile(this.metaPath(diffId), JSON.stringify({ digest: layer.digest, size: layer.size, compressed: true, rawSize }));
+      await this.writeAtomic(this.metaPath(diffId), JSON.stringify({ digest: layer.digest, size: layer.size, compressed: true, rawSize }));
       return layer;
     } finally {
       await rm(temp, { force: true });
@@ -120,7 +128,7 @@ export class LayerCache {
     const { size } = await stat(rawTemp);
     const layer: CachedLayer = { diffId, digest: diffId, size, path: this.blobPath(diffId), compressed: false, rawSize: size };
     await rename(rawTemp, layer.path);
-    await writeFile(this.metaPath(diffId), JSON.stringify({ digest: layer.digest, size, compressed: false, rawSize: size }));
+    await this.writeAtomic(this.metaPath(diffId), JSON.stringify({ digest: layer.digest, size, compressed: false, rawSize: size }));
     return layer;
   }
 
@@ -205,7 +213,8 @@ export class LayerCache {
   /** An image exported before (by its ID = config digest), with every layer still cached. */
   async getImage(imageId: string): Promise<ExportedImage | undefined> {
     try {
-      const meta = JSON.parse(await readFile(join(this.dir, 'images', `${imageId.replace('sha256:', '')}.json`), 'utf8')) as { config: string; diffIds: string[] };
+      const file = join(this.dir, 'images', `${imageId.replace('sha256:', '')}.json`);
+      const meta = JSON.parse(await readFile(file, 'utf8')) as { config: string; diffIds: string[] };
       const config = Buffer.from(meta.config, 'base64');
       const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
       if (configDigest !== imageId) return undefined;
@@ -215,6 +224,7 @@ export class LayerCache {
         if (!l) return undefined;
         layers.push(l);
       }
+      await touch(file);
       return { config, configDigest, layers };
     } catch {
       return undefined;
@@ -225,7 +235,18 @@ export class LayerCache {
   async putImage(image: ExportedImage): Promise<void> {
     await mkdir(join(this.dir, 'images'), { recursive: true });
     const meta = { config: image.config.toString('base64'), diffIds: image.layers.map((l) => l.diffId) };
-    await writeFile(join(this.dir, 'images', `${image.configDigest.replace('sha256:', '')}.json`), JSON.stringify(meta));
+    await this.writeAtomic(join(this.dir, 'images', `${image.configDigest.replace('sha256:', '')}.json`), JSON.stringify(meta));
+  }
+
+  /** Nobody reading the cache, in this process or another, ever sees a file half written. */
+  private async writeAtomic(path: string, text: string): Promise<void> {
+    const temp = join(this.dir, `.tmp-${randomBytes(6).toString('hex')}`);
+    try {
+      await writeFile(temp, text);
+      await rename(temp, path);
+    } finally {
+      await rm(temp, { force: true });
+    }
   }
 
   open(layer: CachedLayer, range?: { start: number; end: number }): Readable {
@@ -247,6 +268,12 @@ async function incompressible(file: string): Promise<boolean> {
   } finally {
     await handle.close();
   }
+}
+
+/** Marks a cache file as used now (best effort: a read-only cache still serves). */
+async function touch(path: string): Promise<void> {
+  const now = new Date();
+  await utimes(path, now, now).catch(() => undefined);
 }
 
 /** A pass-through step that sees every chunk (for hashing and counting). */

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { resolveSecrets } from '../../core/config/secrets';
 import { deploy } from '../../core/deploy/deploy';
 import { rollback } from '../../core/deploy/rollback';
+import { cacheMaxFromEnv } from '../../core/transfer/cache-eviction';
 import { defaultLayerCacheDir, LayerCache } from '../../core/transfer/layer-cache';
 import { LocalBuilder } from '../../drivers/docker/builder';
 import { GitRepo } from '../../drivers/git/repo';
@@ -30,7 +31,7 @@ async function deployRef(deps: CommandDeps, ref: string, item?: AnyItem): Promis
         logger: deps.logger,
         progress,
         who: deps.who,
-        cache: new LayerCache(defaultLayerCacheDir()),
+        cache: new LayerCache(defaultLayerCacheDir(), cacheMaxFromEnv()),
         reconnect: () => deps.pool.get(server, signal),
       },
       { ref, signal },

@@ -1,10 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readdir, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
 import { deploy, type DeployResult } from '../../../src/core/deploy/deploy';
 import { readJournal } from '../../../src/core/deploy/journal';
 import { LABEL } from '../../../src/core/deploy/labels';
 import { acquireLock } from '../../../src/core/deploy/lock';
 import { BmError } from '../../../src/core/errors';
+import { LayerCache } from '../../../src/core/transfer/layer-cache';
 import { sha256 } from '../fakes/image-tar';
 import { deployWorld, makeServer } from '../fakes/world';
 
@@ -301,4 +305,23 @@ test('the connection drops while sending: the failure is recorded and the lock f
   assert.equal(last.reason, e.message);
   assert.equal(w.files.files.has('.baremetal/web/lock'), false, 'the next deploy is not blocked');
   assert.deepEqual(w.engine.running().map((c) => c.id), [before.id]);
+});
+
+test('after a deploy the layer cache is trimmed to its limit: layers of this deploy stay, however old; the rest goes', async () => {
+  const w = deployWorld(APP);
+  await deploy(w.deps);
+  const [, firstApp] = await shippedLayers(w, w.first.sha);
+  const second = w.repo.commit('change the greeting', { ...APP, 'src/index.js': 'require("http").createServer((q, s) => s.end("hello")).listen(80);\n' });
+  // Everything in the cache was last used a week ago, the shared base layer included.
+  const weekAgo = new Date(Date.now() - 7 * 24 * 3600 * 1000);
+  for (const f of await readdir(w.cache.dir, { recursive: true })) await utimes(join(w.cache.dir, f), weekAgo, weekAgo);
+
+  const r = await deploy({ ...w.deps, cache: new LayerCache(w.cache.dir, 1) });
+  assert.equal(r.result, 'succeeded');
+  const [base, app] = await shippedLayers(w, second.sha);
+  assert.ok(existsSync(base.path) && existsSync(app.path), 'the layers of the image just deployed are kept, the old base layer too');
+  assert.ok(!existsSync(firstApp.path), 'the first commit’s own layer is evicted');
+  assert.deepEqual(await readdir(join(w.cache.dir, 'images')), [`${r.image.replace('sha256:', '')}.json`], 'only the image just deployed is remembered');
+  assert.match(w.logger.at('info').join('\n'), /layer cache: removed 2 least recently used entries/);
+  assert.deepEqual(w.logger.at('warn'), []);
 });
