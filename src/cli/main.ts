@@ -17,7 +17,7 @@ import type { LogLine } from '../core/ports';
 import { LocalBuilder } from '../drivers/docker/builder';
 import { GitRepo } from '../drivers/git/repo';
 import { ServerPool } from '../drivers/server-pool';
-import { CliOutput, formatBytes, formatDuration, relativeTime } from './output';
+import { abbreviateLines, CliOutput, formatBytes, formatDuration, relativeTime } from './output';
 import { askHidden, confirm } from './prompt';
 
 const USAGE = `Usage: baremetal <command> [options]
@@ -119,7 +119,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const err = asBmError(e);
     out.error(err.message);
-    if (err.detail) out.info(err.detail.split('\n').map((l) => `  ${l}`).join('\n'));
+    if (err.detail) out.info(abbreviateLines(err.detail).split('\n').map((l) => `  ${l}`).join('\n'));
     if (err.code === 'Internal' && err.cause instanceof Error) out.debug(err.cause.stack ?? '');
     return 1;
   } finally {

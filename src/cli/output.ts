@@ -57,6 +57,13 @@ export class CliOutput implements Logger {
   }
 }
 
+/** Long text for a terminal: its first `head` lines and last `tail` lines, with a note of what is between. */
+export function abbreviateLines(text: string, head = 10, tail = 20): string {
+  const lines = text.split('\n');
+  if (lines.length <= head + tail + 1) return text;
+  return [...lines.slice(0, head), `… ${lines.length - head - tail} more lines …`, ...lines.slice(-tail)].join('\n');
+}
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanupApp, cli, makeWorkspace, onServer, server, servedCommit, testEnv, type Workspace } from '../helpers/world';
 import { CodeServer, scratchDir, waitFor } from './harness';
+import { waitForPanelRows } from './log-panel';
 import { e2eSession, Workbench } from './workbench';
 
 const env = testEnv();
@@ -62,7 +63,7 @@ describe('a workspace deployed to bm1', () => {
     if (!ws) return;
     await cleanupApp('bm1', ws.app);
     await onServer('bm1', ['rm', '-rf', `/root/.baremetal/${ws.app}`]);
-    await rm(ws.dir, { recursive: true, force: true });
+    await rm(ws.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }); // the editor's git may still be writing
   });
 
   it('shows bm1 connected, what it runs, its deploys and the commits', { timeout: TEST_TIMEOUT }, async () => {
@@ -107,6 +108,30 @@ describe('a workspace deployed to bm1', () => {
     assert.ok(seen.some((t) => t.startsWith(`Rolling bm1 back to ${short(first)}`)), `no progress notification was seen: ${seen.join(' | ')}`);
     await wb.row('Deployments', `${short(first)} first version`, /^current · rollback · /).waitFor({ timeout: 20_000 });
     assert.equal(await servedCommit(bm1.host, ws.port), first);
+  });
+
+  it("a sick deploy: one sentence, the previous version keeps serving, and the log panel opens on the sick container's last lines", { timeout: TEST_TIMEOUT }, async () => {
+    const sick = await ws.commit('serve nothing', { 'start.sh': '#!/bin/sh\necho "sick: serving nothing"\nmkdir -p /empty\nexec busybox httpd -f -vv -p 8080 -h /empty\n' });
+    try {
+      await wb.page.keyboard.press('Escape');
+      await wb.runCommand('Bare Metal: Deploy HEAD');
+      const { outcome } = await wb.watchToasts('Deployed ', 60_000);
+      assert.equal(outcome.error, true, outcome.message);
+      assert.match(outcome.message, /not healthy within 10s: GET \/ answered HTTP 404.*previous version keeps serving/);
+      assert.equal(await servedCommit(bm1.host, ws.port), first);
+      // The panel, opened by itself on what the sick container said before it was removed.
+      const panel = wb.page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+      await waitForPanelRows(panel, "the health check's requests", (r) => r.some((l) => l.endsWith('response:404')), 20_000);
+      // Further up, under the panel's title for them, what the app said when it started.
+      await panel.locator('#filter input').fill('serving nothing');
+      await waitForPanelRows(panel, "the sick container's first line, under the title", (r) => {
+        const title = r.findIndex((l) => l.startsWith('── the new container failed its health check: its last lines'));
+        return title >= 0 && r[title + 1] === 'sick: serving nothing';
+      });
+    } finally {
+      await ws.git('revert', '--no-edit', sick);
+      await wb.runCommand('View: Close All Editors');
+    }
   });
 
   it('names the line of a broken baremetal.json, and applies the fix as soon as it is saved', { timeout: TEST_TIMEOUT }, async () => {
@@ -218,7 +243,7 @@ describe('a server whose host key is not known yet', () => {
   });
 
   after(async () => {
-    if (ws) await rm(ws.dir, { recursive: true, force: true });
+    if (ws) await rm(ws.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }); // the editor's git may still be writing
   });
 
   it('says "host key unknown", shows the fingerprint in a modal, and connects once trusted', { timeout: TEST_TIMEOUT }, async () => {

@@ -88,7 +88,7 @@ describe('the merged log view of an app deployed to bm1 and bm2', () => {
       await cleanupApp(s, ws.app);
       await onServer(s, ['rm', '-rf', `/root/.baremetal/${ws.app}`]);
     }
-    await rm(ws.dir, { recursive: true, force: true });
+    await rm(ws.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }); // the editor's git may still be writing
   });
 
   it('follows both servers, each line tagged with its server in its own colour', { timeout: TEST_TIMEOUT }, async () => {

@@ -108,7 +108,7 @@ describe('the log panel of an app deployed to bm1', () => {
     if (!ws) return;
     await cleanupApp('bm1', ws.app);
     await onServer('bm1', ['rm', '-rf', `/root/.baremetal/${ws.app}`]);
-    await rm(ws.dir, { recursive: true, force: true });
+    await rm(ws.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }); // the editor's git may still be writing
   });
 
   it("shows the running container's log, then a request as it happens", { timeout: TEST_TIMEOUT }, async () => {

@@ -47,7 +47,7 @@ export async function swapIn(req: SwapRequest): Promise<SwapResult> {
   });
 
   const restorePrevious = async (why: string) => {
-    const tail = await lastLines(engine, containerId, 20);
+    const tail = await lastLines(engine, containerId, FAILED_LOG_LINES);
     await engine.remove(containerId).catch((e: unknown) => logger.warn(`could not remove the failed container ${name}: ${String(e)}`));
     for (const c of previous) {
       await engine.start(c.id).catch((e: unknown) => logger.error(`could not restart the previous container ${c.name}: ${String(e)}`));
@@ -83,6 +83,13 @@ export async function swapIn(req: SwapRequest): Promise<SwapResult> {
     throw e;
   }
 }
+
+/**
+ * How much of a failed container's log is kept (it is removed right after): health checks poll
+ * fast and the app logs each request, so a short tail would hold only those and hide what the
+ * app said when it started. The CLI shows the start and the end of it; the editor all of it.
+ */
+const FAILED_LOG_LINES = 200;
 
 async function lastLines(engine: Engine, id: string, count: number): Promise<string> {
   const lines: string[] = [];

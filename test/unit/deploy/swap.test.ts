@@ -79,6 +79,21 @@ test('leftover crashed containers of the app are cleaned up after a healthy swap
   assert.deepEqual(engine.running().map((c) => c.id).sort(), [r.containerId, other.id].sort());
 });
 
+test("a failed container's start is kept in the detail even after many health-check request lines", async () => {
+  const { engine, req } = setup();
+  const requests = Array.from({ length: 120 }, (_, i) => `GET / 404 (${i})`);
+  engine.behave(`web:${NEW_SHA}`, {
+    logs: ['app: no index page configured', ...requests],
+    onStart: (c) => Object.assign(c, { state: 'exited', exitCode: 1 }),
+  });
+  await assert.rejects(swapIn(req()), (e: BmError) => {
+    const lines = (e.detail ?? '').split('\n');
+    assert.equal(lines[1], 'app: no index page configured', 'what the app said when it started');
+    assert.equal(lines.at(-1), 'GET / 404 (119)');
+    return true;
+  });
+});
+
 test('a new container that exits: removed, the old one runs again, its last log lines are in the detail', async () => {
   const { engine, old, req, logger } = setup();
   engine.behave(`web:${NEW_SHA}`, {
