@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cleanupApp, cli, makeWorkspace, onServer, server, servedCommit, testEnv, type Workspace } from '../helpers/world';
+import { cli, makeWorkspace, removeTestApp, server, servedCommit, testEnv, type Workspace } from '../helpers/world';
 import { CodeServer, scratchDir, waitFor } from './harness';
 import { waitForPanelRows } from './log-panel';
 import { e2eSession, Workbench } from './workbench';
@@ -60,10 +60,7 @@ describe('a workspace deployed to bm1', () => {
   });
 
   after(async () => {
-    if (!ws) return;
-    await cleanupApp('bm1', ws.app);
-    await onServer('bm1', ['rm', '-rf', `/root/.baremetal/${ws.app}`]);
-    await rm(ws.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }); // the editor's git may still be writing
+    if (ws) await removeTestApp(ws);
   });
 
   it('shows bm1 connected, what it runs, its deploys and the commits', { timeout: TEST_TIMEOUT }, async () => {

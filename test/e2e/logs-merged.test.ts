@@ -9,10 +9,9 @@
  * (`.xterm-rows`, the viewport only, in a window tall enough for everything shown here).
  */
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import type { FrameLocator } from 'playwright-core';
-import { cleanupApp, cli, fetchPage, makeWorkspace, onServer, server, testEnv, type Workspace } from '../helpers/world';
+import { cli, fetchPage, makeWorkspace, removeTestApp, server, testEnv, type Workspace } from '../helpers/world';
 import { CodeServer, sleep, waitFor } from './harness';
 import { addSeqCgi } from './seq-cgi';
 import { panelRows, waitForPanelRows } from './log-panel';
@@ -83,12 +82,7 @@ describe('the merged log view of an app deployed to bm1 and bm2', () => {
   });
 
   after(async () => {
-    if (!ws) return;
-    for (const s of SERVERS) {
-      await cleanupApp(s, ws.app);
-      await onServer(s, ['rm', '-rf', `/root/.baremetal/${ws.app}`]);
-    }
-    await rm(ws.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }); // the editor's git may still be writing
+    if (ws) await removeTestApp(ws, SERVERS);
   });
 
   it('follows both servers, each line tagged with its server in its own colour', { timeout: TEST_TIMEOUT }, async () => {

@@ -13,12 +13,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { FrameLocator } from 'playwright-core';
-import { cleanupApp, cli, fetchPage, makeWorkspace, onServer, PROJECT, server, testEnv, type Workspace } from '../helpers/world';
+import { cli, fetchPage, makeWorkspace, onServer, PROJECT, removeTestApp, server, testEnv, type Workspace } from '../helpers/world';
 import { CodeServer, sleep, waitFor } from './harness';
 import { addSeqCgi } from './seq-cgi';
 import { panelRows, waitForPanelRows } from './log-panel';
@@ -105,10 +104,7 @@ describe('the log panel of an app deployed to bm1', () => {
   });
 
   after(async () => {
-    if (!ws) return;
-    await cleanupApp('bm1', ws.app);
-    await onServer('bm1', ['rm', '-rf', `/root/.baremetal/${ws.app}`]);
-    await rm(ws.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }); // the editor's git may still be writing
+    if (ws) await removeTestApp(ws);
   });
 
   it("shows the running container's log, then a request as it happens", { timeout: TEST_TIMEOUT }, async () => {

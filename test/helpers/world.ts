@@ -5,7 +5,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { cpSync, existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -173,6 +173,16 @@ export async function cleanupApp(serverName: string, app: string): Promise<void>
   if (ids.length) await onServer(serverName, ['docker', 'rm', '-f', ...ids]);
   const images = (await onServer(serverName, ['docker', 'images', '-q', '--filter', `label=dev.baremetal.app=${app}`])).split('\n').filter(Boolean);
   if (images.length) await onServer(serverName, ['docker', 'rmi', '-f', ...new Set(images)]).catch(() => undefined);
+}
+
+/** Removes a test app from the servers (containers, images, deploy history) and its workspace. */
+export async function removeTestApp(ws: Workspace, servers: readonly string[] = ['bm1']): Promise<void> {
+  for (const s of servers) {
+    await cleanupApp(s, ws.app);
+    await onServer(s, ['rm', '-rf', `/root/.baremetal/${ws.app}`]);
+  }
+  // An editor's git may still be writing into the workspace's .git.
+  await rm(ws.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 }
 
 /** The last `error:` line the CLI printed: its one sentence for the user. */
