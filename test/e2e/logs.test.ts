@@ -231,17 +231,6 @@ describe('the log panel of an app deployed to bm1', () => {
     await dialog.waitFor({ state: 'hidden' });
   });
 
-  it('comes back after a window reload, following again', { timeout: TEST_TIMEOUT }, async () => {
-    await wb.page.reload();
-    await wb.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    // The same tab, restored by the extension (not opened again by the test), on a fresh page.
-    await wb.page.locator('.tab', { hasText: `Logs: ${ws.app}@bm1` }).waitFor({ timeout: 30_000 });
-    await waitForRow('the restored panel following the container', (r) => r.some((l) => l.startsWith('── following ')), 30_000);
-    await seq('after-reload', 1, 3);
-    await waitForRow('a line written after the reload', (r) => r.includes('after-reload-3'));
-    assert.equal(await wb.page.locator('.tab', { hasText: 'Logs: ' }).count(), 1, 'one log panel, not two');
-  });
-
   it('follows the colour theme (screenshots of both)', { timeout: TEST_TIMEOUT }, async () => {
     const look = () =>
       panel.locator('body').evaluate((body) => ({
@@ -295,5 +284,20 @@ describe('the log panel of an app deployed to bm1', () => {
     await wb.page.mouse.move(700, 500);
     await sleep(300);
     await wb.screenshot(join(SCREENSHOTS, 'logs-light.png'));
+    const after = await look();
+    const bodyClass = await wb.page.locator('body').getAttribute('class');
+    assert.equal(after.kind, 'light', `the theme went back to ${after.kind} (workbench body: ${bodyClass})`);
+  });
+
+  it('comes back after a window reload, following again', { timeout: TEST_TIMEOUT }, async () => {
+    await wb.page.reload();
+    await wb.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    // (Last: the page after a reload is a new one.) The same tab, restored by the extension, not
+    // opened again by the test.
+    await wb.page.locator('.tab', { hasText: `Logs: ${ws.app}@bm1` }).waitFor({ timeout: 30_000 });
+    await waitForRow('the restored panel following the container', (r) => r.some((l) => l.startsWith('── following ')), 30_000);
+    await seq('after-reload', 1, 3);
+    await waitForRow('a line written after the reload', (r) => r.includes('after-reload-3'));
+    assert.equal(await wb.page.locator('.tab', { hasText: 'Logs: ' }).count(), 1, 'one log panel, not two');
   });
 });
