@@ -7,18 +7,18 @@
 import { FitAddon } from '@xterm/addon-fit';
 import { SearchAddon } from '@xterm/addon-search';
 import { WebLinksAddon } from '@xterm/addon-web-links';
-import { Terminal, type ITheme } from '@xterm/xterm';
+import { Terminal } from '@xterm/xterm';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
-import { isToWebview, unpackLines, type FromWebview, type SavedPanelState, type ServerState, type ToWebview, type WireLine } from '../../src/protocol/logs';
+import { isToWebview, unpackLines, type FromWebview, type SavedPanelState, type ServerState, type ToWebview } from '../../src/protocol/logs';
+import { plain as plainText, render as renderEntry, type Entry, type View } from './format';
+import { css, terminalTheme } from './theme';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromWebview): void; setState(state: SavedPanelState): void };
 const vscode = acquireVsCodeApi();
 const post = (m: FromWebview) => vscode.postMessage(m);
-
-type Entry = { kind: 'line'; line: WireLine } | { kind: 'note'; server: number; text: string; time: string; tone: 'marker' | 'status' };
 
 const MAX_ENTRIES = 100_000;
 /**
@@ -28,12 +28,12 @@ const MAX_ENTRIES = 100_000;
 const MAX_CHUNK = 64 * 1024;
 /** Typing in the filter redraws once the typing pauses, not on every key. */
 const FILTER_DELAY_MS = 150;
-const TAG_COLOURS = [36, 35, 33, 32, 34, 91, 96, 95];
 /** Lines carrying this word are timed from Docker's timestamp to the screen (benchmarks, tests). */
 const PROBE = 'bm-probe';
 
-let servers: string[] = [];
 let app = '';
+/** The servers shown (tags when more than one) and whether times are on. */
+const view: View = { servers: [], showTimes: false };
 let entries: Entry[] = [];
 /**
  * Text waiting for xterm, with the Docker timestamps of the probe lines in it. A redraw's items
@@ -53,7 +53,6 @@ let heldTooMany = false;
 let writing = false;
 let paused = false;
 let newWhilePaused = 0;
-let showTimes = false;
 let filter: RegExp | undefined;
 /** Counters a benchmark or test reads from the page (never sent anywhere). */
 const stats = { linesReceived: 0, linesRendered: 0, probes: [] as { t: string; at: number }[] };
@@ -93,24 +92,6 @@ const statusBar = el<HTMLElement>('<div id="status"></div>');
 toolbar.after(statusBar);
 
 // ---- terminal ------------------------------------------------------------------------------
-const css = (name: string, fallback = '') => getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
-const ANSI = ['black', 'red', 'green', 'yellow', 'blue', 'magenta', 'cyan', 'white'] as const;
-const theme = (): ITheme => {
-  const t: ITheme & Record<string, string | undefined> = {
-    background: css('--vscode-editor-background', '#1e1e1e'),
-    foreground: css('--vscode-terminal-foreground', css('--vscode-editor-foreground', '#cccccc')),
-    cursor: css('--vscode-editor-background', '#1e1e1e'),
-    selectionBackground: css('--vscode-terminal-selectionBackground', css('--vscode-editor-selectionBackground', '#264f78')),
-  };
-  // The theme's own terminal colours: xterm's defaults are for a dark background (its yellow
-  // is unreadable on a light one).
-  for (const name of ANSI) {
-    const cap = name[0].toUpperCase() + name.slice(1);
-    t[name] = css(`--vscode-terminal-ansi${cap}`) || undefined;
-    t[`bright${cap}`] = css(`--vscode-terminal-ansiBright${cap}`) || undefined;
-  }
-  return t;
-};
 const terminal = new Terminal({
   convertEol: true,
   disableStdin: true,
@@ -120,7 +101,7 @@ const terminal = new Terminal({
   allowProposedApi: true, // search decorations
   fontFamily: css('--vscode-editor-font-family', 'monospace'),
   fontSize: Number.parseInt(css('--vscode-editor-font-size', '13'), 10) || 13,
-  theme: theme(),
+  theme: terminalTheme(),
 });
 const fit = new FitAddon();
 const search = new SearchAddon();
@@ -134,45 +115,11 @@ fit.fit();
 new ResizeObserver(() => fit.fit()).observe(document.getElementById('terminal') as HTMLElement);
 // The editor switches themes by changing the body's class and theme id (two dark themes share
 // the class), then the colour variables, in one task: follow it.
-new MutationObserver(() => (terminal.options.theme = theme())).observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-id'] });
+new MutationObserver(() => (terminal.options.theme = terminalTheme())).observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-id'] });
 
 // ---- rendering -----------------------------------------------------------------------------
-function tag(server: number): string {
-  if (servers.length < 2) return '';
-  return `\x1b[${TAG_COLOURS[server % TAG_COLOURS.length]}m${servers[server] ?? '?'}\x1b[0m `;
-}
-
-const two = (n: number) => String(n).padStart(2, '0');
-/**
- * Docker's UTC timestamp as this machine's clock time, like the editor's own logs ("14:03:07.215"
- * for the ms form). Copy and Save keep the full UTC timestamp.
- */
-function clock(iso: string, ms: boolean): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso.slice(11, ms ? 23 : 19);
-  const hms = `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
-  return ms ? `${hms}.${String(d.getMilliseconds()).padStart(3, '0')}` : hms;
-}
-
-function shortTime(iso?: string): string {
-  return iso ? `\x1b[2m${clock(iso, true)}\x1b[0m ` : '';
-}
-
-function plain(e: Entry): string {
-  const who = servers.length > 1 ? `${servers[e.kind === 'line' ? e.line.s : e.server] ?? '?'} ` : '';
-  if (e.kind === 'note') return `${who}── ${e.text} ──`;
-  return `${who}${showTimes && e.line.t ? `${e.line.t} ` : ''}${e.line.e ? '[stderr] ' : ''}${e.line.x}`;
-}
-
-function render(e: Entry): string {
-  if (e.kind === 'note') {
-    const colour = e.tone === 'marker' ? '1;36' : '33';
-    return `${tag(e.server)}\x1b[${colour}m── ${e.text} · ${clock(e.time, false)} ──\x1b[0m\n`;
-  }
-  // stderr gets a red bar in front; the app's own colours stay as they are.
-  const bar = e.line.e ? '\x1b[31m▍\x1b[0m' : '';
-  return `${tag(e.line.s)}${showTimes ? shortTime(e.line.t) : ''}${bar}${e.line.x}\n`;
-}
+const render = (e: Entry) => renderEntry(view, e);
+const plain = (e: Entry) => plainText(view, e);
 
 function visible(e: Entry): boolean {
   return !filter || e.kind === 'note' || filter.test(e.line.x);
@@ -358,7 +305,7 @@ for (const box of [regexBox, caseBox]) {
   });
 }
 timesBox.addEventListener('change', () => {
-  showTimes = timesBox.checked;
+  view.showTimes = timesBox.checked;
   redraw();
 });
 clear.addEventListener('click', () => {
@@ -372,11 +319,11 @@ save.addEventListener('click', () => post({ type: 'save', text: allText() }));
 // ---- messages ------------------------------------------------------------------------------
 const handlers: { [K in ToWebview['type']]: (m: Extract<ToWebview, { type: K }>) => void } = {
   init: (m) => {
-    servers = m.servers;
+    view.servers = m.servers;
     app = m.app;
     document.title = `Logs: ${app}`;
     // Kept by VS Code with the panel: after a window reload the extension reopens it from this.
-    vscode.setState({ app, servers });
+    vscode.setState({ app, servers: m.servers });
   },
   lines: (m) => {
     const lines = unpackLines(m);
@@ -392,7 +339,7 @@ const handlers: { [K in ToWebview['type']]: (m: Extract<ToWebview, { type: K }>)
     statusBar.textContent = all.map((v) => v.message).join(' · ');
     statusBar.className = all.reduce((worst, v) => (SEVERITY[v.state] > SEVERITY[worst] ? v.state : worst), 'connected' as ServerState);
     if (m.state !== 'connected') add([{ kind: 'note', server: m.server, text: m.message, time: new Date().toISOString(), tone: 'status' }]);
-    else if (before && before !== 'connected') add([{ kind: 'note', server: m.server, text: `${servers[m.server] ?? ''} reconnected`, time: new Date().toISOString(), tone: 'status' }]);
+    else if (before && before !== 'connected') add([{ kind: 'note', server: m.server, text: `${view.servers[m.server] ?? ''} reconnected`, time: new Date().toISOString(), tone: 'status' }]);
   },
 };
 
