@@ -44,9 +44,9 @@ export class TimeMerger<T extends Timed> {
     if (item.t && item.t > (this.lastSeen[item.s] ?? '')) this.lastSeen[item.s] = item.t;
   }
 
-  /** The lines that may go now, in time order; `all` releases everything. */
-  take(all = false): T[] {
-    return this.release(() => all);
+  /** The lines that may go now, in time order. */
+  take(): T[] {
+    return this.release(() => false);
   }
 
   /**
