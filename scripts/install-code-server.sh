@@ -3,6 +3,13 @@
 # Debian's Chromium, and code-server (the real VS Code workbench and extension host) with the
 # Node 24 it requires, both from the npm registry (recipe: shared/notes/vscode-e2e.md).
 set -euo pipefail
+# Run from an npm script (npm start), the environment carries npm's own settings for the Node
+# that runs the script: NODE and npm_node_execpath name Node 20, npm_config_nodedir its headers.
+# code-server's postinstall reads them and refuses ("requires node v24 … you are on node v20"),
+# so the install below starts from an environment without any of them.
+for v in $(compgen -e); do
+  case $v in npm_* | NODE | INIT_CWD) unset "$v" ;; esac
+done
 TOOLS=${BM_TOOLS_DIR:-/opt/baremetal-tools}
 NODE_VERSION=24.21.0
 CODE_SERVER_VERSION=4.139.1

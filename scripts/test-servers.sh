@@ -9,8 +9,16 @@
 #
 # Server bmN = network namespace bmN (veth bmN-h 10.213.N.1 <-> bmN-s 10.213.N.2) + a persistent mount
 # namespace ($ROOT/bmN/mnt) with private /run /root /home /tmp + its own dockerd and sshd.
-# bmbare (10.213.99.2) has sshd but no dockerd. The dev engine is the workstation's engine, where
-# images are built: a dockerd in the host's namespaces with its socket at $ROOT/dev/docker.sock.
+# bm1..bmN run Docker Engine 20.10 (Debian 12); bm26c (10.213.97.2) runs Docker Engine 26 with the
+# containerd image store, bm26o (10.213.96.2) Docker Engine 26 with the classic overlay2 store
+# (Debian 13's build: scripts/install-docker26.sh). bmbare (10.213.99.2) has sshd but no dockerd.
+# Every server with Docker also has users "deployer" (in the docker group) and "outsider" (not),
+# and three more sshds: port 2222 refuses all forwarding (NAME-nofwd), port 2223 has no SFTP
+# subsystem (NAME-nosftp).
+# Workstations are the engines that build (where a developer's laptop would): dev (Docker 20.10, in
+# the host's namespaces, socket $ROOT/dev/docker.sock), ws26c (Docker 26, containerd store: the
+# default, as on fresh installs today) and ws26o (Docker 26, classic store), each of the two in
+# its own namespaces with its socket at $ROOT/wsNAME/run/docker.sock.
 # Needs (Debian 12): docker.io openssh-server iproute2 busybox-static (these bring iptables,
 # containerd, runc and openssh-client along; util-linux is always there).
 set -euo pipefail
@@ -29,11 +37,28 @@ die() { log "error: $*" && exit 1; }
 net_of() {
   case $1 in
     bmbare) echo 99 ;;
-    bm99) die "bm99 is reserved (10.213.99.0/24 is bmbare's)" ;;
+    bm26c) echo 97 ;;
+    bm26o) echo 96 ;;
+    ws26c) echo 95 ;;
+    ws26o) echo 94 ;;
+    bm9[4-9]) die "$1 is reserved (10.213.${1#bm}.0/24 is taken)" ;;
     bm[1-9] | bm[1-9][0-9]) echo "${1#bm}" ;;
-    *) die "unknown server '$1' (expected bm1..bm98 or bmbare)" ;;
+    *) die "unknown server '$1' (expected bm1..bm93, bm26c, bm26o, bmbare, ws26c or ws26o)" ;;
   esac
 }
+
+# Which engine a host runs: 20 (Debian 12's 20.10), 26c / 26o (Docker 26, containerd / classic
+# store), none (bmbare). Workstations (ws*) have no sshd.
+engine_of() {
+  case $1 in
+    bmbare) echo none ;;
+    bm26c | ws26c) echo 26c ;;
+    bm26o | ws26o) echo 26o ;;
+    *) echo 20 ;;
+  esac
+}
+is_workstation() { [[ $1 == ws* ]]; }
+D26=${BM_DOCKER26_DIR:-}
 
 require_tools() { # iptables: every server's dockerd sets up NAT in its own network namespace
   local t pkgs="docker.io openssh-server iproute2 busybox-static"
@@ -72,7 +97,7 @@ known_servers() {
     for d in "$ROOT"/bm*/; do if [[ -d $d ]]; then basename "$d"; fi; done
     ip netns list | cut -d' ' -f1
     ip -o link show | cut -d: -f2 | sed -n 's/^ *//; s/@.*//; s/-h$//p'
-  } | grep -E '^bm([0-9]+|bare)$' | sort -u || true
+  } | grep -E '^(bm([0-9]+|bare|26c|26o)|ws26[co])$' | sort -u || true
 }
 
 # Daemons whose command line names a path containing $1: dockerd, its containerd and shims,
@@ -131,6 +156,7 @@ remove_servers() {
   # rules and veths vanish with the server's namespaces.
   mapfile -t pids < <({
     daemon_pids "$ROOT/bm"
+    daemon_pids "$ROOT/ws"
     for s in "${servers[@]}"; do namespace_pids "$s"; done
   } | with_descendants)
   ((${#pids[@]} == 0)) || log "stopping ${#pids[@]} server processes"
@@ -141,8 +167,8 @@ remove_servers() {
     if ip link show "$s-h" >/dev/null 2>&1; then ip link del "$s-h"; fi # takes its peer along
   done
   # Never rm -rf across a mount point: unmount whatever the host still has under $ROOT/bm*.
-  { findmnt -rn -o TARGET | grep "^$ROOT/bm" || true; } | sort -r | xargs -r umount -l
-  rm -rf "$ROOT"/bm* "$ROOT/env.json" "$CLIENT/known_hosts" "$CLIENT/ssh_config"
+  { findmnt -rn -o TARGET | grep -E "^$ROOT/(bm|ws)" || true; } | sort -r | xargs -r umount -l
+  rm -rf "$ROOT"/bm* "$ROOT"/ws* "$ROOT/env.json" "$CLIENT/known_hosts" "$CLIENT/ssh_config"
   find /sys/fs/cgroup{,/*}"$CGROUP_PARENT" -depth -type d -exec rmdir {} + 2>/dev/null || true
 }
 
@@ -173,9 +199,9 @@ start_dev() {
 # local/busybox:1 without a registry: /bin/busybox plus the links `busybox --install -s` would
 # make, /etc/passwd and /etc/group, imported from a tar stream.
 ensure_busybox_image() {
-  local rootfs=$DEV/busybox-rootfs applet
-  docker -H "$DEV_HOST" image inspect local/busybox:1 >/dev/null 2>&1 && return 0
-  log "importing local/busybox:1 into the dev engine"
+  local engine=${1:-$DEV_HOST} rootfs=$DEV/busybox-rootfs-$RANDOM applet
+  docker -H "$engine" image inspect local/busybox:1 >/dev/null 2>&1 && return 0
+  log "importing local/busybox:1 into $engine"
   rm -rf "$rootfs" && mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,etc,root,tmp}
   cp "$(command -v busybox)" "$rootfs/bin/busybox"
   busybox --list-full | while read -r applet; do
@@ -185,7 +211,7 @@ ensure_busybox_image() {
     >"$rootfs/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
   chmod 700 "$rootfs/root" && chmod 1777 "$rootfs/tmp"
-  tar -C "$rootfs" -c . | docker -H "$DEV_HOST" import \
+  tar -C "$rootfs" -c . | docker -H "$engine" import \
     -c 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' -c 'CMD ["/bin/sh"]' - local/busybox:1 >/dev/null
   rm -rf "$rootfs"
 }
@@ -216,8 +242,14 @@ create_server() { # namespaces, private folders, host key, authorized key, sshd_
   nsenter --mount="$dir/mnt" sh -ec '
     findmnt -rn -t nsfs -o TARGET | sort -r | xargs -r umount -l
     for d in run root home tmp; do mount --bind "$1/$d" "/$d"; done' sh "$dir"
+  if is_workstation "$name"; then return 0; fi
   ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$dir/ssh/ssh_host_ed25519_key"
   cp "$CLIENT/id_ed25519.pub" "$dir/root/.ssh/authorized_keys" # ~root/.ssh inside the server
+  local u
+  for u in deployer outsider; do # non-root users, their homes private to this server
+    mkdir -p "$dir/home/$u/.ssh" && cp "$CLIENT/id_ed25519.pub" "$dir/home/$u/.ssh/authorized_keys"
+    chown -R "$u:$u" "$dir/home/$u" && chmod 700 "$dir/home/$u"
+  done
   # Key auth only; forwarding on (the product tunnels to /var/run/docker.sock); room for
   # parallel tests (MaxSessions, MaxStartups). /run is the server's private one.
   printf '%s\n' "ListenAddress 10.213.$n.2" "Port 22" "HostKey $dir/ssh/ssh_host_ed25519_key" \
@@ -232,31 +264,54 @@ create_server() { # namespaces, private folders, host key, authorized key, sshd_
     -e 's/^Allow\(Tcp\|StreamLocal\)Forwarding yes$/Allow\1Forwarding no/' \
     "$dir/ssh/sshd_config" >"$dir/ssh/sshd_config_nofwd"
   echo "DisableForwarding yes" >>"$dir/ssh/sshd_config_nofwd"
+  # A third on port 2223 without the SFTP subsystem, as some hardened servers are.
+  sed -e 's/^Port 22$/Port 2223/' -e 's|^PidFile .*|PidFile /run/sshd-nosftp.pid|' -e '/^Subsystem sftp/d' \
+    "$dir/ssh/sshd_config" >"$dir/ssh/sshd_config_nosftp"
+}
+
+# The server users: created once on the host (so every server's sshd knows them), homes per server.
+ensure_users() {
+  getent group docker >/dev/null || groupadd --system docker
+  id deployer >/dev/null 2>&1 || useradd --no-create-home --home-dir /home/deployer --shell /bin/sh --groups docker deployer
+  id outsider >/dev/null 2>&1 || useradd --no-create-home --home-dir /home/outsider --shell /bin/sh outsider
+  # useradd leaves the password field locked ("!"), which sshd (UsePAM no) reads as "no login at all".
+  usermod -p '*' deployer && usermod -p '*' outsider
 }
 
 start_server() {
-  local name=$1 dir=$ROOT/$1
+  local name=$1 dir=$ROOT/$1 engine
+  engine=$(engine_of "$name")
   # nsenter, not `ip netns exec`: that remounts /sys, and dockerd then finds no cgroups.
   local in=(nsenter --net="/run/netns/$name" --mount="$dir/mnt")
-  if [[ $name != bmbare ]]; then
+  if [[ $engine != none ]]; then
+    local path=$PATH dockerd=dockerd
     echo '{}' >"$dir/daemon.json"
+    if [[ $engine == 26* ]]; then
+      # Docker 26 starts the containerd found first on PATH: Debian 13's, beside it.
+      path=$D26:$PATH dockerd=$D26/dockerd
+      [[ $engine != 26c ]] || echo '{"features": {"containerd-snapshotter": true}}' >"$dir/daemon.json"
+    fi
     # --exec-root and --pidfile are the private /run as seen from the host, so containerd and
     # the shims carry $dir in their command lines too (daemon_pids finds them after a crash).
-    detach "$dir/dockerd.log" "${in[@]}" dockerd --config-file "$dir/daemon.json" \
+    detach "$dir/dockerd.log" env "PATH=$path" "${in[@]}" "$dockerd" --config-file "$dir/daemon.json" \
       --data-root "$dir/docker" --exec-root "$dir/run/docker" --pidfile "$dir/run/docker.pid" \
       -H unix:///var/run/docker.sock --cgroup-parent "$CGROUP_PARENT/$name"
   fi
+  if is_workstation "$name"; then return 0; fi
   # sshd daemonizes itself (closing our descriptors) once it listens.
   "${in[@]}" /usr/sbin/sshd -f "$dir/ssh/sshd_config" -E "$dir/sshd.log" </dev/null &>/dev/null ||
     die "sshd on $name did not start (see $dir/sshd.log)"
   "${in[@]}" /usr/sbin/sshd -f "$dir/ssh/sshd_config_nofwd" -E "$dir/sshd-nofwd.log" </dev/null &>/dev/null ||
     die "the no-forwarding sshd on $name did not start (see $dir/sshd-nofwd.log)"
+  "${in[@]}" /usr/sbin/sshd -f "$dir/ssh/sshd_config_nosftp" -E "$dir/sshd-nosftp.log" </dev/null &>/dev/null ||
+    die "the no-SFTP sshd on $name did not start (see $dir/sshd-nosftp.log)"
 }
 
 wait_server() {
   local name=$1 dir=$ROOT/$1
   [[ $name == bmbare ]] ||
     wait_for 60 "dockerd on $name" "$dir/dockerd.log" docker -H "unix://$dir/run/docker.sock" info
+  if is_workstation "$name"; then ensure_busybox_image "unix://$dir/run/docker.sock" && return 0; fi
   wait_for 20 "ssh to $name" "$dir/sshd.log" \
     ssh -F "$CLIENT/ssh_config" -o ConnectTimeout=2 "$name" true
 }
@@ -272,11 +327,16 @@ write_client_files() {
     line=$(known_hosts_line "$s")
     echo "$line"
     echo "[${line%% *}]:2222 ${line#* }" # the no-forwarding sshd on port 2222
+    echo "[${line%% *}]:2223 ${line#* }" # the no-SFTP sshd on port 2223
   done >"$CLIENT/known_hosts"
-  for s in "$@"; do # BatchMode: key auth only, never prompt; NAME-nofwd is the port 2222 sshd
-    for port in 22 2222; do
-      printf 'Host %s\n  HostName 10.213.%s.2\n  Port %s\n  User root\n  IdentityFile %s\n' \
-        "$s$([[ $port == 22 ]] || echo -nofwd)" "$(net_of "$s")" "$port" "$CLIENT/id_ed25519"
+  # BatchMode: key auth only, never prompt. NAME-nofwd is the port 2222 sshd, NAME-nosftp the
+  # port 2223 one; NAME-deployer and NAME-outsider log in as those users.
+  local alias port user
+  for s in "$@"; do
+    for alias in "$s:22:root" "$s-nofwd:2222:root" "$s-nosftp:2223:root" "$s-deployer:22:deployer" "$s-outsider:22:outsider"; do
+      IFS=: read -r alias port user <<<"$alias"
+      printf 'Host %s\n  HostName 10.213.%s.2\n  Port %s\n  User %s\n  IdentityFile %s\n' \
+        "$alias" "$(net_of "$s")" "$port" "$user" "$CLIENT/id_ed25519"
       printf '  IdentitiesOnly yes\n  UserKnownHostsFile %s\n' "$CLIENT/known_hosts"
       printf '  StrictHostKeyChecking yes\n  BatchMode yes\n\n'
     done
@@ -284,10 +344,24 @@ write_client_files() {
 }
 
 # JSON by printf: every value is a fixed path, a server name, an address or base64 (no escaping).
+engine_version() { case $(engine_of "$1") in 20) echo 20.10 ;; none) echo none ;; *) echo 26.1 ;; esac; }
+engine_store() { case $(engine_of "$1") in 26c) echo containerd ;; none) echo none ;; *) echo overlay2 ;; esac; }
+
+# env.json: the default workstation (dockerHost) is Docker 26 with the containerd store, as a
+# fresh install of Docker today; every workstation is listed under "workstations".
 write_env_json() {
-  local s sep='' dir sock fp
-  printf '{"dockerHost":"%s","identityFile":"%s","knownHosts":"%s","sshConfig":"%s","servers":[' \
-    "$DEV_HOST" "$CLIENT/id_ed25519" "$CLIENT/known_hosts" "$CLIENT/ssh_config"
+  local s sep='' dir sock fp ws=() srv=()
+  for s in "$@"; do if is_workstation "$s"; then ws+=("$s"); else srv+=("$s"); fi; done
+  printf '{"dockerHost":"unix://%s","identityFile":"%s","knownHosts":"%s","sshConfig":"%s",' \
+    "$ROOT/ws26c/run/docker.sock" "$CLIENT/id_ed25519" "$CLIENT/known_hosts" "$CLIENT/ssh_config"
+  printf '"dockerConfig":"%s","docker26":"%s","workstations":[' "$CLIENT/docker-config" "$D26"
+  printf '{"name":"dev","dockerHost":"%s","engine":"20.10","store":"overlay2"}' "$DEV_HOST"
+  for s in "${ws[@]}"; do
+    printf ',{"name":"%s","dockerHost":"unix://%s","engine":"%s","store":"%s"}' \
+      "$s" "$ROOT/$s/run/docker.sock" "$(engine_version "$s")" "$(engine_store "$s")"
+  done
+  printf '],"servers":['
+  set -- "${srv[@]}"
   for s in "$@"; do
     dir=$ROOT/$s sock="\"$ROOT/$s/run/docker.sock\""
     [[ $s != bmbare ]] || sock=null
@@ -296,7 +370,8 @@ write_env_json() {
       "$sep" "$s" "$(net_of "$s")" "$([[ $sock == null ]] && echo false || echo true)"
     printf '"dockerSocketOnHost":%s,"knownHostsLine":"%s","hostKeyFingerprint":"%s",' \
       "$sock" "$(known_hosts_line "$s")" "$fp"
-    printf '"netns":"%s","mountns":"%s"}' "$s" "$dir/mnt"
+    printf '"netns":"%s","mountns":"%s","engine":"%s","store":"%s"}' "$s" "$dir/mnt" \
+      "$(engine_version "$s")" "$(engine_store "$s")"
     sep=,
   done
   printf ']}\n'
@@ -308,18 +383,24 @@ lock() { mkdir -p "$ROOT" && exec 9>"$ROOT/.lock" && flock 9; }
 
 cmd_up() {
   local count=${1:-2} s i names=()
-  [[ $count =~ ^[1-9][0-9]?$ && $count -le 98 ]] || die "N must be 1..98, got '$count'"
+  [[ $count =~ ^[1-9][0-9]?$ && $count -le 93 ]] || die "N must be 1..93, got '$count'"
   require_tools
+  D26=$(bash "$(dirname "$0")/install-docker26.sh")
   lock
   remove_servers # first: whatever an earlier (possibly killed) run left
   if [[ $(findmnt -no PROPAGATION -T "$ROOT") == *shared* ]]; then # e.g. under systemd
     mount --bind "$ROOT" "$ROOT" && mount --make-private "$ROOT"
   fi
   ensure_client_key
+  ensure_users
+  # The docker CLI's buildx plugin for the tests (DOCKER_CONFIG), as a developer has it installed.
+  mkdir -p "$CLIENT/docker-config/cli-plugins" && cp "$D26/docker-buildx" "$CLIENT/docker-config/cli-plugins/"
   for ((i = 1; i <= count; i++)); do names+=("bm$i"); done
-  names+=(bmbare)
+  names+=(bm26c bm26o bmbare ws26c ws26o)
   for s in "${names[@]}"; do create_server "$s"; done
-  write_client_files "${names[@]}"
+  local ssh_names=()
+  for s in "${names[@]}"; do is_workstation "$s" || ssh_names+=("$s"); done
+  write_client_files "${ssh_names[@]}"
   log "starting daemons for ${names[*]}"
   for s in "${names[@]}"; do start_server "$s"; done
   start_dev
@@ -354,6 +435,7 @@ cmd_status() {
   for s in $(known_servers); do
     sock=unix://$ROOT/$s/run/docker.sock sshd=down engine="no dockerd"
     if alive "$(cat "$ROOT/$s/run/sshd.pid" 2>/dev/null || echo 0)"; then sshd=up; fi
+    if is_workstation "$s"; then sshd="none (a workstation)"; fi
     [[ $s == bmbare ]] || engine=$(docker -H "$sock" info --format "$fmt" 2>/dev/null) || engine=down
     echo "$s (10.213.$(net_of "$s").2): sshd $sshd, docker: $engine"
   done
