@@ -1,27 +1,48 @@
+import os from 'node:os';
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { BmError } from '../../core/errors';
 import type { Builder, BuildRequest, ImageInfo } from '../../core/ports';
 import { toImageInfo } from './convert';
 import { progressMessages } from './json-lines';
+import { engineLost, localEngineFinder } from './local-connect';
+import type { Endpoint } from './local-engine';
 
 /**
- * The developer's own Docker Engine (DOCKER_HOST, or the default socket), where images are
- * built from the commit's tree and saved for shipping.
+ * The developer's own Docker Engine, where images are built from the commit's tree and saved for
+ * shipping.
  */
 export class LocalBuilder implements Builder {
-  constructor(private readonly docker: Docker = new Docker()) {}
+  /** Where the engine was found (set on first use): for "building on Colima (unix:///…)", and dockerCliEnv for buildx. */
+  endpoint?: Endpoint;
+  private docker!: Docker;
+
+  /** Without `docker`, the engine is found as the docker CLI finds it (local-engine.ts), on first use. */
+  constructor(docker?: Docker, private readonly find = localEngineFinder(process.env, os.homedir())) {
+    if (docker) this.docker = docker;
+  }
+
+  static connect(env: NodeJS.ProcessEnv, home: string): LocalBuilder {
+    return new LocalBuilder(undefined, localEngineFinder(env, home));
+  }
+
+  async ready(): Promise<Docker> {
+    if (!this.docker) ({ docker: this.docker, endpoint: this.endpoint } = await this.find());
+    return this.docker;
+  }
 
   async image(tag: string): Promise<ImageInfo | undefined> {
+    await this.ready();
     try {
       return toImageInfo(await this.docker.getImage(tag).inspect());
     } catch (e) {
       if ((e as { statusCode?: number }).statusCode === 404) return undefined;
-      throw unavailable(e);
+      throw engineLost(e, this.endpoint);
     }
   }
 
   async build(req: BuildRequest, onOutput: (line: string) => void, signal?: AbortSignal): Promise<ImageInfo> {
+    await this.ready();
     let stream: Readable;
     try {
       stream = (await this.docker.buildImage(req.context as never, {
@@ -35,7 +56,7 @@ export class LocalBuilder implements Builder {
         abortSignal: signal,
       } as never)) as unknown as Readable;
     } catch (e) {
-      throw unavailable(e);
+      throw engineLost(e, this.endpoint);
     }
     const tail: string[] = [];
     let currentStep = '';
@@ -63,19 +84,9 @@ export class LocalBuilder implements Builder {
   }
 
   async save(tag: string, signal?: AbortSignal): Promise<Readable> {
+    await this.ready();
     const stream = (await this.docker.getImage(tag).get()) as unknown as Readable;
     signal?.addEventListener('abort', () => stream.destroy(new BmError('Cancelled', 'Transfer cancelled.')), { once: true });
     return stream;
   }
-}
-
-function unavailable(e: unknown): unknown {
-  const code = (e as { code?: string }).code;
-  if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES') {
-    return new BmError(
-      'LocalDockerUnavailable',
-      `Cannot reach the Docker Engine on this machine (${process.env.DOCKER_HOST ?? '/var/run/docker.sock'}) to build the image: start Docker here, or set DOCKER_HOST.`,
-    );
-  }
-  return e;
 }
