@@ -154,6 +154,10 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
         const shipped = await shipImage({ builder: deps.builder, server, cache: deps.cache, ref, logger, onBytes, signal, force: deps.forceTransfer }, exported);
         transport = shipped.path;
       });
+      // The history keeps the server's own ID of the image: IDs differ between image stores (a
+      // config digest on the classic store, a manifest or index digest on the containerd one),
+      // so the laptop's ID would not name the image there.
+      imageId = (await server.engine.image(ref))?.id ?? imageId;
       throwIfAborted(signal);
     }
 

@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip, gzipSync } from 'node:zlib';
+import { createGunzip, createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { DEFAULT_CACHE_MAX } from './cache-eviction';
 
@@ -65,6 +65,25 @@ export class LayerCache {
     return join(this.dir, `${diffId.replace('sha256:', '')}.json`);
   }
 
+  /** Which diffID a compressed blob holds (the OCI layout names layers by the blob's digest). */
+  private digestPath(digest: string): string {
+    return join(this.dir, 'digests', digest.replace('sha256:', ''));
+  }
+
+  /** The cached layer whose blob, as some engine saved it, had this digest. */
+  async getByDigest(digest: string): Promise<CachedLayer | undefined> {
+    const hit = await this.get(digest); // an uncompressed blob's digest is its diffID
+    if (hit) return hit;
+    const diffId = await readFile(this.digestPath(digest), 'utf8').catch(() => undefined);
+    return diffId ? this.get(diffId.trim()) : undefined;
+  }
+
+  private async rememberDigest(digest: string, diffId: string): Promise<void> {
+    if (digest === diffId) return;
+    await mkdir(join(this.dir, 'digests'), { recursive: true });
+    await this.writeAtomic(this.digestPath(digest), diffId);
+  }
+
   async get(diffId: string): Promise<CachedLayer | undefined> {
     try {
       const meta = JSON.parse(await readFile(this.metaPath(diffId), 'utf8')) as { digest: string; size: number; compressed?: boolean; rawSize?: number };
@@ -88,20 +107,61 @@ export class LayerCache {
     const rawTemp = join(this.dir, `.raw-${randomBytes(6).toString('hex')}`);
     try {
       const raw = createHash('sha256');
-      await pipeline(source, tap((c) => raw.update(c)), createWriteStream(rawTemp));
-      const diffId = `sha256:${raw.digest('hex')}`;
-      const hit = await this.get(diffId);
+      const head: Buffer[] = [];
+      await pipeline(source, tap((c) => (raw.update(c), head.length < 1 && head.push(c))), createWriteStream(rawTemp));
+      const digest = `sha256:${raw.digest('hex')}`;
+      const kind = compressionOf(head[0] ?? Buffer.alloc(0));
+      if (kind === 'gzip') return await this.keepCompressed(rawTemp, digest);
+      if (kind === 'zstd') throw zstdRefused();
+      const hit = await this.get(digest);
       if (hit) return hit;
-      if (await incompressible(rawTemp)) return await this.keepRaw(rawTemp, diffId);
-      return await this.compress(createReadStream(rawTemp), diffId, (await stat(rawTemp)).size);
+      if (await incompressible(rawTemp)) return await this.keepRaw(rawTemp, digest);
+      return await this.compress(createReadStream(rawTemp), digest, (await stat(rawTemp)).size);
     } finally {
       await rm(rawTemp, { force: true });
     }
   }
 
   private async putBuffer(data: Buffer): Promise<CachedLayer> {
+    const kind = compressionOf(data);
+    if (kind === 'zstd') throw zstdRefused();
+    if (kind === 'gzip') {
+      const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+      const diffId = `sha256:${createHash('sha256').update(gunzipSync(data)).digest('hex')}`;
+      return this.adoptCompressed(diffId, digest, data.length, gunzipSync(data).length, (path) => writeFile(path, data));
+    }
     const diffId = `sha256:${createHash('sha256').update(data).digest('hex')}`;
     return (await this.get(diffId)) ?? (await this.compress(Readable.from([data]), diffId, data.length));
+  }
+
+  /**
+   * A blob the engine already compressed (the containerd image store's `docker save` gives
+   * the registry blobs): kept exactly as it came, so its digest is the one the engine knows,
+   * and decompressed once only to learn (and later check) its diffID.
+   */
+  private async keepCompressed(file: string, digest: string): Promise<CachedLayer> {
+    const unpacked = createHash('sha256');
+    let rawSize = 0;
+    await pipeline(createReadStream(file), createGunzip(), tap((c) => (unpacked.update(c), (rawSize += c.length))), async (chunks: AsyncIterable<Buffer>) => {
+      for await (const _ of chunks); // drained: only the hash and the size are wanted
+    });
+    const diffId = `sha256:${unpacked.digest('hex')}`;
+    return this.adoptCompressed(diffId, digest, (await stat(file)).size, rawSize, (path) => rename(file, path));
+  }
+
+  /** Files a compressed blob under its diffID, unless that layer is cached already (its digest then stays). */
+  private async adoptCompressed(diffId: string, digest: string, size: number, rawSize: number, place: (path: string) => Promise<void>): Promise<CachedLayer> {
+    const hit = await this.get(diffId);
+    if (hit) {
+      await this.rememberDigest(digest, diffId);
+      return hit;
+    }
+    const layer: CachedLayer = { diffId, digest, size, path: this.blobPath(diffId), compressed: true, rawSize };
+    await mkdir(this.dir, { recursive: true });
+    await place(layer.path);
+    await this.writeAtomic(this.metaPath(diffId), JSON.stringify({ digest, size, compressed: true, rawSize }));
+    await this.rememberDigest(digest, diffId);
+    return layer;
   }
 
   private async compress(source: Readable, diffId: string, rawSize: number): Promise<CachedLayer> {
@@ -175,7 +235,7 @@ export class LayerCache {
         }
         // A big entry is a layer: skipped when cached, else hashed and stored as it passes.
         void (async () => {
-          const cached = hint ? await this.get(hint) : undefined;
+          const cached = hint ? await this.getByDigest(hint) : undefined;
           if (cached) {
             stream.resume();
             await new Promise<void>((r) => stream.on('end', () => r()));
@@ -210,14 +270,18 @@ export class LayerCache {
   }
 
 
-  /** An image exported before (by its ID = config digest), with every layer still cached. */
+  /**
+   * An image exported before, with every layer still cached, by the builder's image ID: the
+   * config digest on the classic store, the manifest or index digest on the containerd store
+   * (the config digest is what both stores agree on, so that is what the record is checked by).
+   */
   async getImage(imageId: string): Promise<ExportedImage | undefined> {
     try {
       const file = join(this.dir, 'images', `${imageId.replace('sha256:', '')}.json`);
-      const meta = JSON.parse(await readFile(file, 'utf8')) as { config: string; diffIds: string[] };
+      const meta = JSON.parse(await readFile(file, 'utf8')) as { config: string; configDigest?: string; diffIds: string[] };
       const config = Buffer.from(meta.config, 'base64');
       const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
-      if (configDigest !== imageId) return undefined;
+      if (configDigest !== (meta.configDigest ?? imageId)) return undefined;
       const layers: CachedLayer[] = [];
       for (const d of meta.diffIds) {
         const l = await this.get(d);
@@ -231,11 +295,11 @@ export class LayerCache {
     }
   }
 
-  /** Remembers an exported image, so shipping it again (another server, after a dry run) needs no save. */
-  async putImage(image: ExportedImage): Promise<void> {
+  /** Remembers an exported image under the builder's ID, so shipping it again (another server, after a dry run) needs no save. */
+  async putImage(image: ExportedImage, imageId: string = image.configDigest): Promise<void> {
     await mkdir(join(this.dir, 'images'), { recursive: true });
-    const meta = { config: image.config.toString('base64'), diffIds: image.layers.map((l) => l.diffId) };
-    await this.writeAtomic(join(this.dir, 'images', `${image.configDigest.replace('sha256:', '')}.json`), JSON.stringify(meta));
+    const meta = { config: image.config.toString('base64'), configDigest: image.configDigest, diffIds: image.layers.map((l) => l.diffId) };
+    await this.writeAtomic(join(this.dir, 'images', `${imageId.replace('sha256:', '')}.json`), JSON.stringify(meta));
   }
 
   /** Nobody reading the cache, in this process or another, ever sees a file half written. */
@@ -256,6 +320,19 @@ export class LayerCache {
 
 /** The save's layers were not where the hints said (or not what the config lists). */
 export class ExportMismatch extends Error {}
+
+/** What a blob's first bytes say it is: the containerd store saves layers compressed. */
+function compressionOf(head: Buffer): 'gzip' | 'zstd' | 'none' {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return 'none';
+}
+
+function zstdRefused(): Error {
+  return new Error(
+    'the image has a zstd-compressed layer, which this tool cannot read yet: build it with gzip layers (the default; e.g. without "compression=zstd" in the build output options)',
+  );
+}
 
 /** Whether gzip would save under 5% on this layer, judged on its first 4 MiB. */
 async function incompressible(file: string): Promise<boolean> {

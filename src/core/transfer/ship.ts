@@ -60,7 +60,7 @@ export async function exportImage(builder: Builder, cache: LayerCache, ref: stri
     if (!(e instanceof ExportMismatch) || !hints.length) throw e;
     image = await cache.exportImage(await builder.save(ref, signal)); // read every layer after all
   }
-  await cache.putImage(image);
+  await cache.putImage(image, local?.id);
   return image;
 }
 

@@ -3,6 +3,7 @@
  * `docker save` output in the classic layout (`<hex>/layer.tar`) and the OCI layout of
  * Docker 25+ (`blobs/sha256/<hex>`), both with the manifest.json that `docker load` reads.
  */
+import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
@@ -81,7 +82,8 @@ export function makeImage(layers: Buffer[], labels: Record<string, string> = {})
 
 export const imageIdOfParts = (parts: ImageParts): string => sha256(parts.config);
 
-export type SaveLayout = 'classic' | 'oci';
+/** 'oci-gzip': the containerd image store's save, whose layer blobs are already gzip-compressed. */
+export type SaveLayout = 'classic' | 'oci' | 'oci-gzip';
 
 /** What `docker save <repoTag>` writes, in either layout. */
 export async function saveTar(parts: ImageParts, repoTag: string, layout: SaveLayout = 'classic'): Promise<Buffer> {
@@ -98,17 +100,18 @@ export async function saveTar(parts: ImageParts, repoTag: string, layout: SaveLa
     });
     files[configName] = parts.config;
   } else {
+    const blobs = layout === 'oci-gzip' ? parts.layers.map((l) => gzipSync(l, { level: 6 })) : parts.layers;
     configName = `blobs/sha256/${configHex}`;
-    layerNames = parts.layers.map((l) => `blobs/sha256/${hexOf(sha256(l))}`);
+    layerNames = blobs.map((l) => `blobs/sha256/${hexOf(sha256(l))}`);
     const ociManifest = Buffer.from(
       JSON.stringify({
         schemaVersion: 2,
         mediaType: 'application/vnd.oci.image.manifest.v1+json',
         config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(parts.config), size: parts.config.length },
-        layers: parts.layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(l), size: l.length })),
+        layers: blobs.map((l) => ({ mediaType: `application/vnd.oci.image.layer.v1.tar${layout === 'oci-gzip' ? '+gzip' : ''}`, digest: sha256(l), size: l.length })),
       }),
     );
-    parts.layers.forEach((l, i) => (files[layerNames[i]] = l));
+    blobs.forEach((l, i) => (files[layerNames[i]] = l));
     files[configName] = parts.config;
     files[`blobs/sha256/${hexOf(sha256(ociManifest))}`] = ociManifest;
     files['index.json'] = JSON.stringify({

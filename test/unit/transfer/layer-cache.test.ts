@@ -5,7 +5,7 @@ import { readdir, readFile, stat, truncate, utimes } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { defaultLayerCacheDir, LayerCache, type ExportedImage } from '../../../src/core/transfer/layer-cache';
 import { chunked, collect, hexOf, layerTar, makeImage, makeTarBuffer, saveTar, sha256, type ImageParts } from '../fakes/image-tar';
 import { tempCache } from '../fakes/world';
@@ -24,7 +24,7 @@ async function threeLayers(): Promise<ImageParts> {
   );
 }
 
-const exportTar = async (cache: LayerCache, parts: ImageParts, layout: 'classic' | 'oci') => cache.exportImage(chunked(await saveTar(parts, 'web:1', layout)));
+const exportTar = async (cache: LayerCache, parts: ImageParts, layout: 'classic' | 'oci' | 'oci-gzip') => cache.exportImage(chunked(await saveTar(parts, 'web:1', layout)));
 
 async function assertExported(image: ExportedImage, parts: ImageParts): Promise<void> {
   assert.deepEqual(image.config, parts.config);
@@ -162,4 +162,39 @@ test('the cache folder: BAREMETAL_CACHE_DIR, else XDG_CACHE_HOME, else ~/.cache'
   assert.equal(defaultLayerCacheDir({ BAREMETAL_CACHE_DIR: '/c', XDG_CACHE_HOME: '/x' }), '/c');
   assert.equal(defaultLayerCacheDir({ XDG_CACHE_HOME: '/x' }), join('/x', 'baremetal', 'layers'));
   assert.equal(defaultLayerCacheDir({}), join(homedir(), '.cache', 'baremetal', 'layers'));
+});
+
+test('the containerd store saves gzip blobs: they are kept as they came (same digest, no second compression), checked against the diffIDs', async () => {
+  const parts = await threeLayers();
+  const cache = tempCache();
+  const saved = await saveTar(parts, 'web:1', 'oci-gzip');
+  const image = await cache.exportImage(chunked(saved));
+  assert.deepEqual(image.config, parts.config);
+  assert.deepEqual(image.layers.map((l) => l.diffId), parts.layers.map((l) => sha256(l)), 'diffIDs: the sha256 of each uncompressed tar');
+  const blobs = parts.layers.map((l) => gzipSync(l, { level: 6 }));
+  assert.deepEqual(image.layers.map((l) => l.digest), blobs.map((b) => sha256(b)), 'each layer is served under the digest the engine gave it');
+  for (const [i, l] of image.layers.entries()) {
+    assert.equal(l.compressed, true);
+    assert.equal(l.rawSize, parts.layers[i].length);
+    assert.deepEqual(await readFile(l.path), blobs[i], 'the blob byte for byte: not recompressed');
+  }
+  // Saved again (the next deploy of an image on the same layers): nothing new, same digests.
+  const again = await cache.exportImage(chunked(saved));
+  assert.deepEqual(again.layers.map((l) => l.digest), image.layers.map((l) => l.digest));
+  assert.equal((await readdir(join(cache.dir, 'digests'))).length, 3, 'each blob digest points at its diffID');
+});
+
+test('a layer cached from a classic save keeps its digest when the same layer later comes gzip-compressed from the containerd store', async () => {
+  const parts = await threeLayers();
+  const cache = tempCache();
+  const first = await exportTar(cache, parts, 'classic');
+  const second = await exportTar(cache, parts, 'oci-gzip');
+  assert.deepEqual(second.layers.map((l) => l.digest), first.layers.map((l) => l.digest), 'the server keeps recognising what it has');
+});
+
+test('a gzip blob whose content does not match the config is refused', async () => {
+  const parts = await threeLayers();
+  const other = await layerTar({ 'app/index.js': 'tampered' });
+  const cache = tempCache();
+  await assert.rejects(exportTar(cache, { ...parts, layers: [parts.layers[0], parts.layers[1], other] }, 'oci-gzip'), /do not match the image config/);
 });
