@@ -2,20 +2,17 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, pickServer } from '../core/config/load';
-import { redact, resolveSecrets } from '../core/config/secrets';
+import { redact, resolveBuildSecrets, resolveSecrets } from '../core/config/secrets';
 import type { Config, ServerConfig } from '../core/config/types';
 import { asBmError, BmError } from '../core/errors';
 import { deploy, type DeployResult } from '../core/deploy/deploy';
 import { planDeploy, type DeployPlan } from '../core/deploy/plan';
-import { cacheMaxFromEnv } from '../core/transfer/cache-eviction';
-import { defaultLayerCacheDir, LayerCache } from '../core/transfer/layer-cache';
 import type { TransferPath } from '../core/transfer/ship';
 import { rollback } from '../core/deploy/rollback';
 import { history, status, runningContainer, type AppStatus } from '../core/deploy/status';
 import { followAppLogs } from '../core/logs/follow';
 import type { LogLine } from '../core/ports';
-import { LocalBuilder } from '../drivers/docker/builder';
-import { GitRepo } from '../drivers/git/repo';
+import { deployParts, layerCache } from '../app/deploy-parts';
 import { ServerPool } from '../drivers/server-pool';
 import { abbreviateLines, CliOutput, formatBytes, formatDuration, relativeTime } from './output';
 import { askHidden, confirm } from './prompt';
@@ -169,21 +166,20 @@ async function runAndReport(ctx: Ctx, op: () => Promise<DeployResult>): Promise<
 
 async function deployCommand(ctx: Ctx): Promise<number> {
   const { config, server } = await setup(ctx);
-  const cache = new LayerCache(defaultLayerCacheDir(), cacheMaxFromEnv()); // a bad BAREMETAL_CACHE_MAX stops us before connecting
+  layerCache(); // a bad BAREMETAL_CACHE_MAX stops us before connecting
   const secrets = await resolveSecrets(config);
-  ctx.out.secrets = secrets;
-  const repo = await GitRepo.open(config.dir);
+  const buildSecrets = await resolveBuildSecrets(config);
+  ctx.out.secrets = { ...secrets, ...buildSecrets };
   const connected = await connect(ctx, server);
+  const parts = await deployParts(config, connected, server.name);
   const deps = {
     config,
     serverName: server.name,
-    repo,
-    builder: new LocalBuilder(),
+    ...parts,
     secrets,
     logger: ctx.out,
     progress: ctx.out.progress,
     who: ctx.who,
-    cache,
     forceTransfer: transferOverride(),
     reconnect: () => ctx.pool.get(server, ctx.signal),
   };

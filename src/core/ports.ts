@@ -55,6 +55,8 @@ export interface ImageInfo {
   size: number;
   /** diffIDs of the layers, bottom first (known from an inspect, not from a listing). */
   layers?: string[];
+  /** What the image runs on, e.g. "linux/amd64" or "linux/arm64/v8" (from an inspect). */
+  platform?: string;
 }
 
 export interface BuildRequest {
@@ -64,10 +66,19 @@ export interface BuildRequest {
   buildArgs: Record<string, string>;
   labels: Record<string, string>;
   target?: string;
+  /** Build for this platform ("linux/amd64"): the server's. */
+  platform?: string;
+  /** Build secrets by id: they reach the build only as RUN --mount=type=secret, never argv or layers. */
+  secrets?: Record<string, string>;
 }
 
-/** The developer's own engine, where images are built. */
+/** How an image gets built: the docker CLI's buildx, the Engine API's BuildKit, or its legacy builder. */
+export type BuilderKind = 'buildx' | 'buildkit' | 'legacy';
+
+/** The engine where images are built: the developer's own, or the server's (build.on "server"). */
 export interface Builder {
+  /** Where and how it builds, for the history and the output ("buildx on Colima (unix:///…)"). */
+  describe?(): Promise<string>;
   image(tag: string): Promise<ImageInfo | undefined>;
   build(req: BuildRequest, onOutput: (line: string) => void, signal?: AbortSignal): Promise<ImageInfo>;
   /** `docker save` of one image as a stream (never buffered whole). */
@@ -139,6 +150,8 @@ export interface Engine {
   logs(id: string, opts: LogOptions, signal?: AbortSignal): AsyncIterable<LogLine>;
   /** An HTTP GET made from the server itself (through the SSH connection). */
   httpGet(host: string, port: number, path: string, timeoutMs: number): Promise<number>;
+  /** The server's OS and CPU as image platforms name them ("linux", "arm", "v7"); optional so fakes may omit it. */
+  platform?(): Promise<{ os: string; architecture: string; variant?: string }>;
 }
 
 /** Small files on the server (history, lock), written atomically. */

@@ -14,6 +14,13 @@ export interface BuildDeps {
   builder: Builder;
   logger: Logger;
   progress: ProgressSink;
+  /** Values of build.secrets, for RUN --mount=type=secret only. */
+  buildSecrets?: Record<string, string>;
+}
+
+export interface BuildTarget {
+  /** The server's platform ("linux/amd64"): the image is built for it. */
+  platform?: string;
 }
 
 /** Builds the image of the commit (or reuses the local one), from the committed tree only. */
@@ -22,13 +29,22 @@ export function repoPath(config: Config, repo: Repo, p: string): string {
   return relative(repo.root, resolve(config.dir, p)).split('\\').join('/');
 }
 
-export async function buildImage(deps: BuildDeps, commit: CommitInfo, tag: string, dirtyPaths: string[], dirty: boolean, signal?: AbortSignal): Promise<ImageInfo> {
+export async function buildImage(
+  deps: BuildDeps,
+  commit: CommitInfo,
+  tag: string,
+  dirtyPaths: string[],
+  dirty: boolean,
+  signal?: AbortSignal,
+  target: BuildTarget = {},
+): Promise<ImageInfo> {
   const { config, repo, builder, logger, progress } = deps;
   const ref = imageTag(config.app, tag);
   if (!dirty) {
     const existing = await builder.image(ref);
-    if (existing) {
-      logger.info(`${ref} was built before on this machine: reusing it`);
+    // One tag holds one platform: an image of this commit built for another CPU is rebuilt.
+    if (existing && (!target.platform || !existing.platform || existing.platform === target.platform)) {
+      logger.info(`${ref} was built before: reusing it`);
       return existing;
     }
   }
@@ -57,7 +73,9 @@ export async function buildImage(deps: BuildDeps, commit: CommitInfo, tag: strin
   } else {
     context = contextFromArchive(repo.archive(commit.sha, signal), filter, extra);
   }
-  progress({ phase: 'build', message: `Building ${commit.sha.slice(0, 12)} (${commit.subject})` });
+  const how = (await builder.describe?.()) ?? 'the local Docker Engine';
+  progress({ phase: 'build', message: `Building ${commit.sha.slice(0, 12)} (${commit.subject})${target.platform ? ` for ${target.platform}` : ''}` });
+  logger.info(`building with ${how}${target.platform ? ` for ${target.platform}` : ''}`);
   return builder.build(
     {
       context,
@@ -65,6 +83,8 @@ export async function buildImage(deps: BuildDeps, commit: CommitInfo, tag: strin
       dockerfile: dockerfileInContext,
       buildArgs: config.build.args,
       target: config.build.target,
+      platform: target.platform,
+      secrets: deps.buildSecrets,
       labels: {
         [LABEL.app]: config.app,
         [LABEL.commit]: commit.sha,
@@ -74,7 +94,12 @@ export async function buildImage(deps: BuildDeps, commit: CommitInfo, tag: strin
         ...(dirty ? { [LABEL.dirty]: 'true' } : {}),
       },
     },
-    (line) => logger.info(`build: ${line}`),
+    (line) => {
+      logger.info(`build: ${line}`);
+      // A step starting is progress a user wants to see ("[2/4] RUN npm ci", "Step 2/4 : RUN npm ci").
+      const step = /^#\d+ (\[[^\]]*\d+\/\d+\] .+)$|^\[[0-9a-f]{12}\] (\[[^\]]*\d+\/\d+\] .+)$|^(Step \d+\/\d+ : .+)$/.exec(line);
+      if (step) progress({ phase: 'build', message: (step[1] ?? step[2] ?? step[3]).slice(0, 120) });
+    },
     signal,
   );
 }

@@ -23,7 +23,7 @@ interface RawConfig {
   app: string;
   servers: Record<string, RawServer>;
   defaultServer?: string;
-  build?: { dockerfile?: string; context?: string; args?: Record<string, string>; target?: string };
+  build?: { dockerfile?: string; context?: string; args?: Record<string, string>; target?: string; secrets?: string[]; on?: 'local' | 'server' };
   run?: {
     ports?: string[]; env?: Record<string, string>; secrets?: string[]; volumes?: string[]; restart?: RestartPolicy;
     command?: string[]; healthcheck?: false | { port?: number; path?: string; timeoutSeconds?: number; intervalSeconds?: number };
@@ -157,6 +157,8 @@ function build(raw: RawConfig, file: string): Config {
       context: b.context ?? props.build.properties.context.default,
       args: { ...b.args },
       ...(b.target !== undefined && { target: b.target }),
+      secrets: [...(b.secrets ?? [])],
+      on: b.on ?? 'local',
     },
     run: {
       ports: (r.ports ?? []).map(parsePortSpec),

@@ -10,9 +10,18 @@ import type { Config } from './types';
 export const SECRETS_FILE = '.baremetal.secrets';
 
 export async function resolveSecrets(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Record<string, string>> {
+  return resolveSecretNames(config, config.run.secrets, env);
+}
+
+/** The values of build.secrets, from the same sources as run secrets. */
+export async function resolveBuildSecrets(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Record<string, string>> {
+  return resolveSecretNames(config, config.build.secrets, env);
+}
+
+async function resolveSecretNames(config: Config, names: readonly string[], env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
   const values: Record<string, string> = {};
   let fromFile: Map<string, string> | undefined; // read only if the environment falls short
-  for (const name of config.run.secrets) {
+  for (const name of names) {
     let value = env[name];
     if (value === undefined) {
       fromFile ??= await readSecretsFile(path.join(config.dir, SECRETS_FILE));

@@ -54,7 +54,16 @@ export interface Config {
   app: string;
   servers: Record<string, ServerConfig>;
   defaultServer?: string;
-  build: { dockerfile: string; context: string; args: Record<string, string>; target?: string };
+  build: {
+    dockerfile: string;
+    context: string;
+    args: Record<string, string>;
+    target?: string;
+    /** Names of build secrets (RUN --mount=type=secret,id=NAME): values resolved like run.secrets. */
+    secrets: string[];
+    /** Where the image is built: the developer's engine, or the server's own. */
+    on: 'local' | 'server';
+  };
   run: {
     ports: PortMapping[];
     env: Record<string, string>;

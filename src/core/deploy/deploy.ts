@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/types';
 import { buildImage } from '../build/build-image';
+import { platformMismatch, platformString, runsOn } from '../build/platform';
 import { trimLayerCache } from '../transfer/cache-eviction';
 import type { ExportedImage, LayerCache } from '../transfer/layer-cache';
 import { exportImage, shipImage, type TransferPath } from '../transfer/ship';
@@ -29,6 +30,8 @@ export interface DeployDeps {
   forceTransfer?: TransferPath;
   /** A new connection to the same server, to record a failure and free the lock after a drop. */
   reconnect?: () => Promise<Server>;
+  /** Values of build.secrets (RUN --mount=type=secret). */
+  buildSecrets?: Record<string, string>;
 }
 
 /** The server to clean up through: ours, or a fresh connection when ours dropped. */
@@ -104,6 +107,7 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
 
   let bytesSent = 0;
   let transport: TransferPath = 'none';
+  let builtOn: 'local' | 'server' | undefined;
   const lock = await acquireLock(server.files, stateBase, config.app, {
     owner: deps.who,
     operation: 'deploy',
@@ -130,19 +134,34 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
     phasesMs: clock.phasesMs,
     dirty: dirty || undefined,
     transport,
+    builtOn,
   });
 
   let imageId = '';
   let exported: ExportedImage | undefined;
   try {
     const onServer = await server.engine.image(ref);
-    if (onServer && !dirty) {
+    const serverPlatform = await server.engine.platform?.();
+    const platform = serverPlatform ? platformString(serverPlatform) : undefined;
+    const onServerRuns = !onServer?.platform || !serverPlatform || runsOn(onServer.platform, serverPlatform);
+    if (onServer && !dirty && onServerRuns) {
       imageId = onServer.id;
       logger.info(`${ref} is already on ${deps.serverName}: nothing to build or send`);
+    } else if (config.build.on === 'server') {
+      // The builder is the server's own engine: the image is there once built, nothing to ship.
+      const built = await clock.time('build', () => buildImage(deps, commit, tag, dirtyPaths, dirty, signal, { platform }));
+      imageId = built.id;
+      builtOn = 'server';
+      throwIfAborted(signal);
     } else {
-      const local = await clock.time('build', () => buildImage(deps, commit, tag, dirtyPaths, dirty, signal));
+      const local = await clock.time('build', () => buildImage(deps, commit, tag, dirtyPaths, dirty, signal, { platform }));
       imageId = local.id;
       throwIfAborted(signal);
+      // Before anything is sent: an image the server's CPU cannot run never leaves this machine.
+      if (serverPlatform && local.platform && !runsOn(local.platform, serverPlatform)) {
+        throw platformMismatch(commit.sha, local.platform, deps.serverName, serverPlatform);
+      }
+      builtOn = 'local';
       await clock.time('ship', async () => {
         progress({ phase: 'ship', message: `Preparing the layers of ${ref}` });
         exported = await exportImage(deps.builder, deps.cache, ref, signal);

@@ -24,6 +24,8 @@ export interface DeployRecord {
   /** Built from uncommitted files (--allow-dirty). */
   dirty?: boolean;
   transport?: string;
+  /** Where the image was built, when it was built for this deploy: "local" (then shipped) or "server". */
+  builtOn?: 'local' | 'server';
 }
 
 /** The journal never grows without bound; old lines are dropped past this. */

@@ -4,9 +4,9 @@ import Docker from 'dockerode';
 import { BmError } from '../../core/errors';
 import type { Builder, BuildRequest, ImageInfo } from '../../core/ports';
 import { toImageInfo } from './convert';
-import { progressMessages } from './json-lines';
+import { BuildSteps } from './build-steps';
 import { engineLost, localEngineFinder } from './local-connect';
-import type { Endpoint } from './local-engine';
+import { endpointLabel, type Endpoint } from './local-engine';
 
 /**
  * The developer's own Docker Engine, where images are built from the commit's tree and saved for
@@ -16,6 +16,7 @@ export class LocalBuilder implements Builder {
   /** Where the engine was found (set on first use): for "building on Colima (unix:///…)", and dockerCliEnv for buildx. */
   endpoint?: Endpoint;
   private docker!: Docker;
+  private builderKind?: 'buildkit' | 'legacy';
 
   /** Without `docker`, the engine is found as the docker CLI finds it (local-engine.ts), on first use. */
   constructor(docker?: Docker, private readonly find = localEngineFinder(process.env, os.homedir())) {
@@ -41,45 +42,79 @@ export class LocalBuilder implements Builder {
     }
   }
 
+  /**
+   * BuildKit unless the engine has none: Docker 18.09+ takes `version=2` builds over its API
+   * (RUN --mount, heredocs need 23+); Podman's Docker-compatible API builds with its own
+   * builder, and the legacy builder is said so in the output.
+   */
+  async kind(): Promise<'buildkit' | 'legacy'> {
+    if (this.builderKind) return this.builderKind;
+    const docker = await this.ready();
+    const v = (await docker.version().catch(() => undefined)) as { ApiVersion?: string; Components?: { Name?: string }[] } | undefined;
+    const podman = v?.Components?.some((c) => /podman/i.test(c.Name ?? '')) ?? false;
+    const [major, minor] = (v?.ApiVersion ?? '1.0').split('.').map(Number);
+    this.builderKind = !podman && (major > 1 || minor >= 39) ? 'buildkit' : 'legacy';
+    return this.builderKind;
+  }
+
+  async describe(): Promise<string> {
+    const kind = await this.kind();
+    const where = this.endpoint ? endpointLabel(this.endpoint) : 'the local Docker Engine';
+    return kind === 'buildkit' ? `the Engine API's BuildKit on ${where}` : `the legacy builder of ${where} (it has no BuildKit)`;
+  }
+
   async build(req: BuildRequest, onOutput: (line: string) => void, signal?: AbortSignal): Promise<ImageInfo> {
-    await this.ready();
+    const docker = await this.ready();
+    const kind = await this.kind();
+    if (kind === 'legacy') onOutput('This engine has no BuildKit: building with its legacy builder (no RUN --mount, heredocs or COPY --link).');
+    if (Object.keys(req.secrets ?? {}).length) {
+      throw new BmError('BuildSecretsUnsupported', 'build.secrets need BuildKit with a build session, which only the docker CLI provides: install the docker CLI with its buildx plugin on this machine, or set "build": { "on": "server" } with docker buildx here.');
+    }
     let stream: Readable;
     try {
-      stream = (await this.docker.buildImage(req.context as never, {
+      stream = (await docker.buildImage(req.context as never, {
         t: req.tag,
         dockerfile: req.dockerfile,
         buildargs: req.buildArgs,
         labels: req.labels,
         target: req.target,
+        platform: req.platform,
         rm: true,
         forcerm: true,
         abortSignal: signal,
+        ...(kind === 'buildkit' ? { version: '2' } : {}),
       } as never)) as unknown as Readable;
     } catch (e) {
+      if (signal?.aborted) throw cancelled();
       throw engineLost(e, this.endpoint);
     }
-    const tail: string[] = [];
-    let currentStep = '';
+    const steps = new BuildSteps();
     let failure: string | undefined;
-    for await (const msg of progressMessages(stream)) {
-      const text = (msg.stream ?? msg.status ?? '').replace(/\n$/, '');
-      if (text) {
-        for (const line of text.split('\n')) {
-          onOutput(line);
-          tail.push(line);
-          if (/^Step \d+\/\d+ : /.test(line)) currentStep = line;
-        }
-        while (tail.length > 30) tail.shift();
-      }
-      if (msg.error) failure = msg.error.trim();
-    }
-    if (signal?.aborted) throw new BmError('Cancelled', 'Build cancelled; nothing was sent to the server.');
+    let legacyStep = '';
+    await new Promise<void>((resolve) => {
+      // dockerode decodes BuildKit's trace (protobuf in each message's aux) into text lines.
+      (docker as Docker & { followProgress: Docker['modem']['followProgress'] }).followProgress(
+        stream,
+        () => resolve(),
+        (msg: { stream?: string; status?: string; error?: string }) => {
+          const text = (msg.stream ?? msg.status ?? '').replace(/\n$/, '');
+          for (const line of text ? text.split('\n') : []) {
+            onOutput(line);
+            steps.push(line);
+            if (/^Step \d+\/\d+ : /.test(line)) legacyStep = line.replace(/^Step \d+\/\d+ : /, '');
+          }
+          if (msg.error) failure = msg.error.trim();
+        },
+      );
+    });
+    if (signal?.aborted) throw cancelled();
     if (failure) {
-      const step = currentStep ? ` at "${currentStep.replace(/^Step \d+\/\d+ : /, '')}"` : '';
-      throw new BmError('BuildFailed', `The image build failed${step}: ${failure}`, tail.join('\n'));
+      if (/failed to read downloaded context|build-context-[a-z0-9]+/.test(failure)) throw contextUploadBroken(failure);
+      const step = steps.failedStep ?? legacyStep;
+      throw new BmError('BuildFailed', `The image build failed${step ? ` at "${step}"` : ''}: ${steps.failure && !legacyStep ? steps.failure : failure}`, steps.lastLines());
     }
     const image = await this.image(req.tag);
-    if (!image) throw new BmError('BuildFailed', `The build finished but produced no image tagged ${req.tag}.`, tail.join('\n'));
+    if (!image) throw new BmError('BuildFailed', `The build finished but produced no image tagged ${req.tag}.`, steps.lastLines());
     return image;
   }
 
@@ -89,4 +124,21 @@ export class LocalBuilder implements Builder {
     signal?.addEventListener('abort', () => stream.destroy(new BmError('Cancelled', 'Transfer cancelled.')), { once: true });
     return stream;
   }
+}
+
+function cancelled(): BmError {
+  return new BmError('Cancelled', 'Build cancelled; nothing was sent to the server.');
+}
+
+/**
+ * moby/moby#47717: an engine with the containerd image store before Docker 27.5 cannot read a
+ * context uploaded to its API's BuildKit (it tries to fetch it as a URL). buildx sends the
+ * context over a session instead, which works there.
+ */
+function contextUploadBroken(detail: string): BmError {
+  return new BmError(
+    'BuilderUnsupported',
+    'This Docker Engine (containerd image store, older than 27.5) cannot build a context sent through its API (moby/moby#47717): install the docker CLI with its buildx plugin on this machine (builds then go through it), or upgrade Docker Engine to 27.5 or newer.',
+    detail,
+  );
 }

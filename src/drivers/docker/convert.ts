@@ -15,6 +15,7 @@ export function toImageInfo(i: Docker.ImageInspectInfo | Docker.ImageInfo): Imag
     created,
     size: i.Size,
     layers: inspect.RootFS?.Layers,
+    platform: inspect.Architecture ? [inspect.Os || 'linux', inspect.Architecture, (inspect as { Variant?: string }).Variant].filter(Boolean).join('/') : undefined,
   };
 }
 

@@ -2,10 +2,7 @@ import * as vscode from 'vscode';
 import { resolveSecrets } from '../../core/config/secrets';
 import { deploy } from '../../core/deploy/deploy';
 import { rollback } from '../../core/deploy/rollback';
-import { cacheMaxFromEnv } from '../../core/transfer/cache-eviction';
-import { defaultLayerCacheDir, LayerCache } from '../../core/transfer/layer-cache';
-import { LocalBuilder } from '../../drivers/docker/builder';
-import { GitRepo } from '../../drivers/git/repo';
+import { deployParts } from '../../app/deploy-parts';
 import { CommitItem, DeploymentItem, type AnyItem } from '../views/items';
 import { chooseServer, currentConfig, runOperation, workspaceDir, type CommandDeps } from './context';
 
@@ -17,21 +14,19 @@ async function deployRef(deps: CommandDeps, ref: string, item?: AnyItem): Promis
   const label = ref === 'HEAD' ? 'HEAD' : ref.slice(0, 7);
   await runOperation(deps, `Deploying ${label} to ${server.name}`, async (signal, progress) => {
     const secrets = await resolveSecrets(config);
-    const repo = await GitRepo.open(workspaceDir());
     progress({ phase: 'connect', message: `Connecting to ${server.name}` });
     const connected = await deps.pool.get(server, signal);
+    const parts = await deployParts(config, connected, server.name, process.env, workspaceDir());
     return deploy(
       {
         config,
         server: connected,
         serverName: server.name,
-        repo,
-        builder: new LocalBuilder(),
+        ...parts,
         secrets,
         logger: deps.logger,
         progress,
         who: deps.who,
-        cache: new LayerCache(defaultLayerCacheDir(), cacheMaxFromEnv()),
         reconnect: () => deps.pool.get(server, signal),
       },
       { ref, signal },

@@ -26,7 +26,7 @@ export function makeConfig(over: { run?: Partial<Config['run']>; build?: Partial
     dir,
     app: 'web',
     servers: { prod: { name: 'prod', host: 'prod-box', dockerSocket: '/var/run/docker.sock', stateDir: '.baremetal' } },
-    build: { dockerfile: 'Dockerfile', context: '.', args: {}, ...over.build },
+    build: { dockerfile: 'Dockerfile', context: '.', args: {}, secrets: [], on: 'local', ...over.build },
     run: { ports: [port(8080, 80)], env: { NODE_ENV: 'production' }, secrets: [], volumes: [], restart: 'unless-stopped', healthcheck: FAST_CHECK, ...over.run },
     keep: over.keep ?? 5,
   };
