@@ -171,7 +171,7 @@ async function main(): Promise<void> {
   let cs: CodeServer | undefined;
   try {
     console.error('› code-server with the packaged extension, the log panel');
-    cs = await CodeServer.start({ name: 'bench-logs', env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost } });
+    cs = await CodeServer.start({ name: 'bench-logs', env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost, ...(env.dockerConfig ? { DOCKER_CONFIG: env.dockerConfig } : {}) } });
     const wb = await Workbench.open(browser, cs.folderUrl(ws.dir));
     const page = wb.page;
     await wb.openBareMetal();

@@ -8,7 +8,12 @@
 #   BM_DEMO_DIR   the demo repository     (default /tmp/baremetal-demo)
 #   BM_DEMO_PORT  VS Code's port          (default 8443, or a free one when taken)
 #   BM_DEMO_APP   the app's name on bm1   (default hello, answering on port 8080)
+#
+# `npm start -- --check` (what the tests run on a fresh tools folder, BM_TOOLS_DIR): the same
+# steps, then, once VS Code serves its workbench page, stops it and exits 0.
 set -euo pipefail
+check=no
+if [[ ${1:-} == --check ]]; then check=yes; fi
 cd "$(dirname "$0")/.."
 project=$PWD
 
@@ -23,7 +28,10 @@ rm -f "$pack_log"
 
 env_json=/srv/baremetal-test/env.json
 host=$(node -e 'const e=require(process.argv[1]); console.log(e.servers.find(s=>s.name==="bm1").host)' "$env_json")
-export DOCKER_HOST=unix:///srv/baremetal-test/dev/docker.sock
+# The default workstation (Docker 26 with the containerd store) and its buildx, as a developer has them.
+DOCKER_HOST=$(node -e 'console.log(require(process.argv[1]).dockerHost)' "$env_json")
+DOCKER_CONFIG=$(node -e 'console.log(require(process.argv[1]).dockerConfig)' "$env_json")
+export DOCKER_HOST DOCKER_CONFIG
 export BAREMETAL_SSH_CONFIG=/srv/baremetal-test/client/ssh_config
 export SSH_AUTH_SOCK=
 
@@ -88,7 +96,7 @@ dirs=(--user-data-dir "$state/user-data" --extensions-dir "$state/extensions")
 "${run_env[@]}" "$code_server" "${dirs[@]}" --install-extension "$vsix" --force >/dev/null
 
 port=${BM_DEMO_PORT:-8443}
-if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+if [[ $port == 0 ]] || (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
   taken=$port
   port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
   echo "› port $taken is taken: using $port" >&2
@@ -115,6 +123,14 @@ for _ in $(seq 1 150); do
 done
 
 url="http://127.0.0.1:$port/?folder=$(node -e 'console.log(encodeURIComponent(process.argv[1]))' "$demo")"
+if [[ $check == yes ]]; then
+  # VS Code answers: the workbench page of the demo folder, served by code-server.
+  page=$(curl -fsSL "$url") || { tail -n 30 "$state/code-server.log" >&2; exit 1; }
+  grep -q 'vscode-workbench-web-configuration\|workbench' <<<"$page" || { echo "code-server did not serve the workbench" >&2; exit 1; }
+  curl -fsS "http://$host:$app_port/" | grep -q 'id="commit"' || { echo "the example app does not answer on $host:$app_port" >&2; exit 1; }
+  echo "› check: VS Code answered at $url; the app answers at http://$host:$app_port/" >&2
+  exit 0
+fi
 cat >&2 <<EOF
 
 The app answers at http://$host:$app_port/ (from this machine).

@@ -21,5 +21,7 @@ if [[ ! -d node_modules/.bin || package-lock.json -nt node_modules/.package-lock
   npm ci --no-audit --no-fund
 fi
 
-# The editor tests' real VS Code (code-server) and Chromium, cached in /opt/baremetal-tools.
+# Docker Engine 26 and buildx from Debian 13 for the test servers and workstations of today, and
+# the editor tests' real VS Code (code-server) and Chromium; cached in /opt/baremetal-tools.
+bash scripts/install-docker26.sh >/dev/null
 bash scripts/install-code-server.sh >/dev/null

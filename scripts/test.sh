@@ -27,8 +27,20 @@ if [[ $(id -u) != 0 ]]; then
   exit 1
 fi
 
-step "test servers up"
 trap 'bash scripts/test-servers.sh down >/dev/null 2>&1 || true' EXIT
+if [[ ${BM_SKIP_MAIN_CHECK:-} != 1 ]]; then
+  step "the main command (npm start) on an empty tools folder, until VS Code answers"
+  # As a new user runs it: through npm (whose environment once broke code-server's install),
+  # with nothing cached in the tools folder; the npm cache makes the downloads quick.
+  fresh_tools=$(mktemp -d /tmp/baremetal-fresh-tools.XXXXXX)
+  demo_dir=$(mktemp -d /tmp/baremetal-check-demo.XXXXXX)
+  rmdir "$demo_dir"
+  BM_TOOLS_DIR=$fresh_tools BM_DEMO_DIR=$demo_dir BM_DEMO_PORT=0 npm start --silent -- --check
+  rm -rf "$fresh_tools" "$demo_dir" "$demo_dir-vscode"
+fi
+
+step "test servers up"
+# Fresh servers: nothing a previous step deployed is there (tests count the bytes of first deploys).
 bash scripts/test-servers.sh up 2 >/dev/null
 
 step "integration tests (real servers)"
@@ -49,4 +61,4 @@ BM_E2E_VSIX=$(bash scripts/e2e/package-vsix.sh 2>"$pack_log") || { cat "$pack_lo
 rm -f "$pack_log"
 export BM_CODE_SERVER BM_E2E_VSIX
 rm -rf test-artifacts
-node --import tsx --test --test-concurrency=1 --test-reporter=spec test/e2e/editor.test.ts test/e2e/logs.test.ts test/e2e/logs-merged.test.ts test/e2e/exthost.test.ts
+node --import tsx --test --test-concurrency=1 --test-reporter=spec test/e2e/install.test.ts test/e2e/editor.test.ts test/e2e/logs.test.ts test/e2e/logs-merged.test.ts test/e2e/exthost.test.ts

@@ -23,7 +23,7 @@ const { servers, workbenches } = session;
 let mainServer: CodeServer | undefined;
 
 async function startCodeServer(name: string, sshConfig: string): Promise<CodeServer> {
-  const cs = await CodeServer.start({ name, env: { BAREMETAL_SSH_CONFIG: sshConfig, DOCKER_HOST: env.dockerHost } });
+  const cs = await CodeServer.start({ name, env: { BAREMETAL_SSH_CONFIG: sshConfig, DOCKER_HOST: env.dockerHost, ...(env.dockerConfig ? { DOCKER_CONFIG: env.dockerConfig } : {}) } });
   servers.push(cs);
   return cs;
 }

@@ -42,7 +42,7 @@ before(async () => {
   ]);
   ws = await makeWorkspace();
   browser = await launchBrowser();
-  cs = await CodeServer.start({ name: 'exthost', installExtension: false, smokeTestDriver: true, env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost } });
+  cs = await CodeServer.start({ name: 'exthost', installExtension: false, smokeTestDriver: true, env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost, ...(env.dockerConfig ? { DOCKER_CONFIG: env.dockerConfig } : {}) } });
 });
 
 after(async () => {

@@ -71,7 +71,7 @@ describe('the merged log view of an app deployed to bm1 and bm2', () => {
       assert.equal(deployed.code, 0, deployed.stderr);
     }
 
-    const cs = await CodeServer.start({ name: 'logs-merged', env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost } });
+    const cs = await CodeServer.start({ name: 'logs-merged', env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost, ...(env.dockerConfig ? { DOCKER_CONFIG: env.dockerConfig } : {}) } });
     session.servers.push(cs);
     wb = await Workbench.open(session.browser(), cs.folderUrl(ws.dir));
     workbenches.push(wb);

@@ -89,7 +89,7 @@ describe('the log panel of an app deployed to bm1', () => {
     assert.equal(deployed.code, 0, deployed.stderr);
 
     // No timed refresh of the views: a deploy made elsewhere reaches them only through the panel.
-    cs = await CodeServer.start({ name: 'logs', env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost }, settings: { 'baremetal.refreshIntervalSeconds': 0 } });
+    cs = await CodeServer.start({ name: 'logs', env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost, ...(env.dockerConfig ? { DOCKER_CONFIG: env.dockerConfig } : {}) }, settings: { 'baremetal.refreshIntervalSeconds': 0 } });
     session.servers.push(cs);
     // A user far from UTC (+05:30): the panel shows times in their zone.
     wb = await Workbench.open(session.browser(), cs.folderUrl(ws.dir), undefined, USER_TZ);

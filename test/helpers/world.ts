@@ -21,16 +21,36 @@ export interface TestServer {
   port: number;
   user: string;
   hasDocker: boolean;
+  engine?: string;
+  store?: string;
   knownHostsLine: string;
   hostKeyFingerprint: string;
 }
 
+export interface Workstation {
+  name: string;
+  dockerHost: string;
+  engine: string;
+  store: 'overlay2' | 'containerd';
+}
+
 export interface TestEnv {
   dockerHost: string;
+  /** A docker CLI config folder whose cli-plugins hold docker-buildx. */
+  dockerConfig?: string;
+  workstations?: Workstation[];
   identityFile: string;
   knownHosts: string;
   sshConfig: string;
   servers: TestServer[];
+}
+
+/**
+ * What a developer's shell has: DOCKER_HOST (the default workstation: Docker 26 with the
+ * containerd store), DOCKER_CONFIG with the buildx plugin, the test servers' ssh config.
+ */
+export function cliEnv(env: TestEnv = testEnv()): NodeJS.ProcessEnv {
+  return { DOCKER_HOST: env.dockerHost, ...(env.dockerConfig ? { DOCKER_CONFIG: env.dockerConfig } : {}), BAREMETAL_SSH_CONFIG: env.sshConfig, SSH_AUTH_SOCK: '' };
 }
 
 export function testEnv(): TestEnv {
@@ -119,7 +139,7 @@ export function cli(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv
   return new Promise((resolvePromise) => {
     const child = spawn(process.execPath, [join(PROJECT, 'dist', 'cli.js'), ...args], {
       cwd: opts.cwd,
-      env: { ...process.env, DOCKER_HOST: env.dockerHost, BAREMETAL_SSH_CONFIG: env.sshConfig, SSH_AUTH_SOCK: '', ...opts.env },
+      env: { ...process.env, ...cliEnv(env), ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
