@@ -1,10 +1,11 @@
 import type { ServerConfig } from '../core/config/types';
 import { BmError } from '../core/errors';
-import type { Logger, Server } from '../core/ports';
+import type { Logger, Server, ServerFiles } from '../core/ports';
 import { connectEngine, type DockerTransport, type RemoteEngine } from './docker/remote-engine';
 import { SshConnection, type SshAuthHooks, type UnknownHostKey } from './ssh/connection';
 import { appendKnownHost } from './ssh/known-hosts';
-import { SftpFiles } from './ssh/sftp-files';
+import { ExecFiles, sshRunner } from './ssh/exec-files';
+import { isSftpUnavailable, SftpFiles } from './ssh/sftp-files';
 import { resolveSshTarget, type SshTarget } from './ssh/ssh-config';
 
 export interface ConnectedServer extends Server {
@@ -47,12 +48,13 @@ export class ServerPool {
     const connection = await SshConnection.open(target, { ...this.opts, label: server.name, signal, sshConfigFile: this.opts.sshConfigFile });
     connection.on('close', () => this.servers.delete(server.name));
     try {
-      const { engine, transport } = await connectEngine(connection, server.dockerSocket, server.name);
-      this.opts.logger.debug(`${server.name}: Docker Engine API over ${transport}`);
+      const { engine, transport, socket } = await connectEngine(connection, server.dockerSocket, server.name);
+      const v = engine.facts.version;
+      this.opts.logger.debug(`${server.name}: Docker Engine API over ${transport} to ${socket}, API ${engine.facts.apiVersion ?? 'unversioned'} (Docker ${v.Version} ${v.Os}/${v.Arch})`);
       return {
         name: server.name,
         engine,
-        files: new SftpFiles(connection),
+        files: new ChosenFiles(connection, this.opts.logger, server.name),
         address: `${target.user}@${target.host}`,
         connection,
         transport,
@@ -76,7 +78,7 @@ export class ServerPool {
     } catch (e) {
       if (e instanceof BmError && e.code === 'HostKeyUnknown') return (e as BmError & { hostKey: UnknownHostKey }).hostKey;
       // Anything but the host key (e.g. authentication) means the key itself was accepted.
-      if (e instanceof BmError && ['AuthFailed', 'NoDocker', 'PassphraseNeeded'].includes(e.code)) return undefined;
+      if (e instanceof BmError && ['AuthFailed', 'NoDocker', 'DockerPermissionDenied', 'PassphraseNeeded'].includes(e.code)) return undefined;
       throw e;
     }
   }
@@ -88,5 +90,51 @@ export class ServerPool {
   closeAll(): void {
     for (const p of this.servers.values()) void p.then((s) => s.connection.close(), () => undefined);
     this.servers.clear();
+  }
+}
+
+/**
+ * SFTP where the server has it; exec channels of the same connection where it has no SFTP
+ * subsystem. Decided at the first file operation, as SFTP was opened before (a command that
+ * touches no file opens neither).
+ */
+class ChosenFiles implements ServerFiles {
+  private chosen?: Promise<ServerFiles>;
+
+  constructor(
+    private readonly conn: SshConnection,
+    private readonly logger: Logger,
+    private readonly label: string,
+  ) {}
+
+  private files(): Promise<ServerFiles> {
+    this.chosen ??= this.conn.sftp().then(
+      () => {
+        this.logger.debug(`${this.label}: files over SFTP`);
+        return new SftpFiles(this.conn);
+      },
+      (e: unknown) => {
+        if (!isSftpUnavailable(e)) throw e;
+        this.logger.debug(`${this.label}: no SFTP on the server (${(e as Error).message}): files over exec`);
+        return new ExecFiles(sshRunner(this.conn));
+      },
+    );
+    return this.chosen;
+  }
+
+  async read(path: string) {
+    return (await this.files()).read(path);
+  }
+  async writeAtomic(path: string, content: string) {
+    return (await this.files()).writeAtomic(path, content);
+  }
+  async createExclusive(path: string, content: string) {
+    return (await this.files()).createExclusive(path, content);
+  }
+  async remove(path: string) {
+    return (await this.files()).remove(path);
+  }
+  async mkdirp(dir: string) {
+    return (await this.files()).mkdirp(dir);
   }
 }

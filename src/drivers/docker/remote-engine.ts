@@ -1,5 +1,4 @@
 import http from 'node:http';
-import { inspect } from 'node:util';
 import { Transform, type Duplex, type Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { BmError } from '../../core/errors';
@@ -10,71 +9,32 @@ import { withTimeout } from '../../core/time';
 import { chainIds } from '../../core/transfer/chain';
 import { LogDemuxer, toContainerInfo, toCreateOptions, toImageInfo } from './convert';
 import { progressMessages } from './json-lines';
+import { dialEngine, NOT_A_SOCKET, type Dialled, type DockerTransport } from './engine-dial';
+import { EngineFacts, negotiateApiVersion, type EngineInfo, type EnginePlatform } from './engine-facts';
+import { diagnoseArgv, parseDiagnosis, reachEngine, type EngineReach } from './engine-socket';
 
-/**
- * An http.Agent whose "sockets" are channels of the server's SSH connection, so dockerode talks
- * to the remote Engine API with no new handshake per request (dockerode's own ssh mode opens a
- * new SSH connection for every call).
- */
-class ChannelAgent extends http.Agent {
-  constructor(private readonly open: () => Promise<Duplex>) {
-    // Keep-alive: consecutive API calls reuse an open channel instead of opening and closing
-    // one each (about 600 bytes and a round trip per call saved). Few idle ones, because with
-    // dial-stdio each channel is an SSH session and OpenSSH allows 10 per connection.
-    super({ keepAlive: true, maxFreeSockets: 2 });
-  }
-
-  /**
-   * docker-modem formats every request's options with util.inspect (showHidden, no depth limit)
-   * for its debug log, even when that log is off: through this agent's kept-alive channels that
-   * walked the whole SSH client, milliseconds of the extension host's thread per API call.
-   */
-  [inspect.custom](): string {
-    return 'ChannelAgent';
-  }
-
-  override createConnection(_options: http.ClientRequestArgs, callback?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
-    this.open().then(
-      (channel) => callback?.(null, asSocket(channel)),
-      (err: Error) => callback?.(err, undefined as never),
-    );
-    return undefined;
-  }
-}
-
-/**
- * Requests carry this never-existing socket path: VS Code's extension host wraps http.request
- * to apply its proxy settings and swaps the agent of any request to a TCP host (so "docker:80"
- * would be dialled directly), but leaves requests to a socket path alone. Our agent makes the
- * connection either way; the path itself is never opened.
- */
-const NOT_A_SOCKET = '/dev/null/baremetal-ssh-channel';
-
-export type DockerTransport = 'stream-local' | 'dial-stdio';
+export type { DockerTransport } from './engine-dial';
 
 /**
  * Opens the Engine API over the connection: stream-local forwarding to the socket first; where
- * the server forbids it, `docker system dial-stdio` on the same connection.
+ * the server forbids it, `docker system dial-stdio` on the same connection. When neither answers,
+ * one look at the server says why (no socket, no permission) and whether rootless Docker's
+ * socket is there instead (see reachEngine). Requests are then pinned to a negotiated API version.
  */
-export async function connectEngine(conn: SshConnection, socketPath: string, label: string): Promise<{ engine: RemoteEngine; transport: DockerTransport }> {
-  const viaSocket = new Docker({ socketPath: NOT_A_SOCKET, agent: new ChannelAgent(() => conn.forwardStreamLocal(socketPath)) } as Docker.DockerOptions);
-  try {
-    await viaSocket.ping();
-    return { engine: new RemoteEngine(viaSocket, conn), transport: 'stream-local' };
-  } catch {
-    // fall through: forwarding refused or the socket is elsewhere; ask the docker CLI.
-  }
-  const argv = socketPath === '/var/run/docker.sock' ? ['docker', 'system', 'dial-stdio'] : ['docker', '-H', `unix://${socketPath}`, 'system', 'dial-stdio'];
-  const viaCli = new Docker({ socketPath: NOT_A_SOCKET, agent: new ChannelAgent(() => conn.execStream(argv)) } as Docker.DockerOptions);
-  try {
-    await withTimeout(viaCli.ping(), 10_000, () => new Error('timed out'));
-    return { engine: new RemoteEngine(viaCli, conn), transport: 'dial-stdio' };
-  } catch {
-    throw new BmError(
-      'NoDocker',
-      `${label} has no Docker Engine answering at ${socketPath}: install Docker Engine on the server (and add your user to the docker group), or set "dockerSocket" for this server.`,
-    );
-  }
+export async function connectEngine(conn: SshConnection, socketPath: string, label: string): Promise<{ engine: RemoteEngine; transport: DockerTransport; socket: string }> {
+  const reach: EngineReach<Dialled> = {
+    dial: (socket) => dialEngine(conn, socket),
+    diagnose: async (socket, withRootless) => {
+      // Only a diagnosis: a login shell that hangs must not hold the error back for long.
+      const r = await withTimeout(conn.exec(diagnoseArgv(socket, withRootless)), 10_000, () => new Error('timed out'));
+      return r.code === 0 ? parseDiagnosis(r.stdout) : undefined;
+    },
+  };
+  const { found, socket } = await reachEngine(reach, socketPath, label);
+  const apiVersion = negotiateApiVersion(found.version);
+  // docker-modem prefixes every path with this ("/v1.45/containers/json").
+  if (apiVersion) (found.docker.modem as unknown as { version?: string }).version = `v${apiVersion}`;
+  return { engine: new RemoteEngine(found.docker, conn, new EngineFacts(found.docker, found.version, apiVersion)), transport: found.transport, socket };
 }
 
 function statusOf(e: unknown): number | undefined {
@@ -85,7 +45,17 @@ export class RemoteEngine implements Engine {
   constructor(
     readonly docker: Docker,
     private readonly conn: SshConnection,
+    /** Version, API, OS and architecture from connect; storage and rootless asked once, when needed. */
+    readonly facts: EngineFacts,
   ) {}
+
+  info(): Promise<EngineInfo> {
+    return this.facts.info();
+  }
+
+  platform(): Promise<EnginePlatform> {
+    return this.facts.platform();
+  }
 
   async image(ref: string): Promise<ImageInfo | undefined> {
     try {

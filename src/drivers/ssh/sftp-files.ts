@@ -13,7 +13,7 @@ export class SftpFiles implements ServerFiles {
   async read(path: string): Promise<string | undefined> {
     const sftp = await this.conn.sftp();
     return new Promise((resolve, reject) => {
-      sftp.readFile(norm(path), (err, data) => {
+      sftp.readFile(serverPath(path), (err, data) => {
         if (!err) return resolve(data.toString('utf8'));
         if (isNoSuchFile(err)) return resolve(undefined);
         reject(err);
@@ -23,7 +23,7 @@ export class SftpFiles implements ServerFiles {
 
   async writeAtomic(path: string, content: string): Promise<void> {
     const sftp = await this.conn.sftp();
-    const target = norm(path);
+    const target = serverPath(path);
     const temp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
     await call<void>((cb) => sftp.writeFile(temp, content, { mode: 0o644 }, cb));
     try {
@@ -37,7 +37,7 @@ export class SftpFiles implements ServerFiles {
 
   async createExclusive(path: string, content: string): Promise<boolean> {
     const sftp = await this.conn.sftp();
-    const target = norm(path);
+    const target = serverPath(path);
     // Write the whole content under a temporary name, then hard-link it to the target: link()
     // fails when the target exists, so the file appears complete or not at all (a reader never
     // sees an empty lock). OpenSSH's hardlink@openssh.com; plain exclusive open elsewhere.
@@ -68,14 +68,14 @@ export class SftpFiles implements ServerFiles {
 
   async remove(path: string): Promise<void> {
     const sftp = await this.conn.sftp();
-    await call<void>((cb) => sftp.unlink(norm(path), cb)).catch((e: unknown) => {
+    await call<void>((cb) => sftp.unlink(serverPath(path), cb)).catch((e: unknown) => {
       if (!isNoSuchFile(e)) throw e;
     });
   }
 
   async mkdirp(dir: string): Promise<void> {
     const sftp = await this.conn.sftp();
-    const parts = norm(dir).split('/');
+    const parts = serverPath(dir).split('/');
     let current = parts[0] === '' ? '' : '.';
     for (const part of parts) {
       if (!part) continue;
@@ -89,8 +89,18 @@ export class SftpFiles implements ServerFiles {
   }
 }
 
-function norm(path: string): string {
+/** `~/x` is `x`: relative paths are relative to the login folder, for SFTP and for exec alike. */
+export function serverPath(path: string): string {
   return path.replace(/^~\//, '');
+}
+
+/**
+ * The server offers no SFTP: sshd refused the subsystem ("Subsystem sftp" missing from
+ * sshd_config), or it ran a missing sftp-server that exited at once. Not a refused channel
+ * (MaxSessions), which says nothing about SFTP itself.
+ */
+export function isSftpUnavailable(e: unknown): boolean {
+  return /Unable to start subsystem|exit code \d+ while establishing SFTP session/.test((e as Error)?.message ?? '');
 }
 
 function isNoSuchFile(e: unknown): boolean {
