@@ -30,7 +30,7 @@ test('a minimal config gets every default', () => {
   assert.deepEqual(c, {
     file: F, dir: process.cwd(), app: 'hello',
     servers: { prod: { name: 'prod', host: 'prod-box', dockerSocket: '/var/run/docker.sock', stateDir: '.baremetal' } },
-    build: { dockerfile: 'Dockerfile', context: '.', args: {} },
+    build: { dockerfile: 'Dockerfile', context: '.', args: {}, secrets: [], on: 'local' },
     // No port published and no healthcheck written: nothing to GET, so the check is "keeps running".
     run: { ports: [], env: {}, secrets: [], volumes: [], restart: 'unless-stopped', healthcheck: false },
     keep: 5,
@@ -48,7 +48,7 @@ test('a full config with comments and trailing commas', () => {
       "staging": { "host": "10.0.0.5" },
     },
     "defaultServer": "prod",
-    "build": { "dockerfile": "docker/Dockerfile", "context": "app", "args": { "NODE_VERSION": "20" }, "target": "prod", },
+    "build": { "dockerfile": "docker/Dockerfile", "context": "app", "args": { "NODE_VERSION": "20" }, "target": "prod", "secrets": ["NPM_TOKEN"], "on": "server", },
     "run": {
       "ports": ["8080:8080", "127.0.0.1:9000:9000/udp"], "env": { "GREETING": "hi" }, "secrets": ["DB_PASSWORD"],
       "volumes": ["data:/var/lib/data", "/srv/uploads:/uploads:ro"], "restart": "always", "command": ["node", "server.js"],
@@ -61,7 +61,7 @@ test('a full config with comments and trailing commas', () => {
   assert.deepEqual(c.servers.prod, { name: 'prod', host: 'prod-box', user: 'deploy', port: 2222, identityFile: '~/.ssh/id_ed25519', dockerSocket: '/run/docker.sock', stateDir: '/srv/bm' });
   assert.deepEqual(c.servers.staging, { name: 'staging', host: '10.0.0.5', dockerSocket: '/var/run/docker.sock', stateDir: '.baremetal' });
   assert.equal(c.defaultServer, 'prod');
-  assert.deepEqual(c.build, { dockerfile: 'docker/Dockerfile', context: 'app', args: { NODE_VERSION: '20' }, target: 'prod' });
+  assert.deepEqual(c.build, { dockerfile: 'docker/Dockerfile', context: 'app', args: { NODE_VERSION: '20' }, target: 'prod', secrets: ['NPM_TOKEN'], on: 'server' });
   assert.deepEqual(c.run, {
     ports: [
       { hostPort: 8080, containerPort: 8080, protocol: 'tcp', spec: '8080:8080' },
@@ -228,4 +228,9 @@ test('every property in the schema has a description', () => {
 test('a published TCP port without a healthcheck gets the default HTTP check', () => {
   const c = parseConfig('{ "app": "a", "servers": { "s": { "host": "h" } }, "run": { "ports": ["80:8080"] } }', 'baremetal.json');
   assert.deepEqual(c.run.healthcheck, { path: '/', timeoutSeconds: 30, intervalSeconds: 1 });
+});
+
+test('build.on takes "local" or "server" only, with line and column', () => {
+  const text = '{\n  "app": "web",\n  "servers": { "prod": { "host": "p" } },\n  "build": { "on": "laptop" }\n}\n';
+  assert.throws(() => parseConfig(text, 'baremetal.json'), (e: Error) => /^baremetal\.json:4:20: build\.on "laptop" must be one of "local", "server"\.$/.test(e.message) && /local|server/.test(e.message));
 });

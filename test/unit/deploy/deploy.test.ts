@@ -109,7 +109,7 @@ test('an image built before on this machine is reused, but still shipped', async
   const r = await deploy(w.deps);
   assert.equal(w.builder.builds.length, 1);
   assert.ok(r.bytesSent > 0);
-  assert.ok(w.logger.at('info').includes(`web:${w.first.sha} was built before on this machine: reusing it`));
+  assert.ok(w.logger.at('info').includes(`web:${w.first.sha} was built before: reusing it`));
 });
 
 test('a failing health check: failed result in the journal with the reason, the previous version still running', async () => {
@@ -324,4 +324,21 @@ test('after a deploy the layer cache is trimmed to its limit: layers of this dep
   assert.deepEqual(await readdir(join(w.cache.dir, 'images')), [`${r.image.replace('sha256:', '')}.json`], 'only the image just deployed is remembered');
   assert.match(w.logger.at('info').join('\n'), /layer cache: removed 2 least recently used entries/);
   assert.deepEqual(w.logger.at('warn'), []);
+});
+
+test("the image is built for the server's platform; one for another CPU is refused before anything is sent", async () => {
+  const w = deployWorld(APP);
+  w.engine.platform = async () => ({ os: 'linux', architecture: 'amd64' });
+  await deploy(w.deps);
+  assert.equal(w.builder.builds[0].platform, 'linux/amd64', 'asked for the server platform');
+
+  const w2 = deployWorld(APP);
+  w2.engine.platform = async () => ({ os: 'linux', architecture: 'amd64' });
+  w2.builder.builtFor = 'linux/arm64';
+  const e = await failure(deploy(w2.deps));
+  assert.equal(e.code, 'PlatformMismatch');
+  assert.match(e.message, /built for linux\/arm64 but prod runs linux\/amd64/);
+  assert.equal(e.result?.bytesSent, 0);
+  assert.deepEqual(w2.builder.saved, [], 'the image was not even taken apart');
+  assert.equal((await history(w2)).at(-1)?.result, 'failed', 'the attempt is recorded');
 });

@@ -33,6 +33,9 @@ export class FakeBuilder implements Builder {
   /** What the base layer holds; change it to model a new base image. */
   baseFiles: Record<string, string | Buffer> = BASE_FILES;
 
+  /** The platform every build comes out as, whatever was asked (undefined: the one asked). */
+  builtFor?: string;
+
   async image(tag: string): Promise<ImageInfo | undefined> {
     return this.images.get(tag);
   }
@@ -48,7 +51,8 @@ export class FakeBuilder implements Builder {
     const id = imageIdOfParts(parts);
     this.parts.set(id, parts);
     const size = parts.layers.reduce((n, l) => n + l.length, 0);
-    const info: ImageInfo = { id, tags: [req.tag], labels: req.labels, created: new Date().toISOString(), size };
+    // Like a builder that cannot honour --platform (no emulation): `builtFor` when set, else what was asked.
+    const info: ImageInfo = { id, tags: [req.tag], labels: req.labels, created: new Date().toISOString(), size, platform: this.builtFor ?? req.platform };
     this.images.set(req.tag, info);
     return info;
   }

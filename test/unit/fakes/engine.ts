@@ -47,6 +47,8 @@ const clone = <T>(v: T): T => structuredClone(v);
  * (see engine-transfer.ts), and only the layers it lacks cross.
  */
 export class FakeEngine implements Engine {
+  /** The server's OS and CPU, when a test gives it one (engines of today always say). */
+  platform?: Engine['platform'];
   readonly imagesById = new Map<string, ImageInfo>();
   readonly containersById = new Map<string, FakeContainer>();
   /** Host ports held by other programs on the server. */
