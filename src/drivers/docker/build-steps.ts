@@ -1,3 +1,5 @@
+import { BmError } from '../../core/errors';
+
 /**
  * Reads BuildKit's plain progress (`docker buildx build --progress=plain`, and the Engine API's
  * decoded trace) line by line: which step runs, which one failed and why, and the last lines
@@ -49,4 +51,20 @@ export class BuildSteps {
   lastLines(): string {
     return this.tail.join('\n');
   }
+}
+
+/** What a cancelled build says, whichever builder ran it. */
+export function buildCancelled(): BmError {
+  return new BmError('Cancelled', 'Build cancelled; nothing was sent to the server.');
+}
+
+/**
+ * What to do about a Dockerfile feature the building engine lacks: heredocs need BuildKit 0.10
+ * (Docker 23+), COPY --link 0.10, RUN --mount any BuildKit (Docker 20.10's 0.8 has cache and
+ * secret mounts but not heredocs). Empty when the failure is something else.
+ */
+export function featureHint(failure: string): string {
+  if (/--mount option requires BuildKit/i.test(failure)) return ' (this engine builds without BuildKit: install docker buildx, or use Docker 23 or newer)';
+  if (/unknown instruction|unknown flag: link|heredoc/i.test(failure)) return ' (heredocs and COPY --link need BuildKit 0.10, which comes with Docker 23 or newer on the building engine; Docker 20.10 has 0.8)';
+  return '';
 }

@@ -4,7 +4,7 @@ import Docker from 'dockerode';
 import { BmError } from '../../core/errors';
 import type { Builder, BuildRequest, ImageInfo } from '../../core/ports';
 import { toImageInfo } from './convert';
-import { BuildSteps } from './build-steps';
+import { buildCancelled, BuildSteps, featureHint } from './build-steps';
 import { engineLost, localEngineFinder } from './local-connect';
 import { endpointLabel, type Endpoint } from './local-engine';
 
@@ -85,7 +85,7 @@ export class LocalBuilder implements Builder {
         ...(kind === 'buildkit' ? { version: '2' } : {}),
       } as never)) as unknown as Readable;
     } catch (e) {
-      if (signal?.aborted) throw cancelled();
+      if (signal?.aborted) throw buildCancelled();
       throw engineLost(e, this.endpoint);
     }
     const steps = new BuildSteps();
@@ -107,11 +107,12 @@ export class LocalBuilder implements Builder {
         },
       );
     });
-    if (signal?.aborted) throw cancelled();
+    if (signal?.aborted) throw buildCancelled();
     if (failure) {
       if (/failed to read downloaded context|build-context-[a-z0-9]+/.test(failure)) throw contextUploadBroken(failure);
       const step = steps.failedStep ?? legacyStep;
-      throw new BmError('BuildFailed', `The image build failed${step ? ` at "${step}"` : ''}: ${steps.failure && !legacyStep ? steps.failure : failure}`, steps.lastLines());
+      const reason = steps.failure && !legacyStep ? steps.failure : failure;
+      throw new BmError('BuildFailed', `The image build failed${step ? ` at "${step}"` : ''}: ${reason}${featureHint(reason)}`, steps.lastLines());
     }
     const image = await this.image(req.tag);
     if (!image) throw new BmError('BuildFailed', `The build finished but produced no image tagged ${req.tag}.`, steps.lastLines());
@@ -124,10 +125,6 @@ export class LocalBuilder implements Builder {
     signal?.addEventListener('abort', () => stream.destroy(new BmError('Cancelled', 'Transfer cancelled.')), { once: true });
     return stream;
   }
-}
-
-function cancelled(): BmError {
-  return new BmError('Cancelled', 'Build cancelled; nothing was sent to the server.');
 }
 
 /**

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BmError } from '../../core/errors';
 import type { Builder, BuildRequest, ImageInfo } from '../../core/ports';
-import { BuildSteps } from './build-steps';
+import { buildCancelled, BuildSteps, featureHint } from './build-steps';
 
 /** The engine a buildx build goes to, and how to read and save its images (the Engine API). */
 export interface BuildxTarget {
@@ -71,7 +71,7 @@ export class BuildxBuilder implements Builder {
   }
 
   async build(req: BuildRequest, onOutput: (line: string) => void, signal?: AbortSignal): Promise<ImageInfo> {
-    if (signal?.aborted) throw cancelled();
+    if (signal?.aborted) throw buildCancelled();
     const dir = await mkdtemp(join(tmpdir(), 'baremetal-build-'));
     const iidFile = join(dir, 'iid');
     const env: NodeJS.ProcessEnv = { ...(await this.target.cliEnv()) };
@@ -119,10 +119,11 @@ export class BuildxBuilder implements Builder {
           resolve(c);
         });
       });
-      if (signal?.aborted) throw cancelled();
+      if (signal?.aborted) throw buildCancelled();
       if (code !== 0) {
         const step = steps.failedStep ? ` at "${steps.failedStep}"` : '';
-        throw new BmError('BuildFailed', `The image build failed${step}: ${steps.failure ?? `docker buildx exited with ${code}`}`, steps.lastLines());
+        const reason = steps.failure ?? `docker buildx exited with ${code}`;
+        throw new BmError('BuildFailed', `The image build failed${step}: ${reason}${featureHint(reason)}`, steps.lastLines());
       }
       const id = (await readFile(iidFile, 'utf8').catch(() => '')).trim();
       const image = await this.target.image(req.tag);
@@ -133,8 +134,4 @@ export class BuildxBuilder implements Builder {
       await this.target.done?.();
     }
   }
-}
-
-function cancelled(): BmError {
-  return new BmError('Cancelled', 'Build cancelled; nothing was sent to the server.');
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Readable } from 'node:stream';
 import { platformMismatch, platformString, runsOn } from '../../../src/core/build/platform';
-import { BuildSteps } from '../../../src/drivers/docker/build-steps';
+import { BuildSteps, featureHint } from '../../../src/drivers/docker/build-steps';
 import { buildxArgs } from '../../../src/drivers/docker/buildx-builder';
 
 const req = {
@@ -66,4 +66,10 @@ test('platforms: what runs where, and the sentence for a mismatch', () => {
   assert.match(e.message, /^The image of 0123456789ab was built for linux\/arm64 but prod runs linux\/amd64/);
   assert.match(e.message, /"build": \{ "on": "server" \}/);
   assert.match(e.message, /nothing was sent and the previous version keeps serving\.$/);
+});
+
+test('a Dockerfile feature the engine lacks says what to upgrade', () => {
+  assert.match(featureHint('dockerfile parse error line 5: unknown instruction: ECHO'), /Docker 23 or newer/);
+  assert.match(featureHint('the --mount option requires BuildKit'), /install docker buildx/);
+  assert.equal(featureHint('process "/bin/sh -c exit 3" did not complete successfully: exit code: 3'), '');
 });
