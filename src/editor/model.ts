@@ -10,7 +10,7 @@ import { GitRepo } from '../drivers/git/repo';
 import type { ServerPool } from '../drivers/server-pool';
 import type { UnknownHostKey } from '../drivers/ssh/connection';
 
-export type ConnectionState = 'connecting' | 'connected' | 'hostKeyUnknown' | 'hostKeyChanged' | 'unreachable' | 'authFailed' | 'noDocker' | 'error';
+export type ConnectionState = 'connecting' | 'connected' | 'hostKeyUnknown' | 'hostKeyChanged' | 'unreachable' | 'authFailed' | 'noDocker' | 'dockerDenied' | 'error';
 
 /** What the editor knows of one server; refreshed in the background, read by the views. */
 export interface ServerState {
@@ -202,6 +202,8 @@ export function connectionStateOf(err: BmError): ConnectionState {
       return 'authFailed';
     case 'NoDocker':
       return 'noDocker';
+    case 'DockerPermissionDenied':
+      return 'dockerDenied';
     default:
       return 'error';
   }

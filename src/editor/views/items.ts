@@ -22,6 +22,8 @@ export class ServerItem extends vscode.TreeItem {
       unreachable: ['unreachable', 'debug-disconnect', 'errorForeground'],
       authFailed: ['key refused', 'key', 'errorForeground'],
       noDocker: ['no Docker Engine', 'warning', 'problemsWarningIcon.foreground'],
+      // The tooltip and the click give the sentence with the usermod command.
+      dockerDenied: ['not allowed on the Docker socket', 'lock', 'problemsWarningIcon.foreground'],
       error: ['error', 'error', 'errorForeground'],
     };
     const [text, icon, color] = describe[s.connection];
