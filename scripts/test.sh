@@ -32,7 +32,7 @@ if [[ ${BM_SKIP_MAIN_CHECK:-} != 1 ]]; then
   step "the main command (npm start) on an empty tools folder, until VS Code answers"
   # As a new user runs it: through npm (whose environment once broke code-server's install),
   # with nothing cached in the tools folder; the npm cache makes the downloads quick.
-  fresh_tools=$(mktemp -d /tmp/baremetal-fresh-tools.XXXXXX)
+  fresh_tools=$(mktemp -d /tmp/baremetal-fresh-tools.XXXXXX) && chmod 755 "$fresh_tools" # apt runs its downloads as _apt
   demo_dir=$(mktemp -d /tmp/baremetal-check-demo.XXXXXX)
   rmdir "$demo_dir"
   BM_TOOLS_DIR=$fresh_tools BM_DEMO_DIR=$demo_dir BM_DEMO_PORT=0 npm start --silent -- --check
