@@ -7,7 +7,6 @@
  *   context, moby/moby#47717), else through the server's Engine API.
  * BAREMETAL_BUILDER=buildx|api forces one (troubleshooting, tests).
  */
-import type { ServerConfig } from '../core/config/types';
 import { BmError } from '../core/errors';
 import type { Builder, BuildRequest, ImageInfo } from '../core/ports';
 import { LocalBuilder } from '../drivers/docker/builder';
@@ -76,13 +75,13 @@ export function localBuilder({ env, home }: BuilderEnv): Builder {
 }
 
 /** The server's own engine (build.on "server"): the image is there once built. */
-export function serverBuilder(server: ConnectedServer, config: ServerConfig, { env }: BuilderEnv): Builder {
+export function serverBuilder(server: ConnectedServer, { env }: BuilderEnv): Builder {
   const api = new LocalBuilder(server.engine.docker);
   api.endpoint = { host: `ssh://${server.address}`, source: `the server ${server.name}`, via: 'socket' };
   const openEngine = () =>
     server.transport === 'stream-local'
-      ? server.connection.forwardStreamLocal(config.dockerSocket)
-      : server.connection.execStream(['docker', '-H', `unix://${config.dockerSocket}`, 'system', 'dial-stdio']);
+      ? server.connection.forwardStreamLocal(server.dockerSocket)
+      : server.connection.execStream(['docker', '-H', `unix://${server.dockerSocket}`, 'system', 'dial-stdio']);
   return new ChosenBuilder(async () => {
     const choice = forced(env);
     const cliEnv = { ...env };
@@ -107,6 +106,6 @@ export function serverBuilder(server: ConnectedServer, config: ServerConfig, { e
 }
 
 /** The builder for a deploy of this config to this server. */
-export function builderFor(server: ConnectedServer, config: ServerConfig, on: 'local' | 'server', benv: BuilderEnv): Builder {
-  return on === 'server' ? serverBuilder(server, config, benv) : localBuilder(benv);
+export function builderFor(server: ConnectedServer, on: 'local' | 'server', benv: BuilderEnv): Builder {
+  return on === 'server' ? serverBuilder(server, benv) : localBuilder(benv);
 }

@@ -25,9 +25,9 @@ export function layerCache(env: NodeJS.ProcessEnv = process.env): LayerCache {
   return new LayerCache(defaultLayerCacheDir(env), cacheMaxFromEnv(env));
 }
 
-export async function deployParts(config: Config, server: ConnectedServer, serverName: string, env: NodeJS.ProcessEnv = process.env, repoDir = config.dir): Promise<DeployParts> {
+export async function deployParts(config: Config, server: ConnectedServer, env: NodeJS.ProcessEnv = process.env, repoDir = config.dir): Promise<DeployParts> {
   return {
-    builder: builderFor(server, config.servers[serverName], config.build.on, { env, home: homedir() }),
+    builder: builderFor(server, config.build.on, { env, home: homedir() }),
     cache: layerCache(env),
     repo: await GitRepo.open(repoDir),
     buildSecrets: await resolveBuildSecrets(config, env),

@@ -171,7 +171,7 @@ async function deployCommand(ctx: Ctx): Promise<number> {
   const buildSecrets = await resolveBuildSecrets(config);
   ctx.out.secrets = { ...secrets, ...buildSecrets };
   const connected = await connect(ctx, server);
-  const parts = await deployParts(config, connected, server.name);
+  const parts = await deployParts(config, connected);
   const deps = {
     config,
     serverName: server.name,

@@ -12,6 +12,8 @@ export interface ConnectedServer extends Server {
   readonly engine: RemoteEngine;
   readonly connection: SshConnection;
   readonly transport: DockerTransport;
+  /** The Docker socket on the server the engine was found at (the configured one, or rootless Docker's). */
+  readonly dockerSocket: string;
 }
 
 export interface PoolOptions extends SshAuthHooks {
@@ -58,6 +60,7 @@ export class ServerPool {
         address: `${target.user}@${target.host}`,
         connection,
         transport,
+        dockerSocket: socket,
         reverseTunnel: (onConnection) => connection.reverseForward(onConnection),
         isConnected: () => !connection.isClosed,
       };

@@ -16,7 +16,7 @@ async function deployRef(deps: CommandDeps, ref: string, item?: AnyItem): Promis
     const secrets = await resolveSecrets(config);
     progress({ phase: 'connect', message: `Connecting to ${server.name}` });
     const connected = await deps.pool.get(server, signal);
-    const parts = await deployParts(config, connected, server.name, process.env, workspaceDir());
+    const parts = await deployParts(config, connected, process.env, workspaceDir());
     return deploy(
       {
         config,
