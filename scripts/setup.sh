@@ -4,9 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # A Docker Engine (the build machine's and each test server's), sshd for the test servers,
-# busybox-static for base images made without a registry.
+# busybox-static for base images made without a registry; rootless Podman (podman, uidmap,
+# slirp4netns) for the Podman test server.
 need=()
-for pkg in docker.io openssh-server openssh-client iproute2 busybox-static git curl; do
+for pkg in docker.io openssh-server openssh-client iproute2 busybox-static git curl podman uidmap slirp4netns; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if ((${#need[@]})); then

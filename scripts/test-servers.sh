@@ -38,12 +38,13 @@ net_of() {
   case $1 in
     bmbare) echo 99 ;;
     bm26c) echo 97 ;;
+    bmpod) echo 93 ;;
     bm26o) echo 96 ;;
     ws26c) echo 95 ;;
     ws26o) echo 94 ;;
-    bm9[4-9]) die "$1 is reserved (10.213.${1#bm}.0/24 is taken)" ;;
+    bm9[3-9]) die "$1 is reserved (10.213.${1#bm}.0/24 is taken)" ;;
     bm[1-9] | bm[1-9][0-9]) echo "${1#bm}" ;;
-    *) die "unknown server '$1' (expected bm1..bm93, bm26c, bm26o, bmbare, ws26c or ws26o)" ;;
+    *) die "unknown server '$1' (expected bm1..bm92, bm26c, bm26o, bmpod, bmbare, ws26c or ws26o)" ;;
   esac
 }
 
@@ -52,6 +53,7 @@ net_of() {
 engine_of() {
   case $1 in
     bmbare) echo none ;;
+    bmpod) echo podman ;;
     bm26c | ws26c) echo 26c ;;
     bm26o | ws26o) echo 26o ;;
     *) echo 20 ;;
@@ -97,7 +99,7 @@ known_servers() {
     for d in "$ROOT"/bm*/; do if [[ -d $d ]]; then basename "$d"; fi; done
     ip netns list | cut -d' ' -f1
     ip -o link show | cut -d: -f2 | sed -n 's/^ *//; s/@.*//; s/-h$//p'
-  } | grep -E '^(bm([0-9]+|bare|26c|26o)|ws26[co])$' | sort -u || true
+  } | grep -E '^(bm([0-9]+|bare|pod|26c|26o)|ws26[co])$' | sort -u || true
 }
 
 # Daemons whose command line names a path containing $1: dockerd, its containerd and shims,
@@ -246,7 +248,7 @@ create_server() { # namespaces, private folders, host key, authorized key, sshd_
   ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$dir/ssh/ssh_host_ed25519_key"
   cp "$CLIENT/id_ed25519.pub" "$dir/root/.ssh/authorized_keys" # ~root/.ssh inside the server
   local u
-  for u in deployer outsider; do # non-root users, their homes private to this server
+  for u in deployer outsider podder; do # non-root users, their homes private to this server
     mkdir -p "$dir/home/$u/.ssh" && cp "$CLIENT/id_ed25519.pub" "$dir/home/$u/.ssh/authorized_keys"
     chown -R "$u:$u" "$dir/home/$u" && chmod 700 "$dir/home/$u"
   done
@@ -274,16 +276,37 @@ ensure_users() {
   getent group docker >/dev/null || groupadd --system docker
   id deployer >/dev/null 2>&1 || useradd --no-create-home --home-dir /home/deployer --shell /bin/sh --groups docker deployer
   id outsider >/dev/null 2>&1 || useradd --no-create-home --home-dir /home/outsider --shell /bin/sh outsider
+  # Rootless Podman's user (bmpod): its own range of subordinate IDs for the containers' users.
+  id podder >/dev/null 2>&1 || useradd --no-create-home --home-dir /home/podder --shell /bin/sh podder
+  grep -q '^podder:' /etc/subuid 2>/dev/null || echo 'podder:300000:65536' >>/etc/subuid
+  grep -q '^podder:' /etc/subgid 2>/dev/null || echo 'podder:300000:65536' >>/etc/subgid
   # useradd leaves the password field locked ("!"), which sshd (UsePAM no) reads as "no login at all".
-  usermod -p '*' deployer && usermod -p '*' outsider
+  usermod -p '*' deployer && usermod -p '*' outsider && usermod -p '*' podder
 }
+
+# bmpod: rootless Podman's Docker-compatible API as most Podman servers run it, started by its user
+# with a private /run/user/<uid> (root Podman cannot start containers in this sandbox: the notes).
+start_podman() {
+  local name=$1 dir=$ROOT/$1 uid
+  uid=$(id -u podder)
+  # slirp4netns (rootless networking) opens /dev/net/tun as the user; Debian's udev makes it 0666,
+  # this sandbox leaves it 0600.
+  chmod 666 /dev/net/tun 2>/dev/null || true
+  mkdir -p "$dir/run/user/$uid/podman" && chown -R podder:podder "$dir/run/user/$uid" && chmod 700 "$dir/run/user/$uid"
+  detach "$dir/podman.log" nsenter --net="/run/netns/$name" --mount="$dir/mnt" \
+    setpriv --reuid=podder --regid=podder --init-groups \
+    env HOME=/home/podder XDG_RUNTIME_DIR="/run/user/$uid" PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+    podman system service --time=0 "unix:///run/user/$uid/podman/podman.sock"
+}
+podman_answers() { curl -fsS --unix-socket "$ROOT/$1/run/user/$(id -u podder)/podman/podman.sock" http://d/_ping; }
 
 start_server() {
   local name=$1 dir=$ROOT/$1 engine
   engine=$(engine_of "$name")
   # nsenter, not `ip netns exec`: that remounts /sys, and dockerd then finds no cgroups.
   local in=(nsenter --net="/run/netns/$name" --mount="$dir/mnt")
-  if [[ $engine != none ]]; then
+  if [[ $engine == podman ]]; then start_podman "$name"; fi
+  if [[ $engine != none && $engine != podman ]]; then
     local path=$PATH dockerd=dockerd
     echo '{}' >"$dir/daemon.json"
     if [[ $engine == 26* ]]; then
@@ -309,8 +332,11 @@ start_server() {
 
 wait_server() {
   local name=$1 dir=$ROOT/$1
-  [[ $name == bmbare ]] ||
-    wait_for 60 "dockerd on $name" "$dir/dockerd.log" docker -H "unix://$dir/run/docker.sock" info
+  case $(engine_of "$name") in
+    none) ;;
+    podman) wait_for 60 "podman on $name" "$dir/podman.log" podman_answers "$name" ;;
+    *) wait_for 60 "dockerd on $name" "$dir/dockerd.log" docker -H "unix://$dir/run/docker.sock" info ;;
+  esac
   if is_workstation "$name"; then ensure_busybox_image "unix://$dir/run/docker.sock" && return 0; fi
   wait_for 20 "ssh to $name" "$dir/sshd.log" \
     ssh -F "$CLIENT/ssh_config" -o ConnectTimeout=2 "$name" true
@@ -333,7 +359,9 @@ write_client_files() {
   # port 2223 one; NAME-deployer and NAME-outsider log in as those users.
   local alias port user
   for s in "$@"; do
-    for alias in "$s:22:root" "$s-nofwd:2222:root" "$s-nosftp:2223:root" "$s-deployer:22:deployer" "$s-outsider:22:outsider"; do
+    local aliases=("$s:22:root" "$s-nofwd:2222:root" "$s-nosftp:2223:root" "$s-deployer:22:deployer" "$s-outsider:22:outsider")
+    [[ $s != bmpod ]] || aliases=("$s:22:podder") # Podman's API is its user's
+    for alias in "${aliases[@]}"; do
       IFS=: read -r alias port user <<<"$alias"
       printf 'Host %s\n  HostName 10.213.%s.2\n  Port %s\n  User %s\n  IdentityFile %s\n' \
         "$alias" "$(net_of "$s")" "$port" "$user" "$CLIENT/id_ed25519"
@@ -344,8 +372,8 @@ write_client_files() {
 }
 
 # JSON by printf: every value is a fixed path, a server name, an address or base64 (no escaping).
-engine_version() { case $(engine_of "$1") in 20) echo 20.10 ;; none) echo none ;; *) echo 26.1 ;; esac; }
-engine_store() { case $(engine_of "$1") in 26c) echo containerd ;; none) echo none ;; *) echo overlay2 ;; esac; }
+engine_version() { case $(engine_of "$1") in 20) echo 20.10 ;; none) echo none ;; podman) echo podman-4.3 ;; *) echo 26.1 ;; esac; }
+engine_store() { case $(engine_of "$1") in 26c) echo containerd ;; none) echo none ;; podman) echo podman ;; *) echo overlay2 ;; esac; }
 
 # env.json: the default workstation (dockerHost) is Docker 26 with the containerd store, as a
 # fresh install of Docker today; every workstation is listed under "workstations".
@@ -365,9 +393,10 @@ write_env_json() {
   for s in "$@"; do
     dir=$ROOT/$s sock="\"$ROOT/$s/run/docker.sock\""
     [[ $s != bmbare ]] || sock=null
+    [[ $s != bmpod ]] || sock="\"$ROOT/$s/run/user/$(id -u podder)/podman/podman.sock\""
     fp=$(ssh-keygen -lf "$dir/ssh/ssh_host_ed25519_key.pub" | cut -d' ' -f2)
-    printf '%s{"name":"%s","host":"10.213.%s.2","port":22,"user":"root","hasDocker":%s,' \
-      "$sep" "$s" "$(net_of "$s")" "$([[ $sock == null ]] && echo false || echo true)"
+    printf '%s{"name":"%s","host":"10.213.%s.2","port":22,"user":"%s","hasDocker":%s,' \
+      "$sep" "$s" "$(net_of "$s")" "$([[ $s == bmpod ]] && echo podder || echo root)" "$([[ $sock == null ]] && echo false || echo true)"
     printf '"dockerSocketOnHost":%s,"knownHostsLine":"%s","hostKeyFingerprint":"%s",' \
       "$sock" "$(known_hosts_line "$s")" "$fp"
     printf '"netns":"%s","mountns":"%s","engine":"%s","store":"%s"}' "$s" "$dir/mnt" \
@@ -400,6 +429,7 @@ cmd_up() {
   mkdir -p "$CLIENT/docker-config/cli-plugins" && cp "$D26/docker-buildx" "$CLIENT/docker-config/cli-plugins/"
   for ((i = 1; i <= count; i++)); do names+=("bm$i"); done
   names+=(bm26c bm26o bmbare ws26c ws26o)
+  if command -v podman >/dev/null; then names+=(bmpod); fi
   for s in "${names[@]}"; do create_server "$s"; done
   local ssh_names=()
   for s in "${names[@]}"; do is_workstation "$s" || ssh_names+=("$s"); done

@@ -6,7 +6,7 @@ import { asSocket } from '../socket-shim';
 import type { Builder, Logger, Server } from '../ports';
 import { chainIds } from './chain';
 import { ExportMismatch, type ExportedImage, type LayerCache } from './layer-cache';
-import { loadArchive } from './load-archive';
+import { fullyQualified, loadArchive } from './load-archive';
 import { registryHandler } from './registry';
 
 /** How the image reached the server, reported with every deploy. */
@@ -130,7 +130,9 @@ async function viaRegistry(req: ShipRequest, image: ExportedImage): Promise<Ship
   const pulled = `127.0.0.1:${tunnel.port}/${token}/${name}:${tag}`;
   try {
     await req.server.engine.pull(pulled, req.signal);
-    await req.server.engine.tagImage(pulled, name, tag);
+    // Fully qualified: Docker reads `app` as docker.io/library/app anyway, Podman would file a short
+    // name under localhost/ and then not find `app:tag`.
+    await req.server.engine.tagImage(pulled, fullyQualified(name), tag);
     return { path: 'registry', bytesSent: bytes, layersSent };
   } finally {
     await req.server.engine.removeImage(pulled).catch(() => undefined); // only the temporary name

@@ -18,6 +18,13 @@ export interface VersionAnswer {
   MinAPIVersion?: string;
   Os?: string;
   Arch?: string;
+  /** Podman names itself here ("Podman Engine"); Docker says "Engine". */
+  Components?: { Name?: string }[];
+}
+
+/** Podman's Docker-compatible API: some steps go through its own (libpod) endpoints instead. */
+export function isPodman(v: VersionAnswer): boolean {
+  return (v.Components ?? []).some((c) => /podman/i.test(c.Name ?? ''));
 }
 
 /** The fields of GET /info that are read. */

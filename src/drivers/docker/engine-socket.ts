@@ -21,7 +21,8 @@ export interface SocketDiagnosis {
 }
 
 /**
- * $1 = the socket, $2 = "rootless" to look at /run/user/<uid>/docker.sock too. One line, no "!":
+ * $1 = the socket, $2 = "rootless" to look at /run/user/<uid>/docker.sock too (or, where that
+ * is missing, rootless Podman's /run/user/<uid>/podman/podman.sock: its Docker-compatible API). One line, no "!":
  * the login shell (maybe csh) parses the quoted command first. A socket in a folder the user
  * cannot enter looks missing to `[ -S ]`: the folder is looked at too.
  */
@@ -29,7 +30,7 @@ const DIAGNOSE =
   'st() { d=${1%/*}; if [ -S "$1" ]; then if [ -r "$1" ] && [ -w "$1" ]; then echo ok; else echo denied; fi; elif [ -e "$1" ]; then echo not-a-socket; ' +
   'elif [ -d "$d" ] && [ -x "$d" ]; then echo missing; elif [ -d "$d" ]; then echo denied; else echo missing; fi; }; ' +
   'u=$(id -u); echo "uid=$u"; echo "user=$(id -un)"; echo "groups=$(id -Gn)"; echo "socket=$(st "$1")"; echo "group=$(stat -c %G "$1" 2>/dev/null)"; ' +
-  'if [ "$2" = rootless ]; then r=/run/user/$u/docker.sock; echo "rootless=$(st "$r") $r"; fi';
+  'if [ "$2" = rootless ]; then r=/run/user/$u/docker.sock; p=/run/user/$u/podman/podman.sock; if [ "$(st "$r")" = missing ] && [ -S "$p" ]; then r=$p; fi; echo "rootless=$(st "$r") $r"; fi';
 
 export function diagnoseArgv(socket: string, withRootless: boolean): string[] {
   return ['sh', '-c', DIAGNOSE, 'sh', socket, withRootless ? 'rootless' : 'no'];

@@ -204,7 +204,8 @@ export class FakeEngine implements Engine {
   async tagImage(ref: string, repo: string, tag: string): Promise<void> {
     const i = this.find(ref);
     if (!i) throw new Error(`No such image: ${ref}`);
-    this.addImage(`${repo}:${tag}`, i.labels, i.id);
+    // As Docker does: docker.io/library/web is the same name as web.
+    this.addImage(`${repo.replace(/^docker\.io\/library\//, '')}:${tag}`, i.labels, i.id);
   }
 
   async removeImage(ref: string): Promise<void> {
