@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # busybox-static for base images made without a registry; rootless Podman (podman, uidmap,
 # slirp4netns) for the Podman test server.
 need=()
-for pkg in docker.io openssh-server openssh-client iproute2 busybox-static git curl podman uidmap slirp4netns; do
+for pkg in docker.io openssh-server openssh-client iproute2 busybox-static git curl podman uidmap slirp4netns qemu-user-static binfmt-support; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -218,6 +218,34 @@ ensure_busybox_image() {
   rm -rf "$rootfs"
 }
 
+# local/busybox:1-arm64 in a workstation, for building linux/arm64 images here under QEMU
+# emulation (qemu-user-static's binfmt handler, registered with F so it works in every
+# namespace): Debian 12's arm64 busybox-static, fetched with private package lists. Best effort:
+# without it the test that needs it says why it skips.
+ensure_arm64_image() {
+  local engine=$1 tools=${BM_TOOLS_DIR:-/opt/baremetal-tools} dir rootfs applet
+  docker -H "$engine" image inspect local/busybox:1-arm64 >/dev/null 2>&1 && return 0
+  [[ -x /usr/bin/qemu-aarch64-static ]] || { log "no qemu-user-static: no arm64 base image" && return 0; }
+  [[ -e /proc/sys/fs/binfmt_misc/register ]] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || return 0
+  [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] || update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || return 0
+  dir=$tools/arm64-apt
+  if ! ls "$dir"/busybox-static_*_arm64.deb >/dev/null 2>&1; then
+    local uri A
+    mkdir -p "$dir/lists/partial" && chmod 755 "$dir"
+    uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+    echo "deb [arch=arm64] ${uri:-http://deb.debian.org/debian} bookworm main" >"$dir/sources.list"
+    A=(-o "Dir::Etc::sourcelist=$dir/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$dir/lists" -o APT::Architecture=arm64 -o APT::Architectures=arm64)
+    apt-get "${A[@]}" update -qq >/dev/null 2>&1 && (cd "$dir" && apt-get "${A[@]}" download -qq busybox-static >/dev/null 2>&1) || { log "could not fetch arm64 busybox" && return 0; }
+  fi
+  log "importing local/busybox:1-arm64 into $engine"
+  rootfs=$(mktemp -d) && dpkg -x "$dir"/busybox-static_*_arm64.deb "$rootfs/x"
+  mkdir -p "$rootfs/r"/{bin,sbin,usr/bin,usr/sbin,etc,tmp} && cp "$rootfs/x/bin/busybox" "$rootfs/r/bin/busybox"
+  busybox --list-full | while read -r applet; do [[ -e $rootfs/r/$applet ]] || ln -s /bin/busybox "$rootfs/r/$applet"; done
+  tar -C "$rootfs/r" -c . | docker -H "$engine" import --platform linux/arm64 \
+    -c 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' -c 'CMD ["/bin/sh"]' - local/busybox:1-arm64 >/dev/null
+  rm -rf "$rootfs"
+}
+
 # ---- servers ---------------------------------------------------------------------------------
 ensure_client_key() { # created once, reused by every run
   mkdir -p "$CLIENT" && chmod 700 "$CLIENT"
@@ -337,7 +365,11 @@ wait_server() {
     podman) wait_for 60 "podman on $name" "$dir/podman.log" podman_answers "$name" ;;
     *) wait_for 60 "dockerd on $name" "$dir/dockerd.log" docker -H "unix://$dir/run/docker.sock" info ;;
   esac
-  if is_workstation "$name"; then ensure_busybox_image "unix://$dir/run/docker.sock" && return 0; fi
+  if is_workstation "$name"; then
+    ensure_busybox_image "unix://$dir/run/docker.sock"
+    [[ $name != ws26c ]] || ensure_arm64_image "unix://$dir/run/docker.sock"
+    return 0
+  fi
   wait_for 20 "ssh to $name" "$dir/sshd.log" \
     ssh -F "$CLIENT/ssh_config" -o ConnectTimeout=2 "$name" true
 }
