@@ -46,6 +46,25 @@ export interface HealthcheckConfig {
 
 export type RestartPolicy = 'no' | 'always' | 'unless-stopped' | 'on-failure';
 
+/** How the proxy serves an app's hosts: ACME certificates, Caddy's own CA, plain HTTP, or a pair from secrets. */
+export type ProxyTls = 'auto' | 'internal' | 'off' | { cert: string; key: string };
+
+/**
+ * The app behind the server's shared reverse proxy (Caddy): routed by host name, on no host
+ * port, switched only once the new version is healthy.
+ */
+export interface ProxyConfig {
+  hosts: string[];
+  /** The app's port inside the container. */
+  port: number;
+  tls: ProxyTls;
+  healthcheck: { path: string; timeoutSeconds: number; intervalSeconds: number };
+  /** How long requests in flight on the old version may take to finish after the switch. */
+  drainSeconds: number;
+  /** The proxy's image (default the official caddy:2). */
+  image: string;
+}
+
 export interface Config {
   /** Path of baremetal.json as it was given to the loader. */
   file: string;
@@ -72,7 +91,11 @@ export interface Config {
     volumes: VolumeMapping[];
     restart: RestartPolicy;
     command?: string[];
+    /** A one-off command run in a new container of the new image before traffic moves (migrations). */
+    release?: string[];
     healthcheck: HealthcheckConfig | false;
   };
   keep: number;
+  /** Set: deploys go through the server's proxy (zero downtime); unset: today's stop-and-start swap. */
+  proxy?: ProxyConfig;
 }
