@@ -9,7 +9,7 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { getNodeValue, parseTree, printParseErrorCode, stripComments, visit, type Node } from 'jsonc-parser';
 import schema from '../../../schemas/baremetal.schema.json';
 import { BmError } from '../errors';
-import type { Config, HealthcheckConfig, PortMapping, RestartPolicy, ServerConfig, VolumeMapping } from './types';
+import type { Config, HealthcheckConfig, PortMapping, ProxyConfig, ProxyTls, RestartPolicy, ServerConfig, VolumeMapping } from './types';
 
 export const CONFIG_FILE = 'baremetal.json';
 
@@ -26,9 +26,13 @@ interface RawConfig {
   build?: { dockerfile?: string; context?: string; args?: Record<string, string>; target?: string; secrets?: string[]; on?: 'local' | 'server' };
   run?: {
     ports?: string[]; env?: Record<string, string>; secrets?: string[]; volumes?: string[]; restart?: RestartPolicy;
-    command?: string[]; healthcheck?: false | { port?: number; path?: string; timeoutSeconds?: number; intervalSeconds?: number };
+    command?: string[]; release?: string[]; healthcheck?: false | { port?: number; path?: string; timeoutSeconds?: number; intervalSeconds?: number };
   };
   keep?: number;
+  proxy?: {
+    hosts: string[]; port: number; tls?: ProxyTls; drainSeconds?: number; image?: string;
+    healthcheck?: { path?: string; timeoutSeconds?: number; intervalSeconds?: number };
+  };
 }
 
 /** One thing wrong with the file: where, and a sentence fragment saying what was expected. */
@@ -167,9 +171,29 @@ function build(raw: RawConfig, file: string): Config {
       volumes: (r.volumes ?? []).map(parseVolumeSpec),
       restart: r.restart ?? (RUN.restart.default as RestartPolicy),
       ...(r.command !== undefined && { command: [...r.command] }),
+      ...(r.release !== undefined && { release: [...r.release] }),
       healthcheck,
     },
     keep: raw.keep ?? props.keep.default,
+    ...(raw.proxy !== undefined && { proxy: proxyConfig(raw.proxy) }),
+  };
+}
+
+const PROXY = schema.properties.proxy.properties;
+
+function proxyConfig(p: NonNullable<RawConfig['proxy']>): ProxyConfig {
+  const hc = p.healthcheck ?? {};
+  return {
+    hosts: [...p.hosts],
+    port: p.port,
+    tls: typeof p.tls === 'object' ? { ...p.tls } : (p.tls ?? (PROXY.tls.default as ProxyTls)),
+    healthcheck: {
+      path: hc.path ?? PROXY.healthcheck.properties.path.default,
+      timeoutSeconds: hc.timeoutSeconds ?? PROXY.healthcheck.properties.timeoutSeconds.default,
+      intervalSeconds: hc.intervalSeconds ?? PROXY.healthcheck.properties.intervalSeconds.default,
+    },
+    drainSeconds: p.drainSeconds ?? PROXY.drainSeconds.default,
+    image: p.image ?? PROXY.image.default,
   };
 }
 
@@ -368,5 +392,8 @@ function semanticProblems(raw: RawConfig, root: Node): Problem[] {
     else targets.set(target, i);
   });
   // healthcheck.port need not be in run.ports: the probe can reach the container's own address.
+  if (raw.proxy && (raw.run?.ports ?? []).length) {
+    add('/run/ports', 'run.ports publishes host ports, which the old and the new version cannot both hold while the proxy moves traffic between them: remove run.ports (the proxy routes proxy.hosts to proxy.port inside the container)');
+  }
   return problems;
 }
