@@ -148,7 +148,9 @@ async function connect(ctx: Ctx, server: ServerConfig) {
 function printDeployResult(ctx: Ctx, r: DeployResult): void {
   ctx.out.result(r, ctx.args.json ?? false, () => {
     const verb = r.kind === 'rollback' ? 'Rolled back' : 'Deployed';
-    return `${verb} ${r.commit.slice(0, 12)} (${r.subject}) to ${r.server} in ${formatDuration(r.durationMs)}; ${formatBytes(r.bytesSent)} sent.`;
+    // Through the proxy, serving starts before the old version has drained and stopped.
+    const serving = r.servingAfterMs !== undefined ? `serving after ${formatDuration(r.servingAfterMs)}, done ` : '';
+    return `${verb} ${r.commit.slice(0, 12)} (${r.subject}) to ${r.server}, ${serving}in ${formatDuration(r.durationMs)}; ${formatBytes(r.bytesSent)} sent.`;
   });
 }
 

@@ -12,7 +12,7 @@ export interface Logger {
   error(message: string): void;
 }
 
-export type Phase = 'connect' | 'build' | 'ship' | 'start' | 'health' | 'prune' | 'record';
+export type Phase = 'connect' | 'build' | 'ship' | 'start' | 'health' | 'release' | 'switch' | 'drain' | 'prune' | 'record';
 
 export interface ProgressEvent {
   phase: Phase;
@@ -113,6 +113,10 @@ export interface ContainerSpec {
   volumes: VolumeMapping[];
   restart: 'no' | 'always' | 'unless-stopped' | 'on-failure';
   command?: string[];
+  /** A user-defined network to join, with DNS names other containers there find it by. */
+  network?: { name: string; aliases: string[] };
+  /** "uid:gid" to run as (the proxy runs as the SSH user, so its files and socket are theirs). */
+  user?: string;
 }
 
 export interface LogLine {
@@ -148,6 +152,12 @@ export interface Engine {
   stop(id: string, timeoutSeconds: number): Promise<void>;
   remove(id: string): Promise<void>;
   logs(id: string, opts: LogOptions, signal?: AbortSignal): AsyncIterable<LogLine>;
+  /** Renames a container (its DNS name on user-defined networks follows at once). */
+  rename?(id: string, name: string): Promise<void>;
+  /** Creates the bridge network unless it exists. */
+  ensureNetwork?(name: string): Promise<void>;
+  /** Waits until the container exits; its exit code. */
+  wait?(id: string, signal?: AbortSignal): Promise<number>;
   /** An HTTP GET made from the server itself (through the SSH connection). */
   httpGet(host: string, port: number, path: string, timeoutMs: number): Promise<number>;
   /** The server's OS and CPU as image platforms name them ("linux", "arm", "v7"); optional so fakes may omit it. */
@@ -182,4 +192,8 @@ export interface Server {
   reverseTunnel(onConnection: (socket: Duplex) => void): Promise<ReverseTunnel>;
   /** False once the SSH connection has dropped (then nothing more can be done through it). */
   isConnected?(): boolean;
+  /** A connection to a unix socket on the server (stream-local forwarding), e.g. the proxy's admin API. */
+  connectSocket?(path: string): Promise<Duplex>;
+  /** The login's home folder and ids on the server ("/home/deploy", "1001:1001"). */
+  identity?(): Promise<{ home: string; uid: number; gid: number }>;
 }

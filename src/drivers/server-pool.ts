@@ -63,6 +63,12 @@ export class ServerPool {
         dockerSocket: socket,
         reverseTunnel: (onConnection) => connection.reverseForward(onConnection),
         isConnected: () => !connection.isClosed,
+        connectSocket: (path) => connection.forwardStreamLocal(path),
+        identity: once(async () => {
+          const r = await connection.exec(['sh', '-c', 'echo "$HOME"; id -u; id -g']);
+          const [home, uid, gid] = r.stdout.trim().split('\n');
+          return { home, uid: Number(uid), gid: Number(gid) };
+        }),
       };
     } catch (e) {
       connection.close();
@@ -140,4 +146,14 @@ class ChosenFiles implements ServerFiles {
   async mkdirp(dir: string) {
     return (await this.files()).mkdirp(dir);
   }
+}
+
+/** Runs `fn` once; a failure is forgotten so the next call tries again. */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => {
+    p ??= fn();
+    p.catch(() => (p = undefined));
+    return p;
+  };
 }

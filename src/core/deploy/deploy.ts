@@ -12,6 +12,8 @@ import { imageTag } from './labels';
 import { acquireLock } from './lock';
 import { pruneImages } from './prune';
 import { swapIn } from './swap';
+import { swapThroughProxy } from './proxy-swap';
+import { proxyImageNowhere } from '../proxy/proxy';
 
 export interface DeployDeps {
   config: Config;
@@ -61,6 +63,8 @@ export interface DeployResult {
   durationMs: number;
   phasesMs: Partial<Record<Phase, number>>;
   transport: TransferPath;
+  /** Through the proxy: from the command's start until the new version took the traffic. */
+  servingAfterMs?: number;
   error?: { code: string; message: string };
 }
 
@@ -108,6 +112,7 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
   let bytesSent = 0;
   let transport: TransferPath = 'none';
   let builtOn: 'local' | 'server' | undefined;
+  let servingAfterMs: number | undefined;
   const lock = await acquireLock(server.files, stateBase, config.app, {
     owner: deps.who,
     operation: 'deploy',
@@ -180,8 +185,31 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
       throwIfAborted(signal);
     }
 
+    const swapStartedAt = Date.now();
     const swap = await clock.time('start', () =>
-      swapIn({ engine: server.engine, config, image: ref, commit: commit.sha, deployId: id, secrets: deps.secrets, logger, progress, signal }),
+      config.proxy
+        ? swapThroughProxy({
+            server,
+            serverName: deps.serverName,
+            stateBase,
+            config: { ...config, proxy: config.proxy },
+            image: ref,
+            commit: commit.sha,
+            deployId: id,
+            secrets: deps.secrets,
+            who: deps.who,
+            logger,
+            progress,
+            signal,
+            // The proxy's image goes the way the app's does when the server cannot pull it.
+            shipImage: async (proxyRef) => {
+              const image = await exportImage(deps.builder, deps.cache, proxyRef, signal).catch((e: unknown) => {
+                throw proxyImageNowhere({ image: proxyRef, serverName: deps.serverName }, e);
+              });
+              await shipImage({ builder: deps.builder, server, cache: deps.cache, ref: proxyRef, logger, onBytes: () => undefined, signal }, image);
+            },
+          }).then((r) => ((servingAfterMs = r.servingAfterMs), r))
+        : swapIn({ engine: server.engine, config, image: ref, commit: commit.sha, deployId: id, secrets: deps.secrets, logger, progress, signal }),
     );
     logger.info(`${deps.serverName} now runs ${commit.sha.slice(0, 12)} (${commit.subject}) in ${swap.containerId.slice(0, 12)}`);
 
@@ -190,7 +218,7 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
     await clock.time('prune', async () => {
       await pruneImages(server.engine, config.app, config.keep, history, imageId, logger).catch((e: unknown) => logger.warn(`prune: ${String(e)}`));
     });
-    return toResult(done, deps.serverName, clock.elapsed());
+    return { ...toResult(done, deps.serverName, clock.elapsed()), ...(servingAfterMs !== undefined && { servingAfterMs: servingAfterMs + (swapStartedAt - clock.startedAt.getTime()) }) };
   } catch (e) {
     const err = failureOf(e, signal);
     const failed = record(err.code === 'Cancelled' ? 'cancelled' : 'failed', imageId, err.message);

@@ -7,6 +7,7 @@ import { imageTag } from './labels';
 import { acquireLock } from './lock';
 import { currentRecord } from './status';
 import { swapIn } from './swap';
+import { swapThroughProxy } from './proxy-swap';
 
 export interface RollbackDeps {
   config: Config;
@@ -63,10 +64,22 @@ export async function rollback(deps: RollbackDeps, opts: RollbackOptions = {}): 
     const id = newDeployId();
     record = { ...target, id, kind: 'rollback', server: deps.serverName, image: image.id, who: deps.who, startedAt: clock.startedAt.toISOString(), bytesSent: 0, transport: 'none', reason: undefined };
     progress({ phase: 'start', message: `Rolling back to ${target.commit.slice(0, 12)} (${target.subject})` });
-    await clock.time('start', () => swapIn({ engine: server.engine, config, image: ref, commit: target.commit, deployId: id, secrets: deps.secrets, logger, progress, signal: opts.signal }));
+    let servingAfterMs: number | undefined;
+    await clock.time('start', async () => {
+      if (!config.proxy) return swapIn({ engine: server.engine, config, image: ref, commit: target.commit, deployId: id, secrets: deps.secrets, logger, progress, signal: opts.signal });
+      // The same path as a deploy, with the kept image: nothing rebuilt or sent.
+      const swapStart = Date.now();
+      const r = await swapThroughProxy({
+        server, serverName: deps.serverName, stateBase, config: { ...config, proxy: config.proxy }, image: ref, commit: target.commit,
+        deployId: id, secrets: deps.secrets, who: deps.who, logger, progress, signal: opts.signal,
+      });
+      // Counted from the command's start, as for a deploy.
+      servingAfterMs = swapStart - clock.startedAt.getTime() + r.servingAfterMs;
+      return r;
+    });
     const done: DeployRecord = { ...record, finishedAt: new Date().toISOString(), result: 'succeeded', phasesMs: clock.phasesMs };
     await appendJournal(server.files, stateBase, done, logger);
-    return toResult(done, deps.serverName, clock.elapsed());
+    return { ...toResult(done, deps.serverName, clock.elapsed()), ...(servingAfterMs !== undefined && { servingAfterMs }) };
   } catch (e) {
     const err = failureOf(e, opts.signal);
     if (record) {

@@ -51,10 +51,13 @@ export function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOpti
     Labels: spec.labels,
     Cmd: spec.command,
     ExposedPorts: exposed,
+    ...(spec.user ? { User: spec.user } : {}),
+    ...(spec.network ? { NetworkingConfig: { EndpointsConfig: { [spec.network.name]: { Aliases: spec.network.aliases } } } } : {}),
     HostConfig: {
       PortBindings: bindings,
       Mounts: spec.volumes.map((v) => ({ Type: v.kind, Source: v.source, Target: v.target, ReadOnly: v.readOnly })),
       RestartPolicy: { Name: spec.restart === 'no' ? '' : spec.restart },
+      ...(spec.network ? { NetworkMode: spec.network.name } : {}),
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
     },
   };

@@ -185,6 +185,25 @@ export class RemoteEngine implements Engine {
     }
   }
 
+  async rename(id: string, name: string): Promise<void> {
+    await this.docker.getContainer(id).rename({ name });
+  }
+
+  async ensureNetwork(name: string): Promise<void> {
+    const existing = await this.docker.listNetworks({ filters: { name: [name] } });
+    if (existing.some((n) => n.Name === name)) return;
+    try {
+      await this.docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { 'dev.baremetal.network': 'true' } });
+    } catch (e) {
+      if (statusOf(e) !== 409) throw e; // created meanwhile by another client
+    }
+  }
+
+  async wait(id: string, signal?: AbortSignal): Promise<number> {
+    const r = (await this.docker.getContainer(id).wait({ abortSignal: signal } as never)) as unknown as { StatusCode?: number };
+    return r.StatusCode ?? -1;
+  }
+
   async *logs(id: string, opts: LogOptions, signal?: AbortSignal): AsyncIterable<LogLine> {
     // No `since` key at all unless asked: Podman refuses an empty one ("unable to interpret time value").
     const query = { stdout: true, stderr: true, timestamps: opts.timestamps ?? false, tail: opts.tail ?? 'all', ...(opts.since ? { since: opts.since } : {}), abortSignal: signal };
