@@ -4,6 +4,7 @@
  */
 import type { Duplex, Readable } from 'node:stream';
 import type { PortMapping, VolumeMapping } from './config/types';
+import type { SessionProbe } from './deploy/lock';
 
 export interface Logger {
   debug(message: string): void;
@@ -196,4 +197,6 @@ export interface Server {
   connectSocket?(path: string): Promise<Duplex>;
   /** The login's home folder and ids on the server ("/home/deploy", "1001:1001"). */
   identity?(): Promise<{ home: string; uid: number; gid: number }>;
+  /** Tells whether another client's SSH connection to this server still exists (stale locks). */
+  sessions?: SessionProbe;
 }

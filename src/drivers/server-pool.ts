@@ -1,6 +1,7 @@
 import type { ServerConfig } from '../core/config/types';
 import { BmError } from '../core/errors';
 import type { Logger, Server, ServerFiles } from '../core/ports';
+import type { SessionProbe } from '../core/deploy/lock';
 import { connectEngine, type DockerTransport, type RemoteEngine } from './docker/remote-engine';
 import { SshConnection, type SshAuthHooks, type UnknownHostKey } from './ssh/connection';
 import { appendKnownHost } from './ssh/known-hosts';
@@ -64,6 +65,7 @@ export class ServerPool {
         reverseTunnel: (onConnection) => connection.reverseForward(onConnection),
         isConnected: () => !connection.isClosed,
         connectSocket: (path) => connection.forwardStreamLocal(path),
+        sessions: sessionProbe(connection),
         identity: once(async () => {
           const r = await connection.exec(['sh', '-c', 'echo "$HOME"; id -u; id -g']);
           const [home, uid, gid] = r.stdout.trim().split('\n');
@@ -155,5 +157,32 @@ function once<T>(fn: () => Promise<T>): () => Promise<T> {
     p ??= fn();
     p.catch(() => (p = undefined));
     return p;
+  };
+}
+
+/**
+ * A session is "<pid>:<start time>" of this connection's sshd process on the server (the parent
+ * of every command it runs), so a reused PID is never taken for the same connection. Gone when
+ * that process is; unknown when /proc hides other users' processes (hidepid) or cannot be read.
+ */
+const MY_SESSION = 'set -- $(sed "s/^.*) //" /proc/$PPID/stat) && echo "$PPID:${20}"';
+const SESSION_STATE =
+  'pid=$1; start=$2; if grep -q hidepid /proc/self/mountinfo 2>/dev/null; then echo unknown; ' +
+  'elif [ -r /proc/$pid/stat ]; then set -- $(sed "s/^.*) //" /proc/$pid/stat); if [ "${20}" = "$start" ]; then echo alive; else echo gone; fi; else echo gone; fi';
+
+function sessionProbe(connection: SshConnection): SessionProbe {
+  return {
+    mine: once(async () => {
+      const r = await connection.exec(['sh', '-c', MY_SESSION]);
+      const id = r.stdout.trim();
+      return /^\d+:\d+$/.test(id) ? id : undefined;
+    }),
+    async alive(session) {
+      const [pid, start] = session.split(':');
+      if (!/^\d+$/.test(pid ?? '') || !/^\d+$/.test(start ?? '')) return undefined;
+      const r = await connection.exec(['sh', '-c', SESSION_STATE, 'sh', pid, start]);
+      const state = r.stdout.trim();
+      return state === 'alive' ? true : state === 'gone' ? false : undefined;
+    },
   };
 }

@@ -119,6 +119,8 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
     wait: opts.wait,
     signal,
     onWaiting: (h) => progress({ phase: 'connect', message: `Waiting for ${h.owner}'s ${h.operation} to finish` }),
+    sessions: server.sessions,
+    onTakeover: (h) => logger.info(`the lock of ${h.owner}'s ${h.operation} was left by a client that is gone: taking it over`),
   });
   const record = (result: DeployRecord['result'], imageId: string, reason?: string): DeployRecord => ({
     id,

@@ -10,6 +10,20 @@ export interface LockInfo {
   operation: string;
   acquiredAt: string;
   expiresAt: string;
+  /** The holder's SSH connection on the server, when the server can tell (see SessionProbe). */
+  session?: string;
+}
+
+/**
+ * Whether a lock's holder still exists: its SSH connection's process on the server. A holder
+ * killed (kill -9, a cut link, a laptop gone to sleep) leaves its lock behind; when its
+ * connection is gone on the server, nobody waits out its lease.
+ */
+export interface SessionProbe {
+  /** This client's session, to write into the lock. */
+  mine(): Promise<string | undefined>;
+  /** false only when the session is known to be gone; undefined when it cannot be told. */
+  alive(session: string): Promise<boolean | undefined>;
 }
 
 export interface LockOptions {
@@ -22,6 +36,9 @@ export interface LockOptions {
   pollMs?: number;
   now?: () => number;
   onWaiting?: (holder: LockInfo) => void;
+  sessions?: SessionProbe;
+  /** Told when a dead holder's lock is taken over before its lease ran out. */
+  onTakeover?: (holder: LockInfo) => void;
 }
 
 export interface HeldLock {
@@ -42,12 +59,14 @@ export async function acquireLock(files: ServerFiles, base: string, app: string,
   const now = opts.now ?? Date.now;
   const path = lockPath(base, app);
   const token = randomBytes(8).toString('hex');
+  const session = await opts.sessions?.mine().catch(() => undefined);
   const info = (): LockInfo => ({
     token,
     owner: opts.owner,
     operation: opts.operation,
     acquiredAt: new Date(acquiredAt).toISOString(),
     expiresAt: new Date(now() + leaseMs).toISOString(),
+    ...(session ? { session } : {}),
   });
   let acquiredAt = now();
   await files.mkdirp(stateDir(base, app));
@@ -61,7 +80,9 @@ export async function acquireLock(files: ServerFiles, base: string, app: string,
       await sleep(opts.pollMs ?? 500, opts.signal);
       holder = parseLock(await files.read(path));
     }
-    if (!holder || Date.parse(holder.expiresAt) < now()) {
+    const holderGone = holder?.session && opts.sessions ? (await opts.sessions.alive(holder.session).catch(() => undefined)) === false : false;
+    if (holder && holderGone) opts.onTakeover?.(holder);
+    if (!holder || holderGone || Date.parse(holder.expiresAt) < now()) {
       // Expired (its client died) or corrupt: take it over, re-checking it is the same lock.
       const again = parseLock(await files.read(path));
       if (again?.token === holder?.token) await files.remove(path);

@@ -94,7 +94,7 @@ export async function swapThroughProxy(req: ProxySwapRequest): Promise<ProxySwap
     const known = routes.find((r) => r.app === config.app);
     if (!sameRoute(known, route)) {
       progress({ phase: 'switch', message: `Routing ${route.hosts.join(', ')} to ${config.app}` });
-      const lock = await acquireLock(server.files, req.stateBase, '_proxy', { owner: req.who, operation: `route ${config.app}`, wait: true, signal: req.signal });
+      const lock = await acquireLock(server.files, req.stateBase, '_proxy', { owner: req.who, operation: `route ${config.app}`, wait: true, signal: req.signal, sessions: server.sessions });
       try {
         await loadRoutes(proxyDeps, withRoute(await currentRoutes(proxyDeps), route));
       } finally {

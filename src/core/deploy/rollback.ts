@@ -47,7 +47,14 @@ export async function rollback(deps: RollbackDeps, opts: RollbackOptions = {}): 
   const { config, server, logger, progress } = deps;
   const clock = new PhaseClock();
   const stateBase = config.servers[deps.serverName].stateDir;
-  const lock = await acquireLock(server.files, stateBase, config.app, { owner: deps.who, operation: 'rollback', wait: opts.wait, signal: opts.signal });
+  const lock = await acquireLock(server.files, stateBase, config.app, {
+    owner: deps.who,
+    operation: 'rollback',
+    wait: opts.wait,
+    signal: opts.signal,
+    sessions: server.sessions,
+    onTakeover: (h) => logger.info(`the lock of ${h.owner}'s ${h.operation} was left by a client that is gone: taking it over`),
+  });
   let record: DeployRecord | undefined;
   try {
     const history = await readJournal(server.files, stateBase, config.app, logger);

@@ -35,8 +35,16 @@ export const anyName = (app: string) => `${app}--any`;
 const routeId = (app: string) => `baremetal-app-${app}`;
 const certPath = (app: string, kind: 'crt' | 'key') => `${PROXY_DIR_IN_CONTAINER}/certs/${app}.${kind}`;
 
+export interface ProxyFeatures {
+  /**
+   * Caddy 2.7+: a config change keeps proxied WebSockets and streams open this long instead of
+   * closing them (caddyserver/caddy#3143). 2.6 refuses the field, and closes them on every change.
+   */
+  streamCloseDelay?: string;
+}
+
 /** Caddy's JSON config for these apps (sorted by name, so the same apps give the same bytes). */
-export function caddyConfig(routes: readonly AppRoute[]): Record<string, unknown> {
+export function caddyConfig(routes: readonly AppRoute[], features: ProxyFeatures = {}): Record<string, unknown> {
   const sorted = [...routes].sort((a, b) => a.app.localeCompare(b.app));
   const secure = sorted.filter((r) => r.tls !== 'off');
   const plain = sorted.filter((r) => r.tls === 'off');
@@ -50,9 +58,9 @@ export function caddyConfig(routes: readonly AppRoute[]): Record<string, unknown
     apps: {
       http: {
         servers: {
-          https: { listen: [':443'], routes: secure.map(route) },
+          https: { listen: [':443'], routes: secure.map((r) => route(r, features)) },
           // Apps with tls "off"; Caddy adds its HTTP→HTTPS redirects for the others here.
-          http: { listen: [':80'], routes: plain.map(route) },
+          http: { listen: [':80'], routes: plain.map((r) => route(r, features)) },
         },
       },
       tls: {
@@ -63,7 +71,7 @@ export function caddyConfig(routes: readonly AppRoute[]): Record<string, unknown
   };
 }
 
-function route(r: AppRoute): Record<string, unknown> {
+function route(r: AppRoute, features: ProxyFeatures): Record<string, unknown> {
   return {
     '@id': routeId(r.app),
     match: [{ host: r.hosts }],
@@ -75,6 +83,7 @@ function route(r: AppRoute): Record<string, unknown> {
         upstreams: [{ dial: `${anyName(r.app)}:${r.port}` }],
         // A connection refused while containers change hands is tried again, not answered 502.
         load_balancing: { try_duration: '5s', try_interval: '100ms' },
+        ...(features.streamCloseDelay ? { stream_close_delay: features.streamCloseDelay } : {}),
       },
     ],
   };
@@ -128,4 +137,11 @@ export function hostTakenBy(routes: readonly AppRoute[], app: string, hosts: rea
 
 export function sameRoute(a: AppRoute | undefined, b: AppRoute): boolean {
   return !!a && a.port === b.port && a.tls === b.tls && a.hosts.join() === b.hosts.join();
+}
+
+/** What a Caddy version supports ("2.6.2", "v2.8.4"; unknown: the oldest we meet, 2.6). */
+export function featuresOf(version: string | undefined): ProxyFeatures {
+  const m = /(\d+)\.(\d+)/.exec(version ?? '');
+  const newer = m ? Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 7) : false;
+  return newer ? { streamCloseDelay: '24h' } : {};
 }

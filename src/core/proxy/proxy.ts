@@ -11,7 +11,7 @@ import { BmError } from '../errors';
 import type { Logger, ProgressSink, Server } from '../ports';
 import { asSocket } from '../socket-shim';
 import { sleep } from '../time';
-import { ADMIN_ORIGIN, ADMIN_SOCKET, caddyConfig, PROXY_DIR_IN_CONTAINER, routesOf, type AppRoute } from './caddy-config';
+import { ADMIN_ORIGIN, ADMIN_SOCKET, caddyConfig, featuresOf, PROXY_DIR_IN_CONTAINER, routesOf, type AppRoute, type ProxyFeatures } from './caddy-config';
 
 export const PROXY_CONTAINER = 'baremetal-proxy';
 export const PROXY_NETWORK = 'baremetal';
@@ -187,5 +187,12 @@ export async function currentRoutes(deps: Pick<ProxyDeps, 'server' | 'stateBase'
 
 /** Replaces the proxy's whole config with the one for these apps (Caddy applies it atomically). */
 export async function loadRoutes(deps: Pick<ProxyDeps, 'server' | 'stateBase'>, routes: readonly AppRoute[]): Promise<void> {
-  await adminRequest(deps, 'POST', '/load', caddyConfig(routes));
+  await adminRequest(deps, 'POST', '/load', caddyConfig(routes, await proxyFeatures(deps.server)));
+}
+
+/** What the running proxy's Caddy supports, from its image's version label (official images carry one). */
+async function proxyFeatures(server: Server): Promise<ProxyFeatures> {
+  const c = await server.engine.container(PROXY_CONTAINER);
+  const image = c ? await server.engine.image(c.imageId || c.image) : undefined;
+  return featuresOf(image?.labels['org.opencontainers.image.version']);
 }

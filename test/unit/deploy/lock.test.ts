@@ -131,3 +131,25 @@ test(
     await assert.doesNotReject(acquire(files, { owner: 'alice@laptop' }), 'the next deploy is not refused by our own stale lock');
   },
 );
+
+test("a lock whose holder's SSH connection is gone is taken over at once; a living or unknown one is waited for", async () => {
+  const files = new MemoryFiles();
+  const live = new Set(['100:5000']);
+  const probe = (me: string) => ({ mine: async () => me, alive: async (s: string) => (s === '999:1' ? undefined : live.has(s)) });
+  const first = await acquire(files, { owner: 'alice@laptop', sessions: probe('100:5000') });
+  assert.equal(holder(files)?.session, '100:5000', 'the holder names its connection');
+  // Alice's client is alive: Bob is told the lock is held.
+  await assert.rejects(acquire(files, { owner: 'bob@ci', sessions: probe('200:7000') }), (e: BmError) => e.code === 'LockHeld');
+  // Alice's laptop dies: her connection's process is gone on the server.
+  live.delete('100:5000');
+  const taken: string[] = [];
+  const bob = await acquire(files, { owner: 'bob@ci', sessions: probe('200:7000'), onTakeover: (h) => taken.push(h.owner) });
+  assert.deepEqual(taken, ['alice@laptop']);
+  assert.equal(holder(files)?.owner, 'bob@ci');
+  await first.release(); // her late release does not free Bob's lock
+  assert.equal(holder(files)?.owner, 'bob@ci');
+  await bob.release();
+  // A server that cannot tell (hidepid): the lease stays the bound.
+  await acquire(files, { owner: 'carol@box', sessions: probe('999:1') });
+  await assert.rejects(acquire(files, { owner: 'dave@box', sessions: probe('300:1') }), (e: BmError) => e.code === 'LockHeld');
+});

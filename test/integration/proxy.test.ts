@@ -1,0 +1,250 @@
+/**
+ * Deploys through the server's Caddy proxy, on real servers (Docker 20.10: bm2; Docker 26 with
+ * the containerd store: bm26c), with the proxy image made from Debian 12's caddy 2.6.2 and sent
+ * like an app's image (no registry). Pollers hit both apps by host name throughout; a
+ * server-sent-events stream stays open on app B while app A is redeployed and rolled back.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { cleanupApp, cli, errorLine, makeWorkspace, onServer, PROJECT, server, testEnv, type Workspace } from '../helpers/world';
+
+const run = promisify(execFile);
+const env = testEnv();
+const made: { ws: Workspace; on: string }[] = [];
+
+before(async () => {
+  await run('bash', [join(PROJECT, 'scripts', 'make-caddy-image.sh'), env.dockerHost]);
+});
+after(async () => {
+  for (const { ws, on } of made) await cleanupApp(on, ws.app).catch(() => undefined);
+});
+
+const STREAM_CGI = `#!/bin/sh
+printf 'Content-Type: text/event-stream\\r\\nCache-Control: no-cache\\r\\n\\r\\n'
+i=0
+while [ $i -lt 600 ]; do printf 'data: %s\\n\\n' $i; i=$((i + 1)); sleep 0.1; done
+`;
+
+async function proxied(on: string, opts: { tls?: string; extra?: object; run?: object } = {}): Promise<Workspace & { host: string }> {
+  const ws = await makeWorkspace({ servers: { [on]: { host: on } }, run: { ports: [], healthcheck: false, ...opts.run }, extra: opts.extra });
+  const host = `${ws.app}.test`;
+  const config = JSON.parse(await run('cat', [join(ws.dir, 'baremetal.json')]).then((r) => r.stdout)) as Record<string, unknown>;
+  delete (config.run as Record<string, unknown>).ports;
+  delete (config.run as Record<string, unknown>).healthcheck;
+  config.proxy = { hosts: [host], port: 8080, tls: opts.tls ?? 'off', image: 'local/caddy:2', drainSeconds: 3, healthcheck: { path: '/', timeoutSeconds: 10, intervalSeconds: 0.25 } };
+  Object.assign(config, opts.extra ?? {});
+  await ws.writeConfig(config);
+  mkdirSync(join(ws.dir, 'www', 'cgi-bin'), { recursive: true });
+  writeFileSync(join(ws.dir, 'www', 'cgi-bin', 'stream'), STREAM_CGI);
+  chmodSync(join(ws.dir, 'www', 'cgi-bin', 'stream'), 0o755);
+  await ws.commit('behind the proxy');
+  made.push({ ws, on });
+  return Object.assign(ws, { host });
+}
+
+/** GET through the proxy by host name, as the app's users do. */
+function get(on: string, host: string, path = '/', scheme: 'http' | 'https' = 'http'): Promise<{ status: number; body: string; location?: string }> {
+  return new Promise((resolve, reject) => {
+    const lib = scheme === 'https' ? https : http;
+    const req = lib.get(
+      { host: server(on).host, port: scheme === 'https' ? 443 : 80, path, headers: { Host: host }, servername: host, rejectUnauthorized: false, timeout: 5000, agent: false },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, location: res.headers.location }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+const commitOf = (body: string) => /<code id="commit">([0-9a-f]+)<\/code>/.exec(body)?.[1];
+
+/** Requests every ~20 ms from two workers until stopped: failures, the longest gap between successes, commits seen. */
+function poll(on: string, host: string) {
+  let stop = false;
+  let last = Date.now();
+  const r = { ok: 0, failed: [] as string[], maxGapMs: 0, commits: new Set<string>() };
+  const worker = async () => {
+    while (!stop) {
+      try {
+        const res = await get(on, host);
+        if (res.status === 200) {
+          r.ok++;
+          const now = Date.now();
+          r.maxGapMs = Math.max(r.maxGapMs, now - last);
+          last = now;
+          r.commits.add(commitOf(res.body) ?? '?');
+        } else r.failed.push(`HTTP ${res.status}`);
+      } catch (e) {
+        r.failed.push((e as Error).message);
+      }
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  };
+  const workers = [worker(), worker()];
+  return { stop: async () => ((stop = true), await Promise.all(workers), r) };
+}
+
+/** An event stream held open through the proxy: how many events arrived and whether it was cut. */
+function holdStream(on: string, host: string) {
+  const state = { events: 0, closed: false, error: '' };
+  const req = http.get({ host: server(on).host, port: 80, path: '/cgi-bin/stream', headers: { Host: host }, agent: false }, (res) => {
+    res.on('data', (d: Buffer) => (state.events += (d.toString().match(/^data: /gm) ?? []).length));
+    res.on('end', () => (state.closed = true));
+    res.on('error', (e) => ((state.closed = true), (state.error = e.message)));
+  });
+  req.on('error', (e) => ((state.closed = true), (state.error = e.message)));
+  return { state, close: () => req.destroy() };
+}
+
+for (const on of ['bm2', 'bm26c']) {
+  describe(`through the proxy on ${on} (Docker ${server(on).engine ?? '?'}, ${server(on).store ?? '?'})`, () => {
+    test("redeploy and rollback of app A drop no request of A or B, and B's open stream is not cut", async () => {
+      const a = await proxied(on);
+      const b = await proxied(on);
+      for (const ws of [b, a]) {
+        const d = await cli(['deploy'], { cwd: ws.dir });
+        assert.equal(d.code, 0, d.stderr);
+      }
+      const first = await a.git('rev-parse', 'HEAD');
+      assert.equal(commitOf((await get(on, a.host)).body), first);
+      const second = await a.commit('second', { 'www/extra.html': '<p>two</p>\n' });
+
+      const pa = poll(on, a.host);
+      const pb = poll(on, b.host);
+      const stream = holdStream(on, b.host);
+      await new Promise((r) => setTimeout(r, 500));
+      const d2 = await cli(['deploy', '--json'], { cwd: a.dir });
+      assert.equal(d2.code, 0, d2.stderr);
+      const r2 = d2.json as { servingAfterMs?: number; durationMs: number };
+      assert.ok(r2.servingAfterMs !== undefined && r2.servingAfterMs < r2.durationMs, `serving after ${r2.servingAfterMs} ms of ${r2.durationMs}`);
+      assert.equal(commitOf((await get(on, a.host)).body), second);
+      const rb = await cli(['rollback'], { cwd: a.dir });
+      assert.equal(rb.code, 0, rb.stderr);
+      assert.match(rb.stderr + rb.stdout, /serving after/);
+      const [ra, rbp] = [await pa.stop(), await pb.stop()];
+      const eventsSoFar = stream.state.events;
+      stream.close();
+      assert.deepEqual(ra.failed, [], `app A: ${ra.ok} answered`);
+      assert.deepEqual(rbp.failed, [], `app B: ${rbp.ok} answered`);
+      assert.deepEqual([...ra.commits].sort(), [first, second].sort(), 'A answered with the old, then the new, then the old version');
+      assert.ok(ra.ok > 50 && rbp.ok > 50);
+      assert.equal(stream.state.closed, false, `B's stream was cut (${stream.state.error})`);
+      assert.ok(eventsSoFar > 20, `B's stream kept flowing (${eventsSoFar} events)`);
+      assert.equal(commitOf((await get(on, a.host)).body), first);
+      // One container per app, named by the route.
+      const names = (await onServer(on, ['docker', 'ps', '--format', '{{.Names}}'])).split('\n').filter((n) => n.startsWith(a.app));
+      assert.deepEqual(names, [`${a.app}--live`]);
+    });
+
+    test('a sick new version never receives a request; the old one keeps serving', async () => {
+      const a = await proxied(on);
+      assert.equal((await cli(['deploy'], { cwd: a.dir })).code, 0);
+      const good = await a.git('rev-parse', 'HEAD');
+      await a.commit('sick', { 'start.sh': '#!/bin/sh\necho "sick: serving nothing"\nmkdir -p /empty\nexec busybox httpd -f -p 8080 -h /empty\n' });
+      const p = poll(on, a.host);
+      const d = await cli(['deploy'], { cwd: a.dir });
+      const r = await p.stop();
+      assert.notEqual(d.code, 0);
+      assert.match(errorLine(d.stderr), /not healthy within 10s: GET \/ answered HTTP 404.*The previous version keeps serving; the new one never received a request\.$/);
+      assert.deepEqual(r.failed, []);
+      assert.deepEqual([...r.commits], [good]);
+    });
+  });
+}
+
+test('a host already routed to another app on the server is refused, naming it; nothing changes', async () => {
+  const b = await proxied('bm2');
+  assert.equal((await cli(['deploy'], { cwd: b.dir })).code, 0);
+  const c = await proxied('bm2');
+  const config = JSON.parse(await run('cat', [join(c.dir, 'baremetal.json')]).then((r) => r.stdout));
+  config.proxy.hosts = [b.host];
+  await c.writeConfig(config);
+  await c.commit('steal a host');
+  const d = await cli(['deploy'], { cwd: c.dir });
+  assert.notEqual(d.code, 0);
+  assert.equal(errorLine(d.stderr), `error: ${b.host} is already routed to the app "${b.app}" on bm2: choose another host in proxy.hosts, or remove it from "${b.app}"; nothing was changed.`);
+  assert.equal((await get('bm2', b.host)).status, 200);
+  assert.equal((await onServer('bm2', ['docker', 'ps', '-q', '--filter', `label=dev.baremetal.app=${c.app}`])).trim(), '');
+});
+
+test('run.release runs once before the switch; a failing one fails the deploy with its output, the old version serving', async () => {
+  const a = await proxied('bm2', { run: { release: ['sh', '-c', 'echo migrating with GREETING=$GREETING; touch /data/migrated'] } });
+  const config = JSON.parse(await run('cat', [join(a.dir, 'baremetal.json')]).then((r) => r.stdout));
+  config.run.volumes = [`${a.app}-data:/data`];
+  await a.writeConfig(config);
+  await a.commit('with a volume');
+  const d = await cli(['deploy'], { cwd: a.dir });
+  assert.equal(d.code, 0, d.stderr);
+  assert.match(d.stderr, /release: migrating with GREETING=hi/);
+  const id = (await onServer('bm2', ['docker', 'ps', '-q', '--filter', `label=dev.baremetal.app=${a.app}`])).trim();
+  assert.equal((await onServer('bm2', ['docker', 'exec', id, 'ls', '/data'])).trim(), 'migrated', 'the release saw the app\'s volume');
+  const good = await a.git('rev-parse', 'HEAD');
+  config.run.release = ['sh', '-c', 'echo "ERROR: relation users does not exist"; exit 4'];
+  await a.writeConfig(config);
+  await a.commit('broken migration');
+  const bad = await cli(['deploy'], { cwd: a.dir });
+  assert.notEqual(bad.code, 0);
+  assert.match(errorLine(bad.stderr), /The release command \(sh -c .*\) exited with 4\. The previous version keeps serving/);
+  assert.match(bad.stderr, /relation users does not exist/);
+  assert.equal(commitOf((await get('bm2', a.host)).body), good);
+  await onServer('bm2', ['docker', 'volume', 'rm', '-f', `${a.app}-data`]).catch(() => undefined);
+});
+
+test('tls "internal": the page answers over HTTPS with Caddy\'s own CA, and HTTP redirects to HTTPS', async () => {
+  const a = await proxied('bm2', { tls: 'internal' });
+  const d = await cli(['deploy'], { cwd: a.dir });
+  assert.equal(d.code, 0, d.stderr);
+  let page = await get('bm2', a.host, '/', 'https').catch((e: Error) => ({ status: 0, body: e.message }));
+  for (let i = 0; i < 20 && page.status !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 250)); // the certificate is issued right after the config change
+    page = await get('bm2', a.host, '/', 'https').catch((e: Error) => ({ status: 0, body: e.message }));
+  }
+  assert.equal(page.status, 200, page.body);
+  assert.equal(commitOf(page.body), await a.git('rev-parse', 'HEAD'));
+  const plain = await get('bm2', a.host);
+  assert.equal(plain.status, 308);
+  assert.equal(plain.location, `https://${a.host}/`);
+});
+
+test('tls "auto" asks the proxy for ACME certificates (no ACME server is reachable here)', async () => {
+  const a = await proxied('bm2', { tls: 'auto' });
+  assert.equal((await cli(['deploy'], { cwd: a.dir })).code, 0);
+  const cfg = JSON.parse(await onServer('bm2', ['curl', '-s', '-H', 'Host: baremetal', '--unix-socket', '/root/.baremetal/proxy/run/admin.sock', 'http://baremetal/config/apps/tls']));
+  const policy = (cfg.automation.policies as { subjects: string[]; issuers: { module: string }[] }[]).find((p) => p.subjects.includes(a.host));
+  assert.deepEqual(policy?.issuers, [{ module: 'acme' }]);
+});
+
+test('a client killed during the health check leaves the old version serving; the next deploy removes what it left and says so', async () => {
+  const a = await proxied('bm26c');
+  assert.equal((await cli(['deploy'], { cwd: a.dir })).code, 0);
+  const good = await a.git('rev-parse', 'HEAD');
+  await a.commit('slow to start', { 'start.sh': '#!/bin/sh\nsleep 8\nexec busybox httpd -f -p 8080 -h /www\n' });
+  const p = poll('bm26c', a.host);
+  const child = spawn(process.execPath, [join(PROJECT, 'dist', 'cli.js'), 'deploy'], { cwd: a.dir, env: { ...process.env, DOCKER_HOST: env.dockerHost, DOCKER_CONFIG: env.dockerConfig, BAREMETAL_SSH_CONFIG: env.sshConfig, SSH_AUTH_SOCK: '' } });
+  let out = '';
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  for (let i = 0; i < 200 && !out.includes('Checking health'); i++) await new Promise((r) => setTimeout(r, 100));
+  child.kill('SIGKILL');
+  await new Promise((r) => setTimeout(r, 3000));
+  const r = await p.stop();
+  assert.ok(out.includes('Checking health'), out);
+  assert.deepEqual(r.failed, []);
+  assert.deepEqual([...r.commits], [good], 'the old version served throughout');
+  // The dead client's SSH connection is gone on the server: its lock is taken over at once,
+  // without waiting out the lease (60 s).
+  const t0 = Date.now();
+  const next = await cli(['deploy'], { cwd: a.dir });
+  assert.equal(next.code, 0, next.stderr);
+  assert.match(next.stderr, /the lock of .* was left by a client that is gone: taking it over/);
+  assert.ok(Date.now() - t0 < 20_000, `the next deploy took ${Date.now() - t0} ms`);
+  assert.match(next.stderr, /removed .*--new-.*, left by an earlier deploy that did not finish/);
+});
