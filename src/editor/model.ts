@@ -18,6 +18,8 @@ export interface ServerState {
   connection: ConnectionState;
   error?: BmError;
   hostKey?: UnknownHostKey;
+  /** The server's address as SSH resolved it (its HostName): where a browser reaches a published port. */
+  address?: string;
   status?: AppStatus;
   containers: ContainerInfo[];
   history: HistoryEntry[];
@@ -126,7 +128,11 @@ export class WorkspaceModel implements vscode.Disposable {
     for (const s of Object.values(config.servers)) {
       const known = this.servers.get(s.name);
       if (!known) this.servers.set(s.name, { config: s, connection: 'connecting', containers: [], history: [] });
-      else known.config = s;
+      else {
+        // Another host or user: the address learnt from the old one's connection is stale.
+        if (JSON.stringify(known.config) !== JSON.stringify(s)) known.address = undefined;
+        known.config = s;
+      }
     }
     this.changed.fire();
     await Promise.all(Object.values(config.servers).map((s) => this.refreshServer(config, s)));
@@ -155,7 +161,9 @@ export class WorkspaceModel implements vscode.Disposable {
         REFRESH_TIMEOUT_MS,
         slow,
       );
-      Object.assign(state, { connection: 'connected', error: undefined, hostKey: undefined, status, containers, history });
+      // The connection's own target: what ssh resolved, known without asking anyone again.
+      const address = server.connection.target.host;
+      Object.assign(state, { connection: 'connected', error: undefined, hostKey: undefined, address, status, containers, history });
     } catch (e) {
       const err = asBmError(e);
       // Said once per change, not every refresh: the log tells why a server is not connected.
@@ -184,7 +192,7 @@ export class WorkspaceModel implements vscode.Disposable {
 /** What the views show of a server, as one comparable string. */
 function shown(s: ServerState): string {
   // (uptimeSeconds grows on every read; the views count uptime from startedAt when they draw.)
-  return JSON.stringify([s.connection, s.error?.message, s.hostKey, { ...s.status, uptimeSeconds: undefined }, s.containers, s.history]);
+  return JSON.stringify([s.connection, s.error?.message, s.hostKey, s.address, { ...s.status, uptimeSeconds: undefined }, s.containers, s.history]);
 }
 
 export function connectionStateOf(err: BmError): ConnectionState {

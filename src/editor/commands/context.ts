@@ -9,7 +9,8 @@ import type { ServerPool } from '../../drivers/server-pool';
 import type { LogPanels } from '../panels/log-panels';
 import type { WorkspaceModel } from '../model';
 import type { OutputLogger } from '../output-logger';
-import { ContainerItem, DeploymentItem, ServerItem, type AnyItem } from '../views/items';
+import { progressText } from '../progress-text';
+import { ContainerItem, DeploymentItem, ServerItem, UrlItem, type AnyItem } from '../views/items';
 
 /** What every command gets: built once in activate(), nothing global. */
 export interface CommandDeps {
@@ -42,7 +43,7 @@ export function currentConfig(deps: CommandDeps): Config {
 export async function chooseServer(deps: CommandDeps, item?: AnyItem): Promise<ServerConfig | undefined> {
   const config = currentConfig(deps);
   if (item instanceof ServerItem) return item.state.config;
-  if (item instanceof DeploymentItem || item instanceof ContainerItem) return item.server.config;
+  if (item instanceof DeploymentItem || item instanceof ContainerItem || item instanceof UrlItem) return item.server.config;
   const names = Object.keys(config.servers);
   if (names.length === 1 || config.defaultServer) return pickServer(config);
   const picked = await vscode.window.showQuickPick(
@@ -67,9 +68,8 @@ export async function runOperation(
       const abort = new AbortController();
       token.onCancellationRequested(() => abort.abort());
       return op(abort.signal, (e) => {
-        const bytes = e.bytes ? ` (${(e.bytes / 1048576).toFixed(1)} MiB sent)` : '';
         if (!e.bytes) deps.logger.info(`${e.phase}: ${e.message}`);
-        progress.report({ message: `${e.message}${bytes}` });
+        progress.report({ message: progressText(e) });
       });
     });
     void deps.model.refresh();

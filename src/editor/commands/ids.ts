@@ -16,6 +16,7 @@ export const COMMANDS = {
   copyCommitSha: 'baremetal.copyCommitSha',
   quickActions: 'baremetal.quickActions',
   showServerProblem: 'baremetal.showServerProblem',
+  openInBrowser: 'baremetal.openInBrowser',
 } as const;
 
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { openInBrowser } from './browser';
 import type { CommandDeps } from './context';
 import { deployCommit, deployHead, rollbackTo } from './deploy';
 import { COMMANDS, type CommandId } from './ids';
@@ -22,6 +23,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     [COMMANDS.copyCommitSha]: copyCommitSha(),
     [COMMANDS.quickActions]: quickActions(),
     [COMMANDS.showServerProblem]: showServerProblem(deps),
+    [COMMANDS.openInBrowser]: openInBrowser(deps),
   } satisfies Record<CommandId, (...args: never[]) => Promise<unknown>>;
   return Object.entries(table).map(([id, handler]) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {

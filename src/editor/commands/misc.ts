@@ -6,6 +6,7 @@ import { GitRepo } from '../../drivers/git/repo';
 import { CommitItem, DeploymentItem, type AnyItem } from '../views/items';
 import { chooseServer, currentConfig, workspaceDir, type CommandDeps } from './context';
 import { COMMANDS } from './ids';
+import { QUICK_ACTIONS } from './quick-actions';
 
 export const openConfiguration = () => async () => {
   const uri = vscode.Uri.joinPath(vscode.Uri.file(workspaceDir()), CONFIG_FILE);
@@ -70,14 +71,6 @@ export const showLogs = (deps: CommandDeps) => async (item?: AnyItem) => {
 
 /** The status bar's menu. */
 export const quickActions = () => async () => {
-  const actions = [
-    { label: '$(rocket) Deploy HEAD', command: COMMANDS.deployHead },
-    { label: '$(git-commit) Deploy Commit…', command: COMMANDS.deployCommit },
-    { label: '$(history) Roll Back…', command: COMMANDS.rollback },
-    { label: '$(output) Show Logs', command: COMMANDS.showLogs },
-    { label: '$(refresh) Refresh', command: COMMANDS.refresh },
-    { label: '$(gear) Open Configuration', command: COMMANDS.openConfiguration },
-  ];
-  const picked = await vscode.window.showQuickPick(actions, { placeHolder: 'Bare Metal Deploy' });
+  const picked = await vscode.window.showQuickPick(QUICK_ACTIONS.map((a) => ({ ...a })), { placeHolder: 'Bare Metal Deploy' });
   if (picked) await vscode.commands.executeCommand(picked.command);
 };

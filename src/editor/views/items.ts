@@ -1,6 +1,8 @@
 import * as vscode from 'vscode';
 import type { HistoryEntry } from '../../core/deploy/status';
 import type { CommitInfo, ContainerInfo } from '../../core/ports';
+import { displayUrl } from '../app-url';
+import { COMMANDS } from '../commands/ids';
 import type { ServerState } from '../model';
 
 /**
@@ -97,6 +99,21 @@ export class UncommittedItem extends vscode.TreeItem {
   }
 }
 
+/** Where the app answers on a server (its proxy host names, or its published port): a click opens it. */
+export class UrlItem extends vscode.TreeItem {
+  readonly kind = 'url';
+  constructor(readonly server: ServerState, readonly url: string) {
+    super(displayUrl(url), vscode.TreeItemCollapsibleState.None);
+    this.id = `url:${server.config.name}:${url}`;
+    this.iconPath = new vscode.ThemeIcon('link-external');
+    // The address is known before anything is deployed; say so rather than send users to an error page.
+    if (!server.status || server.status.state === 'absent') this.description = 'nothing deployed yet';
+    this.tooltip = `Open ${url} in the browser`;
+    this.contextValue = 'url';
+    this.command = { command: COMMANDS.openInBrowser, title: 'Open in Browser', arguments: [this] };
+  }
+}
+
 export class MessageItem extends vscode.TreeItem {
   readonly kind = 'message';
   constructor(label: string, icon = 'info', command?: vscode.Command) {
@@ -106,7 +123,7 @@ export class MessageItem extends vscode.TreeItem {
   }
 }
 
-export type AnyItem = ServerItem | ContainerItem | DeploymentItem | CommitItem | UncommittedItem | MessageItem;
+export type AnyItem = ServerItem | ContainerItem | UrlItem | DeploymentItem | CommitItem | UncommittedItem | MessageItem;
 
 /** "3 min", "2 h", "5 d". */
 export function since(iso: string, now = Date.now()): string {

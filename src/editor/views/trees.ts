@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
 import { LABEL } from '../../core/deploy/labels';
-import type { WorkspaceModel } from '../model';
-import { CommitItem, ContainerItem, DeploymentItem, MessageItem, ServerItem, UncommittedItem, type AnyItem } from './items';
+import { appAddress } from '../app-url';
+import type { ServerState, WorkspaceModel } from '../model';
+import { CommitItem, ContainerItem, DeploymentItem, MessageItem, ServerItem, UncommittedItem, UrlItem, type AnyItem } from './items';
 
 /** Shared shape of the three views: read the model (never do I/O), re-render when it changes. */
 abstract class ModelTree implements vscode.TreeDataProvider<AnyItem>, vscode.Disposable {
@@ -50,13 +51,26 @@ export class ServersTree extends ModelTree {
       return [...this.model.servers.values()].map((s) => new ServerItem(s, true));
     }
     if (item instanceof ServerItem) {
-      const running = item.state.status?.deployId;
-      return item.state.containers
+      const s = item.state;
+      const running = s.status?.deployId;
+      const containers = s.containers
         .slice()
         .sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running'))
-        .map((c) => new ContainerItem(item.state, c, c.labels[LABEL.deployId] === running));
+        .map((c) => new ContainerItem(s, c, c.labels[LABEL.deployId] === running));
+      return [...this.urls(s), ...containers];
     }
     return [];
+  }
+
+  /**
+   * Where the app answers, under a connected server only (the address comes from its connection;
+   * an unreachable server's URL would not open). A config without a reachable port shows none:
+   * Open in Browser says why.
+   */
+  private urls(s: ServerState): UrlItem[] {
+    const config = this.model.config;
+    if (!config || s.connection !== 'connected') return [];
+    return appAddress(config, s.config.name, s.address).urls.map((url) => new UrlItem(s, url));
   }
 }
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { COMMANDS } from '../../../src/editor/commands/ids';
+import { QUICK_ACTIONS } from '../../../src/editor/commands/quick-actions';
 
 const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as {
   contributes: { commands: { command: string; title: string; category: string }[]; menus: Record<string, { command: string }[]> };
@@ -24,9 +25,22 @@ test('every menu entry names a contributed command', () => {
   }
 });
 
+test("the status bar's menu offers contributed commands only", () => {
+  const ids = new Set<string>(Object.values(COMMANDS));
+  for (const a of QUICK_ACTIONS) assert.ok(ids.has(a.command), a.command);
+});
+
 test('the context menus carry the titles users look for', () => {
   const title = (id: string) => manifest.contributes.commands.find((c) => c.command === id)?.title;
   assert.equal(title(COMMANDS.rollbackToThis), 'Roll Back to This');
   assert.equal(title(COMMANDS.deployThis), 'Deploy');
   assert.equal(title(COMMANDS.copyCommitSha), 'Copy Commit SHA');
+});
+
+test('Open in Browser: on a connected server, the current deploy and a URL item, and in the status bar menu', () => {
+  const command = manifest.contributes.commands.find((c) => c.command === COMMANDS.openInBrowser) as { title: string; icon?: string } | undefined;
+  assert.deepEqual([command?.title, command?.icon], ['Open in Browser', '$(link-external)']);
+  const when = manifest.contributes.menus['view/item/context'].filter((e) => e.command === COMMANDS.openInBrowser).map((e) => (e as { when?: string }).when ?? '');
+  for (const context of ['server.connected', 'deployment.current', 'url']) assert.ok(when.some((w) => w.includes(`viewItem == ${context}`)), `${context}: ${when.join(' | ')}`);
+  assert.ok(QUICK_ACTIONS.some((a) => a.command === COMMANDS.openInBrowser && a.label === '$(link-external) Open in Browser'));
 });
