@@ -4,7 +4,7 @@
  * build secrets. Each caller adds only what is its own (its logger, progress, who it is).
  */
 import { homedir } from 'node:os';
-import { resolveBuildSecrets } from '../core/config/secrets';
+import { resolveBuildSecrets, resolveTlsPair } from '../core/config/secrets';
 import type { Config } from '../core/config/types';
 import type { Builder, Repo } from '../core/ports';
 import { cacheMaxFromEnv } from '../core/transfer/cache-eviction';
@@ -18,6 +18,7 @@ export interface DeployParts {
   cache: LayerCache;
   repo: Repo;
   buildSecrets: Record<string, string>;
+  tlsPair?: { cert: string; key: string };
 }
 
 /** The layer cache as the environment says (a bad BAREMETAL_CACHE_MAX is an error before connecting). */
@@ -31,5 +32,6 @@ export async function deployParts(config: Config, server: ConnectedServer, env: 
     cache: layerCache(env),
     repo: await GitRepo.open(repoDir),
     buildSecrets: await resolveBuildSecrets(config, env),
+    tlsPair: await resolveTlsPair(config, env),
   };
 }

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, pickServer } from '../core/config/load';
-import { redact, resolveBuildSecrets, resolveSecrets } from '../core/config/secrets';
+import { redact, resolveBuildSecrets, resolveSecrets, resolveTlsPair } from '../core/config/secrets';
 import type { Config, ServerConfig } from '../core/config/types';
 import { asBmError, BmError } from '../core/errors';
 import { deploy, type DeployResult } from '../core/deploy/deploy';
@@ -171,7 +171,8 @@ async function deployCommand(ctx: Ctx): Promise<number> {
   layerCache(); // a bad BAREMETAL_CACHE_MAX stops us before connecting
   const secrets = await resolveSecrets(config);
   const buildSecrets = await resolveBuildSecrets(config);
-  ctx.out.secrets = { ...secrets, ...buildSecrets };
+  const tlsPair = await resolveTlsPair(config);
+  ctx.out.secrets = { ...secrets, ...buildSecrets, ...(tlsPair ? { TLS_CERT: tlsPair.cert, TLS_KEY: tlsPair.key } : {}) };
   const connected = await connect(ctx, server);
   const parts = await deployParts(config, connected);
   const deps = {
@@ -217,11 +218,12 @@ function describePlan(plan: DeployPlan): string {
 async function rollbackCommand(ctx: Ctx): Promise<number> {
   const { config, server } = await setup(ctx);
   const secrets = await resolveSecrets(config);
-  ctx.out.secrets = secrets;
+  const tlsPair = await resolveTlsPair(config);
+  ctx.out.secrets = { ...secrets, ...(tlsPair ? { TLS_CERT: tlsPair.cert, TLS_KEY: tlsPair.key } : {}) };
   const connected = await connect(ctx, server);
   return runAndReport(ctx, () =>
     rollback(
-      { config, server: connected, serverName: server.name, secrets, logger: ctx.out, progress: ctx.out.progress, who: ctx.who },
+      { config, server: connected, serverName: server.name, secrets, tlsPair, logger: ctx.out, progress: ctx.out.progress, who: ctx.who },
       { to: ctx.args.to, wait: ctx.args.wait, signal: ctx.signal },
     ),
   );

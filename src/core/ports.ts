@@ -118,6 +118,8 @@ export interface ContainerSpec {
   network?: { name: string; aliases: string[] };
   /** "uid:gid" to run as (the proxy runs as the SSH user, so its files and socket are theirs). */
   user?: string;
+  /** resolv.conf options inside the container ("ndots:1"). */
+  dnsOptions?: string[];
 }
 
 export interface LogLine {
@@ -169,7 +171,8 @@ export interface Engine {
 export interface ServerFiles {
   read(path: string): Promise<string | undefined>;
   /** Write to a temporary file and rename over `path`. */
-  writeAtomic(path: string, content: string): Promise<void>;
+  /** `secret`: readable by the login only (0600), e.g. a TLS private key. */
+  writeAtomic(path: string, content: string, opts?: { secret?: boolean }): Promise<void>;
   /** Create `path` only if it does not exist; false when it does. */
   createExclusive(path: string, content: string): Promise<boolean>;
   remove(path: string): Promise<void>;

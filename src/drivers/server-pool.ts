@@ -136,8 +136,8 @@ class ChosenFiles implements ServerFiles {
   async read(path: string) {
     return (await this.files()).read(path);
   }
-  async writeAtomic(path: string, content: string) {
-    return (await this.files()).writeAtomic(path, content);
+  async writeAtomic(path: string, content: string, opts?: { secret?: boolean }) {
+    return (await this.files()).writeAtomic(path, content, opts);
   }
   async createExclusive(path: string, content: string) {
     return (await this.files()).createExclusive(path, content);

@@ -248,3 +248,87 @@ test('a client killed during the health check leaves the old version serving; th
   assert.ok(Date.now() - t0 < 20_000, `the next deploy took ${Date.now() - t0} ms`);
   assert.match(next.stderr, /removed .*--new-.*, left by an earlier deploy that did not finish/);
 });
+
+test('tls from a certificate and key named as secrets: the proxy serves that certificate; the key is the login\'s only, never in output', async () => {
+  const a = await proxied('bm2');
+  const dir = await run('mktemp', ['-d']).then((r) => r.stdout.trim());
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${a.host}`, '-addext', `subjectAltName=DNS:${a.host}`, '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`]);
+  const cert = await run('cat', [`${dir}/cert.pem`]).then((r) => r.stdout);
+  const key = await run('cat', [`${dir}/key.pem`]).then((r) => r.stdout);
+  const config = JSON.parse(await run('cat', [join(a.dir, 'baremetal.json')]).then((r) => r.stdout));
+  config.proxy.tls = { cert: 'SHOP_TLS_CERT', key: 'SHOP_TLS_KEY' };
+  await a.writeConfig(config);
+  await a.commit('own certificate');
+  const d = await cli(['deploy'], { cwd: a.dir, env: { SHOP_TLS_CERT: cert, SHOP_TLS_KEY: key } });
+  assert.equal(d.code, 0, d.stderr);
+  assert.ok(!d.stderr.includes('PRIVATE KEY') && !d.stdout.includes('PRIVATE KEY'));
+  const subject = await new Promise<string>((resolve, reject) => {
+    const req = https.get({ host: server('bm2').host, port: 443, path: '/', headers: { Host: a.host }, servername: a.host, rejectUnauthorized: false, agent: false }, (res) => {
+      resolve(String((res.socket as import("node:tls").TLSSocket).getPeerCertificate().subject.CN));
+      res.resume();
+    });
+    req.on('error', reject);
+  });
+  assert.equal(subject, a.host, 'the certificate from the secrets');
+  const mode = (await onServer('bm2', ['stat', '-c', '%a', `/root/.baremetal/proxy/certs/${a.app}.key`])).trim();
+  assert.equal(mode, '600');
+});
+
+test('ports 80 and 443 taken by something that is not our proxy: one sentence, nothing else changed', async () => {
+  await onServer('bm26o', ['docker', 'run', '-d', '--name', 'squatter', '-p', '80:8080', 'local/busybox:1', 'sleep', '600']).catch(async () => {
+    await run('sh', ['-c', `docker -H ${env.workstations?.find((w) => w.name === 'dev')?.dockerHost} save local/busybox:1 | bash ${join(PROJECT, 'scripts', 'test-servers.sh')} exec bm26o -- docker load -q`]);
+    await onServer('bm26o', ['docker', 'run', '-d', '--name', 'squatter', '-p', '80:8080', 'local/busybox:1', 'sleep', '600']);
+  });
+  try {
+    const a = await proxied('bm26o');
+    const d = await cli(['deploy'], { cwd: a.dir });
+    assert.notEqual(d.code, 0);
+    assert.equal(errorLine(d.stderr), 'error: Ports 80 and 443 on bm26o are taken by something that is not Bare Metal\'s proxy: stop it (or move it behind the proxy as an app), then deploy again; nothing else was changed.');
+    assert.equal((await onServer('bm26o', ['docker', 'ps', '-aq', '--filter', 'name=baremetal-proxy'])).trim(), '', 'no half-made proxy left');
+    assert.equal((await onServer('bm26o', ['docker', 'ps', '-aq', '--filter', `label=dev.baremetal.app=${a.app}`])).trim(), '');
+  } finally {
+    await onServer('bm26o', ['docker', 'rm', '-f', 'squatter']).catch(() => undefined);
+  }
+});
+
+test('a proxy image that is nowhere to be found: one sentence naming it and the ways out', async () => {
+  const a = await proxied('bm26o');
+  const config = JSON.parse(await run('cat', [join(a.dir, 'baremetal.json')]).then((r) => r.stdout));
+  config.proxy.image = 'local/caddy:does-not-exist';
+  await a.writeConfig(config);
+  await a.commit('no such proxy image');
+  await onServer('bm26o', ['docker', 'rm', '-f', 'baremetal-proxy']).catch(() => undefined);
+  const d = await cli(['deploy'], { cwd: a.dir });
+  assert.notEqual(d.code, 0);
+  assert.match(errorLine(d.stderr), /^error: The proxy image local\/caddy:does-not-exist is nowhere to be found: bm26o cannot pull it and this machine's Docker Engine does not have it; pull it here \(docker pull local\/caddy:does-not-exist\) or set "proxy.image" to one you have; nothing was changed\.$/);
+});
+
+for (const phase of ['Starting shop', 'Switching', 'Letting requests']) {
+  test(`a client killed at "${phase}": the app answers throughout with the old or the new version; the next deploy finishes the job`, async () => {
+    const a = await proxied('bm26c', { extra: {} });
+    const config = JSON.parse(await run('cat', [join(a.dir, 'baremetal.json')]).then((r) => r.stdout));
+    config.proxy.drainSeconds = 10;
+    await a.writeConfig(config);
+    await a.commit('drain longer');
+    assert.equal((await cli(['deploy'], { cwd: a.dir })).code, 0);
+    const before = await a.git('rev-parse', 'HEAD');
+    const after = await a.commit('next', { 'www/next.html': 'next\n' });
+    const p = poll('bm26c', a.host);
+    const child = spawn(process.execPath, [join(PROJECT, 'dist', 'cli.js'), 'deploy'], { cwd: a.dir, env: { ...process.env, DOCKER_HOST: env.dockerHost, DOCKER_CONFIG: env.dockerConfig, BAREMETAL_SSH_CONFIG: env.sshConfig, SSH_AUTH_SOCK: '' } });
+    let out = '';
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const marker = phase === 'Starting shop' ? 'beside the running version' : phase;
+    for (let i = 0; i < 300 && !out.includes(marker); i++) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 2500));
+    const r = await p.stop();
+    assert.ok(out.includes(marker), out);
+    assert.deepEqual(r.failed, [], `killed at ${phase}`);
+    assert.ok([...r.commits].every((c) => c === before || c === after), [...r.commits].join());
+    const next = await cli(['deploy'], { cwd: a.dir });
+    assert.equal(next.code, 0, next.stderr);
+    assert.equal(commitOf((await get('bm26c', a.host)).body), after);
+    const names = (await onServer('bm26c', ['docker', 'ps', '-a', '--format', '{{.Names}}'])).split('\n').filter((n) => n.startsWith(a.app));
+    assert.deepEqual(names, [`${a.app}--live`], 'no leftovers');
+  });
+}

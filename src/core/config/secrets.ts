@@ -13,6 +13,14 @@ export async function resolveSecrets(config: Config, env: NodeJS.ProcessEnv = pr
   return resolveSecretNames(config, config.run.secrets, env);
 }
 
+/** The certificate and key of proxy.tls when they are named as secrets (values from the same sources). */
+export async function resolveTlsPair(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<{ cert: string; key: string } | undefined> {
+  const tls = config.proxy?.tls;
+  if (typeof tls !== 'object') return undefined;
+  const v = await resolveSecretNames(config, [tls.cert, tls.key], env);
+  return { cert: v[tls.cert], key: v[tls.key] };
+}
+
 /** The values of build.secrets, from the same sources as run secrets. */
 export async function resolveBuildSecrets(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Record<string, string>> {
   return resolveSecretNames(config, config.build.secrets, env);

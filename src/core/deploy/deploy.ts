@@ -34,6 +34,8 @@ export interface DeployDeps {
   reconnect?: () => Promise<Server>;
   /** Values of build.secrets (RUN --mount=type=secret). */
   buildSecrets?: Record<string, string>;
+  /** proxy.tls's certificate and key, when named as secrets. */
+  tlsPair?: { cert: string; key: string };
 }
 
 /** The server to clean up through: ours, or a fresh connection when ours dropped. */
@@ -203,6 +205,7 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
             logger,
             progress,
             signal,
+            tlsPair: deps.tlsPair,
             // The proxy's image goes the way the app's does when the server cannot pull it.
             shipImage: async (proxyRef) => {
               const image = await exportImage(deps.builder, deps.cache, proxyRef, signal).catch((e: unknown) => {

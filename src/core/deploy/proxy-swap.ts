@@ -11,7 +11,7 @@ import type { Config } from '../config/types';
 import { BmError, isBmError } from '../errors';
 import type { ContainerInfo, Engine, Logger, ProgressSink, Server } from '../ports';
 import { DNS_REFRESH_SECONDS, anyName, hostTakenBy, liveName, sameRoute, withRoute, type AppRoute, type RouteTls } from '../proxy/caddy-config';
-import { currentRoutes, ensureProxy, loadRoutes, PROXY_NETWORK } from '../proxy/proxy';
+import { currentRoutes, ensureProxy, loadRoutes, PROXY_NETWORK, proxyDir } from '../proxy/proxy';
 import { sleep } from '../time';
 import { waitHealthy } from './health';
 import { LABEL } from './labels';
@@ -32,6 +32,8 @@ export interface ProxySwapRequest {
   progress: ProgressSink;
   /** Sends the proxy's image when the server lacks it and cannot pull it. */
   shipImage?: (ref: string) => Promise<void>;
+  /** The values of proxy.tls's cert and key secrets, when the pair comes from secrets. */
+  tlsPair?: { cert: string; key: string };
   signal?: AbortSignal;
 }
 
@@ -90,9 +92,10 @@ export async function swapThroughProxy(req: ProxySwapRequest): Promise<ProxySwap
     logger.info(`healthy: ${healthNote}`);
     if (config.run.release) await runRelease(req);
 
-    // Only a new app or new hosts, port or TLS change the proxy's config (a reload there).
+    // Only a new app, new hosts, port or TLS, or a new certificate change the proxy's config (a reload there).
     const known = routes.find((r) => r.app === config.app);
-    if (!sameRoute(known, route)) {
+    const newCertificate = route.tls === 'files' ? await writeCertificate(req) : false;
+    if (!sameRoute(known, route) || newCertificate) {
       progress({ phase: 'switch', message: `Routing ${route.hosts.join(', ')} to ${config.app}` });
       const lock = await acquireLock(server.files, req.stateBase, '_proxy', { owner: req.who, operation: `route ${config.app}`, wait: true, signal: req.signal, sessions: server.sessions });
       try {
@@ -127,6 +130,24 @@ export async function swapThroughProxy(req: ProxySwapRequest): Promise<ProxySwap
     }
     throw e;
   }
+}
+
+/**
+ * The certificate pair from secrets, as files in the proxy's folder (the key readable by the
+ * login only); true when they changed (Caddy reads them when its config is loaded).
+ */
+async function writeCertificate(req: ProxySwapRequest): Promise<boolean> {
+  if (!req.tlsPair) throw new BmError('SecretMissing', 'proxy.tls names a certificate and key, but their secrets have no values: set them in the environment or in .baremetal.secrets.');
+  const dir = `${await proxyDir(req.server, req.stateBase)}/certs`;
+  await req.server.files.mkdirp(dir);
+  let changed = false;
+  for (const [ext, value] of [['crt', req.tlsPair.cert], ['key', req.tlsPair.key]] as const) {
+    const path = `${dir}/${req.config.app}.${ext}`;
+    if ((await req.server.files.read(path)) === value) continue;
+    await req.server.files.writeAtomic(path, value, { secret: true });
+    changed = true;
+  }
+  return changed;
 }
 
 function routeTls(tls: NonNullable<Config['proxy']>['tls']): RouteTls {

@@ -17,6 +17,8 @@ export interface RollbackDeps {
   logger: Logger;
   progress: ProgressSink;
   who: string;
+  /** proxy.tls's certificate and key, when named as secrets. */
+  tlsPair?: { cert: string; key: string };
 }
 
 export interface RollbackOptions {
@@ -78,7 +80,7 @@ export async function rollback(deps: RollbackDeps, opts: RollbackOptions = {}): 
       const swapStart = Date.now();
       const r = await swapThroughProxy({
         server, serverName: deps.serverName, stateBase, config: { ...config, proxy: config.proxy }, image: ref, commit: target.commit,
-        deployId: id, secrets: deps.secrets, who: deps.who, logger, progress, signal: opts.signal,
+        deployId: id, secrets: deps.secrets, who: deps.who, logger, progress, signal: opts.signal, tlsPair: deps.tlsPair,
       });
       // Counted from the command's start, as for a deploy.
       servingAfterMs = swapStart - clock.startedAt.getTime() + r.servingAfterMs;

@@ -49,16 +49,18 @@ export async function swapIn(req: SwapRequest): Promise<SwapResult> {
   const restorePrevious = async (why: string) => {
     const tail = await lastLines(engine, containerId, FAILED_LOG_LINES);
     await engine.remove(containerId).catch((e: unknown) => logger.warn(`could not remove the failed container ${name}: ${String(e)}`));
-    for (const c of previous) {
+    for (const c of beside ? [] : previous) {
       await engine.start(c.id).catch((e: unknown) => logger.error(`could not restart the previous container ${c.name}: ${String(e)}`));
     }
     if (previous.length) logger.info(`${why}; the previous container ${previous.map((c) => c.name).join(', ')} is serving again`);
     return tail;
   };
 
+  // Host ports can be bound by one container at a time, so the old one pauses for the swap; an
+  // app that publishes none (a worker) starts beside the old one, which stops once it is healthy.
+  const beside = config.run.ports.length === 0;
   try {
-    // Ports can be bound by one container at a time: the old one pauses for the swap.
-    for (const c of previous) await engine.stop(c.id, 10);
+    if (!beside) for (const c of previous) await engine.stop(c.id, 10);
     await engine.start(containerId);
     progress({ phase: 'health', message: 'Checking health' });
     const healthNote = await waitHealthy(engine, containerId, {
@@ -69,6 +71,7 @@ export async function swapIn(req: SwapRequest): Promise<SwapResult> {
     });
     logger.info(`healthy: ${healthNote}`);
     // The new version serves: the old containers (and leftovers of crashed runs) go.
+    if (beside) for (const c of previous) await engine.stop(c.id, 10).catch(() => undefined);
     for (const c of all) if (c.id !== containerId) await engine.remove(c.id).catch(() => undefined);
     return { containerId, previous, healthNote };
   } catch (e) {

@@ -85,6 +85,11 @@ export async function ensureProxy(deps: ProxyDeps): Promise<void> {
     network: { name: PROXY_NETWORK, aliases: [] },
     // Docker 20.10+ lets any user bind ports below 1024 inside a container.
     user: `${id.uid}:${id.gid}`,
+    // With ndots set, Docker's DNS answers a missing one-word name (`<app>--live` between the two
+    // renames of a switch) at once instead of asking the server's resolvers, which may be slow or
+    // unreachable: the route then falls back to `<app>--any` without a stall. Names with a dot
+    // (ACME's) are resolved as before.
+    dnsOptions: ['ndots:1'],
   });
   try {
     await engine.start(containerId);

@@ -58,6 +58,7 @@ export function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOpti
       Mounts: spec.volumes.map((v) => ({ Type: v.kind, Source: v.source, Target: v.target, ReadOnly: v.readOnly })),
       RestartPolicy: { Name: spec.restart === 'no' ? '' : spec.restart },
       ...(spec.network ? { NetworkMode: spec.network.name } : {}),
+      ...(spec.dnsOptions ? { DnsOptions: spec.dnsOptions } : {}),
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
     },
   };

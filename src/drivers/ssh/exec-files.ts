@@ -28,6 +28,8 @@ export const SCRIPTS = {
   read: 'cat -- "$1" && exit 0; [ -e "$1" ] && exit 1; exit 3',
   /** rename(2) within one folder replaces the target in one step: readers see the old file or the new one. */
   writeAtomic: `${RECEIVE} mv -f -- "$2" "$1" && exit 0; rm -f -- "$2"; exit 1`,
+  // The same, readable by the login only (a private key): the temp file is born 0600.
+  writeSecret: `${RECEIVE.replace('umask 022', 'umask 077')} mv -f -- "$2" "$1" && exit 0; rm -f -- "$2"; exit 1`,
   /**
    * link(2) of a complete temporary file: the existence check and the creation are one system
    * call, failing with EEXIST when the target is there, and the file appears with its whole
@@ -68,10 +70,10 @@ export class ExecFiles implements ServerFiles {
     return r.stdout.toString('utf8');
   }
 
-  async writeAtomic(path: string, content: string): Promise<void> {
+  async writeAtomic(path: string, content: string, opts: { secret?: boolean } = {}): Promise<void> {
     const target = serverPath(path);
     const data = Buffer.from(content, 'utf8');
-    check(await this.run(opArgv('writeAtomic', target, `${target}.tmp-${randomBytes(6).toString('hex')}`, String(data.length)), data), 'write', path);
+    check(await this.run(opArgv(opts.secret ? 'writeSecret' : 'writeAtomic', target, `${target}.tmp-${randomBytes(6).toString('hex')}`, String(data.length)), data), 'write', path);
   }
 
   async createExclusive(path: string, content: string): Promise<boolean> {

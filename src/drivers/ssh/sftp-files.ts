@@ -21,11 +21,11 @@ export class SftpFiles implements ServerFiles {
     });
   }
 
-  async writeAtomic(path: string, content: string): Promise<void> {
+  async writeAtomic(path: string, content: string, opts: { secret?: boolean } = {}): Promise<void> {
     const sftp = await this.conn.sftp();
     const target = serverPath(path);
     const temp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
-    await call<void>((cb) => sftp.writeFile(temp, content, { mode: 0o644 }, cb));
+    await call<void>((cb) => sftp.writeFile(temp, content, { mode: opts.secret ? 0o600 : 0o644 }, cb));
     try {
       // posix-rename replaces the target in one step; plain SFTP rename refuses to overwrite.
       await call<void>((cb) => sftp.ext_openssh_rename(temp, target, cb));

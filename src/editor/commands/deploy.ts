@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { resolveSecrets } from '../../core/config/secrets';
+import { resolveSecrets, resolveTlsPair } from '../../core/config/secrets';
 import { deploy } from '../../core/deploy/deploy';
 import { rollback } from '../../core/deploy/rollback';
 import { deployParts } from '../../app/deploy-parts';
@@ -73,6 +73,7 @@ export const rollbackTo = (deps: CommandDeps) => async (item?: AnyItem) => {
   await runOperation(deps, `Rolling ${server.name} back to ${to.slice(0, 7)}`, async (signal, progress) => {
     const secrets = await resolveSecrets(config);
     const connected = await deps.pool.get(server, signal);
-    return rollback({ config, server: connected, serverName: server.name, secrets, logger: deps.logger, progress, who: deps.who }, { to, signal });
+    const tlsPair = await resolveTlsPair(config);
+    return rollback({ config, server: connected, serverName: server.name, secrets, tlsPair, logger: deps.logger, progress, who: deps.who }, { to, signal });
   });
 };

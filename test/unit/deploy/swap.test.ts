@@ -197,3 +197,13 @@ test('an app that was down (old container exited) is not resurrected by a failed
   assert.equal((await engine.container(dead.id))?.state, 'exited');
   assert.equal(engine.running().length, 0);
 });
+
+test('an app that publishes no port (a worker) starts beside the old one, which stops only once the new one is healthy', async () => {
+  const { engine, old, req } = setup();
+  const calls = engine.calls.length;
+  await swapIn(req({ config: makeConfig({ run: { ports: [], healthcheck: false } }) }));
+  const order = engine.calls.slice(calls).map((c) => c.split(' ')[0]);
+  assert.ok(order.indexOf('start') < order.indexOf('stop'), `the new one started first: ${order.join(', ')}`);
+  assert.ok(engine.calls.slice(calls).includes(`stop ${old!.spec.name}`));
+  assert.equal(onlyNew(engine)[0].state, 'running');
+});
