@@ -251,7 +251,7 @@ async function statusCommand(ctx: Ctx): Promise<number> {
   const results: (AppStatus | { server: string; app: string; state: 'unknown'; error: string })[] = [];
   for (const s of servers) {
     try {
-      results.push(await status(await connect(ctx, s), config, s.name));
+      results.push(await status(await connect(ctx, s), config, s.name, { who: ctx.who, tidy: true }));
     } catch (e) {
       if (servers.length === 1) throw e;
       results.push({ server: s.name, app: config.app, state: 'unknown', error: asBmError(e).message });
@@ -263,7 +263,10 @@ async function statusCommand(ctx: Ctx): Promise<number> {
         if ('error' in r) return `${r.server}: ${r.error}`;
         if (r.state === 'absent') return `${r.server}: ${r.app} is not deployed.`;
         const up = r.uptimeSeconds !== undefined ? `, up ${formatDuration(r.uptimeSeconds * 1000)}` : '';
-        return `${r.server}: ${r.app} ${r.commit?.slice(0, 12) ?? '?'} (${r.subject ?? 'unknown commit'}) ${r.state}${up}, health: ${r.health ?? 'n/a'}`;
+        const left = r.leftovers?.length
+          ? `\n  ${r.leftovers.every((l) => l.removed) ? 'removed' : 'left (a deploy holds the lock)'}: ${r.leftovers.map((l) => l.name).join(', ')}, left by a deploy that did not finish`
+          : '';
+        return `${r.server}: ${r.app} ${r.commit?.slice(0, 12) ?? '?'} (${r.subject ?? 'unknown commit'}) ${r.state}${up}, health: ${r.health ?? 'n/a'}${left}`;
       })
       .join('\n'),
   );

@@ -325,6 +325,12 @@ for (const phase of ['Starting shop', 'Switching', 'Letting requests']) {
     assert.ok(out.includes(marker), out);
     assert.deepEqual(r.failed, [], `killed at ${phase}`);
     assert.ok([...r.commits].every((c) => c === before || c === after), [...r.commits].join());
+    if (phase === 'Starting shop') {
+      // `status` finds what the dead client left, and removes it (the app's lock is free: its holder is gone).
+      const st = await cli(['status'], { cwd: a.dir });
+      assert.equal(st.code, 0, st.stderr);
+      assert.match(st.stdout, new RegExp(`removed: ${a.app}--new-\\w+, left by a deploy that did not finish`));
+    }
     const next = await cli(['deploy'], { cwd: a.dir });
     assert.equal(next.code, 0, next.stderr);
     assert.equal(commitOf((await get('bm26c', a.host)).body), after);

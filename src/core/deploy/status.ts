@@ -2,6 +2,8 @@ import type { Config } from '../config/types';
 import type { ContainerInfo, Server } from '../ports';
 import { readJournal, type DeployRecord } from './journal';
 import { LABEL } from './labels';
+import { acquireLock } from './lock';
+import { liveName } from '../proxy/caddy-config';
 
 /** The app's running container on a server, if any (the newest when several run). */
 export async function runningContainer(server: Server, app: string): Promise<ContainerInfo | undefined> {
@@ -41,12 +43,37 @@ export interface AppStatus {
   deployId?: string;
   deployedBy?: string;
   deployedAt?: string;
+  /** Containers a deploy that did not finish left behind (removed when the app's lock was free). */
+  leftovers?: { name: string; removed: boolean }[];
 }
 
-export async function status(server: Server, config: Config, serverName: string): Promise<AppStatus> {
+/**
+ * What runs, and what a dead client left: through the proxy, the container holding the live name
+ * is the app; any other of its containers not running, or never switched to (`--new-…`), is a
+ * leftover. They are removed only while this client can take the app's lock (a deploy in
+ * progress may still be checking its new container), and said so.
+ */
+export async function status(server: Server, config: Config, serverName: string, opts: { who?: string; tidy?: boolean } = {}): Promise<AppStatus> {
   const all = await server.engine.containers({ [LABEL.app]: config.app });
-  const c = all.find((x) => x.state === 'running') ?? all[0];
+  const c = all.find((x) => x.name === liveName(config.app) && x.state === 'running') ?? all.find((x) => x.state === 'running') ?? all[0];
   if (!c) return { server: serverName, app: config.app, state: 'absent' };
+  const left = all.filter((x) => x !== c && (x.state !== 'running' || x.name.startsWith(`${config.app}--new-`)));
+  let leftovers: AppStatus['leftovers'];
+  if (left.length) {
+    let removed = false;
+    if (opts.tidy) {
+      const lock = await acquireLock(server.files, config.servers[serverName].stateDir, config.app, { owner: opts.who ?? 'status', operation: 'status', sessions: server.sessions }).catch(() => undefined);
+      if (lock) {
+        try {
+          for (const x of left) await server.engine.remove(x.id);
+          removed = true;
+        } finally {
+          await lock.release().catch(() => undefined);
+        }
+      }
+    }
+    leftovers = left.map((x) => ({ name: x.name, removed }));
+  }
   const records = await readJournal(server.files, config.servers[serverName].stateDir, config.app);
   const rec = records.find((r) => r.id === c.labels[LABEL.deployId] && r.result === 'succeeded');
   return {
@@ -63,5 +90,6 @@ export async function status(server: Server, config: Config, serverName: string)
     deployId: c.labels[LABEL.deployId],
     deployedBy: rec?.who,
     deployedAt: rec?.finishedAt,
+    ...(leftovers ? { leftovers } : {}),
   };
 }
