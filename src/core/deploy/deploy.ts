@@ -190,32 +190,15 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
     }
 
     const swapStartedAt = Date.now();
-    const swap = await clock.time('start', () =>
-      config.proxy
-        ? swapThroughProxy({
-            server,
-            serverName: deps.serverName,
-            stateBase,
-            config: { ...config, proxy: config.proxy },
-            image: ref,
-            commit: commit.sha,
-            deployId: id,
-            secrets: deps.secrets,
-            who: deps.who,
-            logger,
-            progress,
-            signal,
-            tlsPair: deps.tlsPair,
-            // The proxy's image goes the way the app's does when the server cannot pull it.
-            shipImage: async (proxyRef) => {
-              const image = await exportImage(deps.builder, deps.cache, proxyRef, signal).catch((e: unknown) => {
-                throw proxyImageNowhere({ image: proxyRef, serverName: deps.serverName }, e);
-              });
-              await shipImage({ builder: deps.builder, server, cache: deps.cache, ref: proxyRef, logger, onBytes: () => undefined, signal }, image);
-            },
-          }).then((r) => ((servingAfterMs = r.servingAfterMs), r))
-        : swapIn({ engine: server.engine, config, image: ref, commit: commit.sha, deployId: id, secrets: deps.secrets, logger, progress, signal }),
-    );
+    const swap = await clock.time('start', async () => {
+      if (!config.proxy) return swapIn({ engine: server.engine, config, image: ref, commit: commit.sha, deployId: id, secrets: deps.secrets, logger, progress, signal });
+      const r = await swapThroughProxy({
+        server, serverName: deps.serverName, stateBase, config: { ...config, proxy: config.proxy }, image: ref, commit: commit.sha, deployId: id,
+        secrets: deps.secrets, who: deps.who, logger, progress, signal, tlsPair: deps.tlsPair, shipImage: proxyImageSender(deps, signal),
+      });
+      servingAfterMs = swapStartedAt - clock.startedAt.getTime() + r.servingAfterMs;
+      return r;
+    });
     logger.info(`${deps.serverName} now runs ${commit.sha.slice(0, 12)} (${commit.subject}) in ${swap.containerId.slice(0, 12)}`);
 
     const done = record('succeeded', imageId);
@@ -223,7 +206,7 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
     await clock.time('prune', async () => {
       await pruneImages(server.engine, config.app, config.keep, history, imageId, logger).catch((e: unknown) => logger.warn(`prune: ${String(e)}`));
     });
-    return { ...toResult(done, deps.serverName, clock.elapsed()), ...(servingAfterMs !== undefined && { servingAfterMs: servingAfterMs + (swapStartedAt - clock.startedAt.getTime()) }) };
+    return { ...toResult(done, deps.serverName, clock.elapsed()), ...(servingAfterMs !== undefined && { servingAfterMs }) };
   } catch (e) {
     const err = failureOf(e, signal);
     const failed = record(err.code === 'Cancelled' ? 'cancelled' : 'failed', imageId, err.message);
@@ -236,6 +219,16 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
     // Only now, the transfer over and the lock freed; never evicts this deploy's image.
     await trimLayerCache(deps.cache, exported, logger);
   }
+}
+
+/** The proxy's image goes the way the app's does when the server cannot pull it. */
+function proxyImageSender(deps: DeployDeps, signal?: AbortSignal): (ref: string) => Promise<void> {
+  return async (ref) => {
+    const image = await exportImage(deps.builder, deps.cache, ref, signal).catch((e: unknown) => {
+      throw proxyImageNowhere({ image: ref, serverName: deps.serverName }, e);
+    });
+    await shipImage({ builder: deps.builder, server: deps.server, cache: deps.cache, ref, logger: deps.logger, onBytes: () => undefined, signal }, image);
+  };
 }
 
 export function toResult(r: DeployRecord, server: string, durationMs: number, err?: BmError): DeployResult {
