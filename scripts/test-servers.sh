@@ -448,10 +448,13 @@ cmd_up() {
   require_tools
   D26=$(bash "$(dirname "$0")/install-docker26.sh")
   lock
-  # The servers see their own /tmp, /root, /home and /run: Docker 26 must live where they all
-  # see it, whatever tools folder it came from (a fresh one may be under /tmp).
-  mkdir -p "$ROOT/docker-26" && cp -a "$D26"/. "$ROOT/docker-26/" && D26=$ROOT/docker-26
   remove_servers # first: whatever an earlier (possibly killed) run left
+  # The servers see their own /tmp, /root, /home and /run: Docker 26 must live where they all
+  # see it, whatever tools folder it came from (a fresh one may be under /tmp). Copied beside,
+  # then renamed into place: a binary still running elsewhere is never written over.
+  rm -rf "$ROOT/docker-26.new" && cp -a "$D26" "$ROOT/docker-26.new"
+  rm -rf "$ROOT/docker-26" && mv "$ROOT/docker-26.new" "$ROOT/docker-26"
+  D26=$ROOT/docker-26
   if [[ $(findmnt -no PROPAGATION -T "$ROOT") == *shared* ]]; then # e.g. under systemd
     mount --bind "$ROOT" "$ROOT" && mount --make-private "$ROOT"
   fi
