@@ -319,17 +319,23 @@ for (const phase of ['Starting shop', 'Switching', 'Letting requests']) {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const marker = phase === 'Starting shop' ? 'beside the running version' : phase;
     for (let i = 0; i < 300 && !out.includes(marker); i++) await new Promise((r) => setTimeout(r, 20));
+    // "Starting" is said just before the container is created: kill once it exists on the server.
+    const newOnes = async () => (await onServer('bm26c', ['docker', 'ps', '-a', '--format', '{{.Names}}'])).split('\n').filter((n) => n.startsWith(`${a.app}--new-`));
+    if (phase === 'Starting shop') for (let i = 0; i < 100 && !(await newOnes()).length; i++) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 2500));
     const r = await p.stop();
     assert.ok(out.includes(marker), out);
     assert.deepEqual(r.failed, [], `killed at ${phase}`);
     assert.ok([...r.commits].every((c) => c === before || c === after), [...r.commits].join());
-    if (phase === 'Starting shop') {
+    const left = await newOnes();
+    if (phase === 'Starting shop' || left.length) {
       // `status` finds what the dead client left, and removes it (the app's lock is free: its holder is gone).
+      assert.ok(left.length, 'the killed deploy had created its container');
       const st = await cli(['status'], { cwd: a.dir });
       assert.equal(st.code, 0, st.stderr);
-      assert.match(st.stdout, new RegExp(`removed: ${a.app}--new-\\w+, left by a deploy that did not finish`));
+      assert.match(st.stdout, new RegExp(`removed: ${left.join(', ')}, left by a deploy that did not finish`));
+      assert.deepEqual(await newOnes(), []);
     }
     const next = await cli(['deploy'], { cwd: a.dir });
     assert.equal(next.code, 0, next.stderr);
