@@ -24,16 +24,7 @@ describe('Open in Browser on an app deployed to bm1', () => {
   let wb: Workbench;
   let url: string;
 
-  /** The link protection's dialog: asserts it names `address`, then dismisses it. */
-  const expectLinkDialog = async (address: string) => {
-    const dialog = wb.page.locator('.monaco-dialog-box');
-    await dialog.waitFor({ timeout: 10_000 });
-    const text = ((await dialog.textContent()) ?? '').replace(/\s+/g, ' ');
-    assert.match(text, /Do you want .+ to open the external website\?/, text);
-    assert.ok(text.includes(address), `the dialog does not name ${address}: ${text}`);
-    await wb.page.keyboard.press('Escape');
-    await dialog.waitFor({ state: 'hidden' });
-  };
+  const expectLinkDialog = (address: string) => wb.expectLinkDialog(address);
 
   before(async () => {
     ws = await makeWorkspace();

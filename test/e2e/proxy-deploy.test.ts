@@ -222,12 +222,6 @@ describe('deploys through the proxy on bm1, in the editor', () => {
     await wb.page.keyboard.press('Escape');
     await wb.row('Servers', 'bm1').click({ button: 'right' });
     await wb.clickMenuItem('Open in Browser');
-    const dialog = wb.page.locator('.monaco-dialog-box');
-    await dialog.waitFor({ timeout: 10_000 });
-    const text = ((await dialog.textContent()) ?? '').replace(/\s+/g, ' ');
-    assert.match(text, /Do you want .+ to open the external website\?/, text);
-    assert.ok(text.includes(url), `the dialog does not name ${url}: ${text}`);
-    await wb.page.keyboard.press('Escape');
-    await dialog.waitFor({ state: 'hidden' });
+    await wb.expectLinkDialog(url);
   });
 });

@@ -2,6 +2,7 @@
  * What the editor tests click in: a browser tab on one workspace of a code-server, and the
  * artifacts kept when a test fails. (The code-server and browser processes: harness.ts.)
  */
+import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
@@ -126,6 +127,17 @@ export class Workbench {
   }
 
   /** Picks an item of the open context menu, as a user does: point at it, then click. */
+  /** VS Code's link protection dialog: asserts it names `address`, then dismisses it. */
+  async expectLinkDialog(address: string): Promise<void> {
+    const dialog = this.page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 10_000 });
+    const text = ((await dialog.textContent()) ?? '').replace(/\s+/g, ' ');
+    assert.match(text, /Do you want .+ to open the external website\?/, text);
+    assert.ok(text.includes(address), `the dialog does not name ${address}: ${text}`);
+    await this.page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+  }
+
   async clickMenuItem(name: string): Promise<void> {
     const menu = this.page.locator('.context-view .monaco-menu');
     const item = menu.getByRole('menuitem', { name, exact: true });

@@ -16,7 +16,7 @@ import { sleep } from '../time';
 import { waitHealthy } from './health';
 import { LABEL } from './labels';
 import { acquireLock } from './lock';
-import type { SwapResult } from './swap';
+import { lastLines, type SwapResult } from './swap';
 
 export interface ProxySwapRequest {
   server: Server;
@@ -42,7 +42,6 @@ export interface ProxySwapResult extends SwapResult {
   servingAfterMs: number;
 }
 
-const FAILED_LOG_LINES = 200;
 
 export async function swapThroughProxy(req: ProxySwapRequest): Promise<ProxySwapResult> {
   const { server, config, logger, progress } = req;
@@ -154,6 +153,11 @@ function routeTls(tls: NonNullable<Config['proxy']>['tls']): RouteTls {
   return typeof tls === 'object' ? 'files' : tls;
 }
 
+/** A container of the app that a deploy which did not finish left: never switched to, or not running. */
+export function isLeftover(c: ContainerInfo, app: string): boolean {
+  return c.name.startsWith(`${app}--new-`) || c.state !== 'running';
+}
+
 /**
  * The app's containers before a swap, after removing what a killed client left: containers
  * that never took the name (`--new-…`, stopped `--old-…`). When no container holds the live name
@@ -163,7 +167,7 @@ async function tidyUp(engine: Engine, app: string, logger: Logger): Promise<Cont
   const all = await engine.containers({ [LABEL.app]: app });
   const running = all.filter((c) => c.state === 'running' || c.state === 'restarting');
   let live = running.find((c) => c.name === liveName(app));
-  const left = all.filter((c) => c !== live && (c.name.startsWith(`${app}--new-`) || c.state !== 'running'));
+  const left = all.filter((c) => c !== live && isLeftover(c, app));
   for (const c of left) {
     await engine.remove(c.id).catch(() => undefined);
     logger.info(`removed ${c.name}, left by an earlier deploy that did not finish`);
@@ -206,14 +210,4 @@ async function runRelease(req: ProxySwapRequest): Promise<void> {
   } finally {
     await engine.remove(id).catch(() => undefined);
   }
-}
-
-async function lastLines(engine: Engine, id: string): Promise<string> {
-  const lines: string[] = [];
-  try {
-    for await (const l of engine.logs(id, { follow: false, tail: FAILED_LOG_LINES })) lines.push(l.text);
-  } catch {
-    /* the container may be gone already */
-  }
-  return lines.join('\n');
 }

@@ -4,6 +4,7 @@ import { readJournal, type DeployRecord } from './journal';
 import { LABEL } from './labels';
 import { acquireLock } from './lock';
 import { liveName } from '../proxy/caddy-config';
+import { isLeftover } from './proxy-swap';
 
 /** The app's running container on a server, if any (the newest when several run). */
 export async function runningContainer(server: Server, app: string): Promise<ContainerInfo | undefined> {
@@ -57,7 +58,7 @@ export async function status(server: Server, config: Config, serverName: string,
   const all = await server.engine.containers({ [LABEL.app]: config.app });
   const c = all.find((x) => x.name === liveName(config.app) && x.state === 'running') ?? all.find((x) => x.state === 'running') ?? all[0];
   if (!c) return { server: serverName, app: config.app, state: 'absent' };
-  const left = all.filter((x) => x !== c && (x.state !== 'running' || x.name.startsWith(`${config.app}--new-`)));
+  const left = all.filter((x) => x !== c && isLeftover(x, config.app));
   let leftovers: AppStatus['leftovers'];
   if (left.length) {
     let removed = false;

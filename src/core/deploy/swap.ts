@@ -92,9 +92,9 @@ export async function swapIn(req: SwapRequest): Promise<SwapResult> {
  * fast and the app logs each request, so a short tail would hold only those and hide what the
  * app said when it started. The CLI shows the start and the end of it; the editor all of it.
  */
-const FAILED_LOG_LINES = 200;
+export const FAILED_LOG_LINES = 200;
 
-async function lastLines(engine: Engine, id: string, count: number): Promise<string> {
+export async function lastLines(engine: Engine, id: string, count = FAILED_LOG_LINES): Promise<string> {
   const lines: string[] = [];
   try {
     for await (const l of engine.logs(id, { follow: false, tail: count })) lines.push(l.text);
