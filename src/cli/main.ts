@@ -11,6 +11,7 @@ import type { TransferPath } from '../core/transfer/ship';
 import { rollback } from '../core/deploy/rollback';
 import { history, status, runningContainer, type AppStatus } from '../core/deploy/status';
 import { followAppLogs } from '../core/logs/follow';
+import { describeProxy } from '../core/proxy/proxy-status';
 import type { LogLine } from '../core/ports';
 import { deployParts, layerCache } from '../app/deploy-parts';
 import { ServerPool } from '../drivers/server-pool';
@@ -261,12 +262,13 @@ async function statusCommand(ctx: Ctx): Promise<number> {
     results
       .map((r) => {
         if ('error' in r) return `${r.server}: ${r.error}`;
-        if (r.state === 'absent') return `${r.server}: ${r.app} is not deployed.`;
+        const proxy = r.proxy ? `\n  proxy: ${describeProxy(r.proxy)}` : '';
+        if (r.state === 'absent') return `${r.server}: ${r.app} is not deployed.${proxy}`;
         const up = r.uptimeSeconds !== undefined ? `, up ${formatDuration(r.uptimeSeconds * 1000)}` : '';
         const left = r.leftovers?.length
           ? `\n  ${r.leftovers.every((l) => l.removed) ? 'removed' : 'left (a deploy holds the lock)'}: ${r.leftovers.map((l) => l.name).join(', ')}, left by a deploy that did not finish`
           : '';
-        return `${r.server}: ${r.app} ${r.commit?.slice(0, 12) ?? '?'} (${r.subject ?? 'unknown commit'}) ${r.state}${up}, health: ${r.health ?? 'n/a'}${left}`;
+        return `${r.server}: ${r.app} ${r.commit?.slice(0, 12) ?? '?'} (${r.subject ?? 'unknown commit'}) ${r.state}${up}, health: ${r.health ?? 'n/a'}${left}${proxy}`;
       })
       .join('\n'),
   );

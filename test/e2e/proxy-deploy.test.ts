@@ -185,6 +185,8 @@ describe('deploys through the proxy on bm1, in the editor', () => {
     assert.ok(at > 0, JSON.stringify(items));
     assert.equal(items[at].level, 2, JSON.stringify(items));
     assert.equal(items.slice(0, at).reverse().find((i) => i.level === 1)?.text, 'bm1', JSON.stringify(items));
+    // The server's proxy beside it: which Caddy, and that it routes this app.
+    await wb.row('Servers', 'proxy', 'Caddy 2.6.2 · routes this app').waitFor({ timeout: 20_000 });
   });
 
   it("a second commit deployed with the Commits view's Deploy: no request fails meanwhile, then the page shows it", { timeout: TEST_TIMEOUT }, async (t) => {

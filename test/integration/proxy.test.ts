@@ -174,6 +174,12 @@ test('a host already routed to another app on the server is refused, naming it; 
   assert.equal(errorLine(d.stderr), `error: ${b.host} is already routed to the app "${b.app}" on bm2: choose another host in proxy.hosts, or remove it from "${b.app}"; nothing was changed.`);
   assert.equal((await get('bm2', b.host)).status, 200);
   assert.equal((await onServer('bm2', ['docker', 'ps', '-q', '--filter', `label=dev.baremetal.app=${c.app}`])).trim(), '');
+  // status says what the proxy routes: b, not c (other tests' apps may be routed there too).
+  const st = await cli(['status', '--server', 'bm2'], { cwd: c.dir });
+  assert.equal(st.code, 0, st.stderr);
+  assert.match(st.stdout, new RegExp(`^bm2: ${c.app} is not deployed\\.\\n  proxy: Caddy 2\\.6\\.2 \\(local/caddy:2\\) running, routing \\d+ apps? \\(`, 'm'));
+  assert.match(st.stdout, new RegExp(`[(, ]${b.app}[,)]`));
+  assert.doesNotMatch(st.stdout, new RegExp(`[(, ]${c.app}[,)]`));
 });
 
 test('run.release runs once before the switch; a failing one fails the deploy with its output, the old version serving', async () => {

@@ -5,6 +5,7 @@ import { LABEL } from './labels';
 import { acquireLock } from './lock';
 import { liveName } from '../proxy/caddy-config';
 import { isLeftover } from './proxy-swap';
+import { proxyStatus, type ProxyStatus } from '../proxy/proxy-status';
 
 /** The app's running container on a server, if any (the newest when several run). */
 export async function runningContainer(server: Server, app: string): Promise<ContainerInfo | undefined> {
@@ -46,6 +47,8 @@ export interface AppStatus {
   deployedAt?: string;
   /** Containers a deploy that did not finish left behind (removed when the app's lock was free). */
   leftovers?: { name: string; removed: boolean }[];
+  /** The server's shared proxy: for apps behind it, or whenever one runs there. */
+  proxy?: ProxyStatus;
 }
 
 /**
@@ -56,8 +59,10 @@ export interface AppStatus {
  */
 export async function status(server: Server, config: Config, serverName: string, opts: { who?: string; tidy?: boolean } = {}): Promise<AppStatus> {
   const all = await server.engine.containers({ [LABEL.app]: config.app });
+  const proxy = await proxyStatus(server, config.servers[serverName].stateDir);
+  const withProxy = config.proxy || proxy.state !== 'absent' ? { proxy } : {};
   const c = all.find((x) => x.name === liveName(config.app) && x.state === 'running') ?? all.find((x) => x.state === 'running') ?? all[0];
-  if (!c) return { server: serverName, app: config.app, state: 'absent' };
+  if (!c) return { server: serverName, app: config.app, state: 'absent', ...withProxy };
   const left = all.filter((x) => x !== c && isLeftover(x, config.app));
   let leftovers: AppStatus['leftovers'];
   if (left.length) {
@@ -92,5 +97,6 @@ export async function status(server: Server, config: Config, serverName: string,
     deployedBy: rec?.who,
     deployedAt: rec?.finishedAt,
     ...(leftovers ? { leftovers } : {}),
+    ...withProxy,
   };
 }

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { HistoryEntry } from '../../core/deploy/status';
+import { describeProxy, type ProxyStatus } from '../../core/proxy/proxy-status';
 import type { CommitInfo, ContainerInfo } from '../../core/ports';
 import { displayUrl } from '../app-url';
 import { COMMANDS } from '../commands/ids';
@@ -114,6 +115,37 @@ export class UrlItem extends vscode.TreeItem {
   }
 }
 
+/** The server's shared proxy (Caddy): whether it runs, and which apps it routes for whom. */
+export class ProxyItem extends vscode.TreeItem {
+  readonly kind = 'proxy';
+  constructor(readonly server: ServerState, proxy: ProxyStatus, app: string) {
+    super('proxy', vscode.TreeItemCollapsibleState.None);
+    this.id = `proxy:${server.config.name}`;
+    const mine = proxy.routes.find((r) => r.app === app);
+    const others = proxy.routes.filter((r) => r.app !== app).length;
+    const version = proxy.version ? `Caddy ${proxy.version.replace(/^v/, '')}` : 'Caddy';
+    const describe: Record<ProxyStatus['state'], [string, string, string?]> = {
+      absent: ['not started yet: the first deploy starts it', 'circle-outline', 'disabledForeground'],
+      running: [`${version} · ${mine ? 'routes this app' : 'not routing this app'}${others ? ` · ${others} other app${others === 1 ? '' : 's'}` : ''}`, 'server-process', 'testing.iconPassed'],
+      stopped: [`${version} · stopped: the next deploy starts it`, 'debug-stop', 'problemsWarningIcon.foreground'],
+      'not answering': [`${version} · admin API not answering`, 'warning', 'errorForeground'],
+    };
+    const [text, icon, color] = describe[proxy.state];
+    this.description = text;
+    this.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+    this.tooltip = new vscode.MarkdownString(
+      [
+        `**${describeProxy(proxy)}**`,
+        ...proxy.routes.map((r) => `- \`${r.app}\`: ${r.hosts.map((h) => `\`${h}\``).join(', ')} → port ${r.port}, TLS ${r.tls}`),
+        proxy.problem,
+      ]
+        .filter(Boolean)
+        .join('\n\n'),
+    );
+    this.contextValue = `proxy.${proxy.state.replace(' ', '-')}`;
+  }
+}
+
 export class MessageItem extends vscode.TreeItem {
   readonly kind = 'message';
   constructor(label: string, icon = 'info', command?: vscode.Command) {
@@ -123,7 +155,7 @@ export class MessageItem extends vscode.TreeItem {
   }
 }
 
-export type AnyItem = ServerItem | ContainerItem | UrlItem | DeploymentItem | CommitItem | UncommittedItem | MessageItem;
+export type AnyItem = ServerItem | ContainerItem | UrlItem | ProxyItem | DeploymentItem | CommitItem | UncommittedItem | MessageItem;
 
 /** "3 min", "2 h", "5 d". */
 export function since(iso: string, now = Date.now()): string {

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { LABEL } from '../../core/deploy/labels';
 import { appAddress } from '../app-url';
 import type { ServerState, WorkspaceModel } from '../model';
-import { CommitItem, ContainerItem, DeploymentItem, MessageItem, ServerItem, UncommittedItem, UrlItem, type AnyItem } from './items';
+import { CommitItem, ContainerItem, DeploymentItem, MessageItem, ProxyItem, ServerItem, UncommittedItem, UrlItem, type AnyItem } from './items';
 
 /** Shared shape of the three views: read the model (never do I/O), re-render when it changes. */
 abstract class ModelTree implements vscode.TreeDataProvider<AnyItem>, vscode.Disposable {
@@ -57,7 +57,8 @@ export class ServersTree extends ModelTree {
         .slice()
         .sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running'))
         .map((c) => new ContainerItem(s, c, c.labels[LABEL.deployId] === running));
-      return [...this.urls(s), ...containers];
+      const proxy = s.connection === 'connected' && s.status?.proxy && this.model.config ? [new ProxyItem(s, s.status.proxy, this.model.config.app)] : [];
+      return [...this.urls(s), ...proxy, ...containers];
     }
     return [];
   }
