@@ -5,6 +5,7 @@
  * (a shell script without exec + trap, a server that drains on SIGINT only, …).
  */
 import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,6 +16,7 @@ import { now } from './bench-swap-load';
 const exec = promisify(execFile);
 
 const DOCKERFILE = `FROM local/busybox:1
+COPY bulk /bulk
 COPY www /www
 COPY start.sh /start.sh
 EXPOSE 8080
@@ -34,10 +36,15 @@ const page = (version: number) => `<!doctype html>
 /**
  * A git repository with the app and baremetal.json (`config` is merged into it), and two
  * commits: A, and B = a one-line change in the page. www/id.txt holds a value of this run's
- * only, so the first deploy builds and sends every layer but the base image's.
+ * only, so the first deploy builds and sends every layer but the base image's; bulk/deps.bin
+ * (`bulkBytes` of random data) stands for the app's dependencies.
  */
-export async function makeApp(dir: string, app: string, config: object): Promise<{ a: string; b: string }> {
+export async function makeApp(dir: string, app: string, config: object, bulkBytes = 0): Promise<{ a: string; b: string }> {
   mkdirSync(join(dir, 'www'), { recursive: true });
+  mkdirSync(join(dir, 'bulk'), { recursive: true });
+  // The weight of a real app's dependencies (random: it compresses no more than they do), so
+  // the first deploy the rollback is compared with builds and sends what a real one does.
+  writeFileSync(join(dir, 'bulk', 'deps.bin'), randomBytes(bulkBytes));
   const files: Record<string, string> = {
     Dockerfile: DOCKERFILE,
     'start.sh': START_SH,

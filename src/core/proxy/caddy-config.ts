@@ -4,7 +4,7 @@
  * is sent to the proxy is tested as values, the way Kamal tests its commands.
  *
  * Each app's route sends its hosts to the DNS name `<app>--live` on the proxy's network, which
- * Caddy resolves again every second (dynamic upstreams). A deploy moves that name from the old
+ * Caddy resolves again every quarter second (dynamic upstreams). A deploy moves that name from the old
  * container to the new one by renaming them: traffic switches without any change to Caddy's
  * config, so no reload ever closes another app's WebSockets (caddyserver/caddy#3143, which
  * Caddy 2.6 has and 2.7+ softens with stream_close_delay). Should the name be missing (a client
@@ -27,8 +27,13 @@ export const PROXY_DIR_IN_CONTAINER = '/baremetal';
 export const ADMIN_SOCKET = 'run/admin.sock';
 /** The Host header the admin API accepts (it refuses others: a browser cannot be tricked into it). */
 export const ADMIN_ORIGIN = 'baremetal';
-/** How often Caddy looks the live name up again: the longest a switch takes to reach it. */
-export const DNS_REFRESH_SECONDS = 1;
+/**
+ * How often Caddy looks the live name up again: the longest a switch takes to reach it. A lookup
+ * is one query to Docker's embedded DNS on the same host, and happens only while requests come
+ * (at most four a second per app): cheap, and a rollback serves a quarter of a second sooner
+ * than with the 1 s of earlier versions.
+ */
+export const DNS_REFRESH_MS = 250;
 
 export const liveName = (app: string) => `${app}--live`;
 export const anyName = (app: string) => `${app}--any`;
@@ -79,7 +84,7 @@ function route(r: AppRoute, features: ProxyFeatures): Record<string, unknown> {
     handle: [
       {
         handler: 'reverse_proxy',
-        dynamic_upstreams: { source: 'a', name: liveName(r.app), port: String(r.port), refresh: `${DNS_REFRESH_SECONDS}s` },
+        dynamic_upstreams: { source: 'a', name: liveName(r.app), port: String(r.port), refresh: `${DNS_REFRESH_MS}ms` },
         upstreams: [{ dial: `${anyName(r.app)}:${r.port}` }],
         // A connection refused while containers change hands is tried again, not answered 502.
         load_balancing: { try_duration: '5s', try_interval: '100ms' },

@@ -16,7 +16,7 @@ test('each app routes its hosts to the DNS name <app>--live, falling back to <ap
   assert.deepEqual(r.match, [{ host: ['shop.example.com', 'www.shop.example.com'] }]);
   const h = r.handle[0];
   assert.equal(h.handler, 'reverse_proxy');
-  assert.deepEqual(h.dynamic_upstreams, { source: 'a', name: 'shop--live', port: '8080', refresh: '1s' });
+  assert.deepEqual(h.dynamic_upstreams, { source: 'a', name: 'shop--live', port: '8080', refresh: '250ms' });
   assert.deepEqual(h.upstreams, [{ dial: 'shop--any:8080' }]);
   assert.deepEqual(h.load_balancing, { try_duration: '5s', try_interval: '100ms' });
   assert.equal(h.stream_close_delay, undefined, 'Caddy 2.6 would refuse the field');
