@@ -39,19 +39,41 @@ export function journalPath(base: string, app: string): string {
   return `${stateDir(base, app)}/history.jsonl`;
 }
 
-/** Oldest first, as stored. Lines that do not parse are skipped (and logged), never fatal. */
+/**
+ * Oldest first, as stored. Lines that do not parse, or are not a whole record (a write cut short,
+ * a hand edit), are skipped and logged, never fatal: everything that reads a record (the views,
+ * `history`, rollback) can then trust its fields.
+ */
 export function parseJournal(text: string, logger?: Logger): DeployRecord[] {
   const out: DeployRecord[] = [];
   text.split('\n').forEach((line, i) => {
     if (!line.trim()) return;
+    let r: unknown;
     try {
-      const r = JSON.parse(line) as DeployRecord;
-      if (typeof r.id === 'string' && typeof r.commit === 'string') out.push(r);
+      r = JSON.parse(line);
     } catch {
       logger?.warn(`history: line ${i + 1} is not valid JSON; skipped`);
+      return;
     }
+    if (isDeployRecord(r)) out.push(r);
+    else logger?.warn(`history: line ${i + 1} is not a whole deploy record; skipped`);
   });
   return out;
+}
+
+const TEXT_FIELDS = ['id', 'app', 'server', 'commit', 'subject', 'author', 'image', 'tag', 'who', 'startedAt', 'finishedAt'] as const;
+
+function isDeployRecord(v: unknown): v is DeployRecord {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const r = v as Record<string, unknown>;
+  return (
+    TEXT_FIELDS.every((k) => typeof r[k] === 'string') &&
+    (r.kind === 'deploy' || r.kind === 'rollback') &&
+    (r.result === 'succeeded' || r.result === 'failed' || r.result === 'cancelled') &&
+    (r.reason === undefined || typeof r.reason === 'string') &&
+    typeof r.bytesSent === 'number' &&
+    typeof r.phasesMs === 'object' && r.phasesMs !== null && !Array.isArray(r.phasesMs)
+  );
 }
 
 export async function readJournal(files: ServerFiles, base: string, app: string, logger?: Logger): Promise<DeployRecord[]> {
