@@ -204,7 +204,10 @@ function fail(file: string, text: string, problems: Problem[]): void {
   const sorted = [...problems].sort((a, b) => a.rank - b.rank || a.offset - b.offset);
   const lines = sorted.map((p) => {
     const { line, column } = position(text, p.offset);
-    return `${file}:${line}:${column}: ${p.text}${/[.!?]$/.test(p.text) ? '' : '.'}`;
+    // A name or value quoted in the sentence may hold an escaped control character ("a\nb"):
+    // shown escaped, so the message stays one line.
+    const said = p.text.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1));
+    return `${file}:${line}:${column}: ${said}${/[.!?]$/.test(said) ? '' : '.'}`;
   });
   throw new BmError('ConfigInvalid', lines[0], lines.join('\n'));
 }
