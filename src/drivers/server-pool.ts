@@ -184,5 +184,14 @@ function sessionProbe(connection: SshConnection): SessionProbe {
       const state = r.stdout.trim();
       return state === 'alive' ? true : state === 'gone' ? false : undefined;
     },
+    // Asked once per connection: whole seconds, taken as the middle of that second and of the round trip.
+    clockOffsetMs: once(async () => {
+      const t0 = Date.now();
+      const r = await connection.exec(['date', '+%s']);
+      const t1 = Date.now();
+      const seconds = Number(r.stdout.trim());
+      if (r.code !== 0 || !Number.isFinite(seconds)) return 0;
+      return Math.round(seconds * 1000 + 500 - (t0 + t1) / 2);
+    }),
   };
 }

@@ -24,6 +24,12 @@ export interface SessionProbe {
   mine(): Promise<string | undefined>;
   /** false only when the session is known to be gone; undefined when it cannot be told. */
   alive(session: string): Promise<boolean | undefined>;
+  /**
+   * The server's clock minus this machine's, ms. Leases are written and judged on the server's
+   * clock, so two clients whose clocks differ by minutes neither steal a live lock nor wait
+   * out a dead one for longer than its lease.
+   */
+  clockOffsetMs?(): Promise<number>;
 }
 
 export interface LockOptions {
@@ -34,6 +40,7 @@ export interface LockOptions {
   /** A lease, renewed while held, so a crashed client never blocks others for long. */
   leaseMs?: number;
   pollMs?: number;
+  /** This machine's clock (tests); the lease uses it plus the server's offset (SessionProbe.clockOffsetMs). */
   now?: () => number;
   onWaiting?: (holder: LockInfo) => void;
   sessions?: SessionProbe;
@@ -56,7 +63,10 @@ export function lockPath(base: string, app: string): string {
  */
 export async function acquireLock(files: ServerFiles, base: string, app: string, opts: LockOptions): Promise<HeldLock> {
   const leaseMs = opts.leaseMs ?? 60_000;
-  const now = opts.now ?? Date.now;
+  const offset = (await opts.sessions?.clockOffsetMs?.().catch(() => 0)) ?? 0;
+  const local = opts.now ?? Date.now;
+  // The server's time: the one clock every client of this lock shares.
+  const now = () => local() + offset;
   const path = lockPath(base, app);
   const token = randomBytes(8).toString('hex');
   const session = await opts.sessions?.mine().catch(() => undefined);

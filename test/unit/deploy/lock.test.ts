@@ -153,3 +153,24 @@ test("a lock whose holder's SSH connection is gone is taken over at once; a livi
   await acquire(files, { owner: 'carol@box', sessions: probe('999:1') });
   await assert.rejects(acquire(files, { owner: 'dave@box', sessions: probe('300:1') }), (e: BmError) => e.code === 'LockHeld');
 });
+
+test('two clients whose clocks differ by minutes: the lease is judged on the server clock, never stolen, never stuck', async () => {
+  const files = new MemoryFiles();
+  // The server's clock is T0. Alice's laptop is 5 minutes slow, Bob's CI runner 5 minutes fast.
+  const skewed = (ms: number) => ({
+    now: () => T0 + ms,
+    sessions: { mine: async () => undefined, alive: async () => undefined, clockOffsetMs: async () => -ms },
+  });
+  const alice = skewed(-300_000);
+  const bob = skewed(+300_000);
+  await acquire(files, { owner: 'alice@laptop', leaseMs: 60_000, ...alice });
+  // Judged on Bob's own clock, Alice's lease ended 4 minutes ago; on the server's it has a minute left.
+  await assert.rejects(acquire(files, { owner: 'bob@ci', leaseMs: 60_000, ...bob }), { code: 'LockHeld' });
+  assert.equal(holder(files)?.owner, 'alice@laptop');
+  // Once the lease has run out on the server's clock (both clients' clocks moved on 61 s), Bob takes it.
+  const later = { ...bob, now: () => T0 + 300_000 + 61_000 };
+  await acquire(files, { owner: 'bob@ci', leaseMs: 60_000, ...later });
+  assert.equal(holder(files)?.owner, 'bob@ci');
+  // And Bob's lease, written on the server's clock, is not taken as long-expired by slow Alice.
+  await assert.rejects(acquire(files, { owner: 'alice@laptop', leaseMs: 60_000, ...alice, now: () => T0 - 300_000 + 62_000 }), { code: 'LockHeld' });
+});
