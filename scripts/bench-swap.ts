@@ -150,7 +150,16 @@ async function machine(loadAtStart: number): Promise<string> {
     `1-minute load average ${loadAtStart.toFixed(2)} at the start, ${os.loadavg()[0].toFixed(2)} at the end (a shared machine: other developers' builds and tests run beside)`;
 }
 
+/** The commit the run started from (taken at the start: the CLI it runs was built from it). */
+async function sourceState(): Promise<string> {
+  // Not trimmed before splitting: porcelain lines start with a space (" M src/…").
+  const git = async (...args: string[]) => (await exec('git', args, { cwd: PROJECT }).catch(() => ({ stdout: '' }))).stdout;
+  const dirty = (await git('status', '--porcelain', '--', 'src')).split('\n').filter(Boolean).map((l) => l.slice(3));
+  return `${(await git('rev-parse', '--short', 'HEAD')).trim() || '?'}${dirty.length ? ` + uncommitted changes in ${dirty.join(', ')}` : ''}`;
+}
+
 async function main(): Promise<void> {
+  const startedAt = sourceState();
   if (!existsSync(join(PROJECT, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run "node scripts/build.mjs" first');
   const loadAtStart = os.loadavg()[0];
   await exec('bash', [join(PROJECT, 'scripts', 'make-caddy-image.sh'), testEnv().dockerHost]);
@@ -163,9 +172,7 @@ async function main(): Promise<void> {
       await removeApp(mode); // before the next mode: its first deploy must send everything again
     }
   }
-  const git = async (...args: string[]) => (await exec('git', args, { cwd: PROJECT }).catch(() => ({ stdout: '' }))).stdout.trim();
-  const dirty = (await git('status', '--porcelain', '--', 'src')).split('\n').filter(Boolean).map((l) => l.slice(3));
-  const head = `${(await git('rev-parse', '--short', 'HEAD')) || '?'}${dirty.length ? ` + uncommitted changes in ${dirty.join(', ')}` : ''}`;
+  const head = await startedAt;
   const text = report(results, { ops: OPS, idleMs: IDLE_MS, timeoutMs: TIMEOUT_MS, bulkMb: BULK_MB });
   console.log(`\n${text}`);
   const command = `\`npm run bench:swap\` (\`node --import tsx scripts/bench-swap.ts\`${OPS !== 20 ? `, BENCH_SWAP_OPS=${OPS}` : ''}), as root, at ${head} (dist/cli.js built ${statSync(join(PROJECT, 'dist', 'cli.js')).mtime.toISOString()})`;

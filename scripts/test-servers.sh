@@ -6,6 +6,7 @@
 #   bash scripts/test-servers.sh down [--all]       remove the servers (--all: stop the dev engine too)
 #   bash scripts/test-servers.sh exec NAME -- CMD…  run CMD inside server NAME's net + mount namespaces
 #   bash scripts/test-servers.sh status             show what is up
+#   bash scripts/test-servers.sh restart-engine NAME  stop and start the Docker Engine of NAME (a "reboot")
 #
 # Server bmN = network namespace bmN (veth bmN-h 10.213.N.1 <-> bmN-s 10.213.N.2) + a persistent mount
 # namespace ($ROOT/bmN/mnt) with private /run /root /home /tmp + its own dockerd and sshd.
@@ -334,6 +335,22 @@ start_server() {
   # nsenter, not `ip netns exec`: that remounts /sys, and dockerd then finds no cgroups.
   local in=(nsenter --net="/run/netns/$name" --mount="$dir/mnt")
   if [[ $engine == podman ]]; then start_podman "$name"; fi
+  start_engine "$name"
+  if is_workstation "$name"; then return 0; fi
+  # sshd daemonizes itself (closing our descriptors) once it listens.
+  "${in[@]}" /usr/sbin/sshd -f "$dir/ssh/sshd_config" -E "$dir/sshd.log" </dev/null &>/dev/null ||
+    die "sshd on $name did not start (see $dir/sshd.log)"
+  "${in[@]}" /usr/sbin/sshd -f "$dir/ssh/sshd_config_nofwd" -E "$dir/sshd-nofwd.log" </dev/null &>/dev/null ||
+    die "the no-forwarding sshd on $name did not start (see $dir/sshd-nofwd.log)"
+  "${in[@]}" /usr/sbin/sshd -f "$dir/ssh/sshd_config_nosftp" -E "$dir/sshd-nosftp.log" </dev/null &>/dev/null ||
+    die "the no-SFTP sshd on $name did not start (see $dir/sshd-nosftp.log)"
+}
+
+# The server's dockerd (not Podman's), in its namespaces; restart-engine runs it again.
+start_engine() {
+  local name=$1 dir=$ROOT/$1 engine
+  engine=$(engine_of "$name")
+  local in=(nsenter --net="/run/netns/$name" --mount="$dir/mnt")
   if [[ $engine != none && $engine != podman ]]; then
     local path=$PATH dockerd=dockerd
     echo '{}' >"$dir/daemon.json"
@@ -348,14 +365,21 @@ start_server() {
       --data-root "$dir/docker" --exec-root "$dir/run/docker" --pidfile "$dir/run/docker.pid" \
       -H unix:///var/run/docker.sock --cgroup-parent "$CGROUP_PARENT/$name"
   fi
-  if is_workstation "$name"; then return 0; fi
-  # sshd daemonizes itself (closing our descriptors) once it listens.
-  "${in[@]}" /usr/sbin/sshd -f "$dir/ssh/sshd_config" -E "$dir/sshd.log" </dev/null &>/dev/null ||
-    die "sshd on $name did not start (see $dir/sshd.log)"
-  "${in[@]}" /usr/sbin/sshd -f "$dir/ssh/sshd_config_nofwd" -E "$dir/sshd-nofwd.log" </dev/null &>/dev/null ||
-    die "the no-forwarding sshd on $name did not start (see $dir/sshd-nofwd.log)"
-  "${in[@]}" /usr/sbin/sshd -f "$dir/ssh/sshd_config_nosftp" -E "$dir/sshd-nosftp.log" </dev/null &>/dev/null ||
-    die "the no-SFTP sshd on $name did not start (see $dir/sshd-nosftp.log)"
+}
+
+# A server's Docker Engine stopped (SIGTERM: its containers stop, as on a reboot) and started
+# again; containers with a restart policy come back by themselves. For npm run faults.
+cmd_restart_engine() {
+  local name=${1:?usage: restart-engine NAME} dir pid
+  dir=$ROOT/$name
+  case $(engine_of "$name") in none | podman) die "$name has no dockerd to restart" ;; esac
+  pid=$(cat "$dir/run/docker.pid" 2>/dev/null) || die "$name: no dockerd pid file"
+  kill -TERM "$pid"
+  for ((i = 0; i < 300; i++)); do if alive "$pid"; then sleep 0.1; else break; fi; done
+  if alive "$pid"; then die "dockerd on $name did not stop within 30 s"; fi
+  start_engine "$name"
+  wait_for 60 "dockerd on $name" "$dir/dockerd.log" docker -H "unix://$dir/run/docker.sock" info
+  log "restarted the Docker Engine of $name"
 }
 
 wait_server() {
@@ -512,6 +536,7 @@ cmd_status() {
 
 case ${1:-} in
   up | down | exec) cmd="cmd_$1" && shift && "$cmd" "$@" ;;
+  restart-engine) shift && cmd_restart_engine "$@" ;;
   status) cmd_status ;;
-  *) sed -n '4,8p' "$0" | cut -c5- >&2 && exit 2 ;;
+  *) sed -n '4,9p' "$0" | cut -c5- >&2 && exit 2 ;;
 esac

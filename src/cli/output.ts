@@ -41,6 +41,7 @@ export class CliOutput implements Logger {
   }
 
   progress = (e: ProgressEvent): void => {
+    faultStop(e);
     if (e.phase === 'ship' && e.bytes !== undefined) {
       const now = Date.now();
       if (e.bytes > 0 && now - this.lastShip < 1000) return;
@@ -55,6 +56,24 @@ export class CliOutput implements Logger {
     const text = json ? JSON.stringify(value, null, 2) : human();
     this.out.write(`${redact(text, this.secrets)}\n`);
   }
+}
+
+/**
+ * Fault injection for `npm run faults` (scripts/faults.ts), off unless BAREMETAL_FAULT_STOP_AT
+ * names a phase ("ship:mid": once bytes are on the wire): at its first progress event the CLI
+ * says so and stops itself (SIGSTOP), frozen at exactly that point, so the suite can kill it or
+ * cut its connection there, then let it go on (SIGCONT) or not. A stderr pipe is written
+ * synchronously on Linux, so the line is out before the stop.
+ */
+let faultStopped = false;
+function faultStop(e: ProgressEvent): void {
+  const at = process.env.BAREMETAL_FAULT_STOP_AT;
+  if (!at || faultStopped) return;
+  const hit = at === 'ship:mid' ? e.phase === 'ship' && (e.bytes ?? 0) > 0 : at === e.phase;
+  if (!hit) return;
+  faultStopped = true;
+  process.stderr.write(`fault-stop: ${at}\n`);
+  process.kill(process.pid, 'SIGSTOP');
 }
 
 /** Long text for a terminal: its first `head` lines and last `tail` lines, with a note of what is between. */

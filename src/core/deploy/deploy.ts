@@ -9,6 +9,7 @@ import { BmError, failureOf, throwIfAborted } from '../errors';
 import type { Builder, Logger, Phase, ProgressSink, Repo, Server } from '../ports';
 import { appendJournal, type DeployRecord } from './journal';
 import { imageTag } from './labels';
+import { recordAbandoned } from './abandoned';
 import { acquireLock } from './lock';
 import { pruneImages } from './prune';
 import { swapIn } from './swap';
@@ -145,6 +146,9 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
     transport,
     builtOn,
   });
+  // The attempt goes into the lock at once: should this client die, the next one records it.
+  await recordAbandoned(server, stateBase, config.app, lock.abandoned, deps.who, logger).catch((e: unknown) => logger.warn(`could not record the unfinished deploy left by a dead client: ${String(e)}`));
+  await lock.describe(record('failed', '')).catch(() => undefined);
 
   let imageId = '';
   let exported: ExportedImage | undefined;
@@ -202,7 +206,9 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
     logger.info(`${deps.serverName} now runs ${commit.sha.slice(0, 12)} (${commit.subject}) in ${swap.containerId.slice(0, 12)}`);
 
     const done = record('succeeded', imageId);
+    progress({ phase: 'record', message: `Recording the deploy in ${deps.serverName}'s history` });
     const history = await clock.time('record', () => appendJournal(server.files, stateBase, done, logger));
+    progress({ phase: 'prune', message: `Removing images beyond the ${config.keep} kept` });
     await clock.time('prune', async () => {
       await pruneImages(server.engine, config.app, config.keep, history, imageId, logger).catch((e: unknown) => logger.warn(`prune: ${String(e)}`));
     });

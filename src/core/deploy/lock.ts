@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BmError } from '../errors';
 import type { ServerFiles } from '../ports';
-import { stateDir } from './journal';
+import { stateDir, type DeployRecord } from './journal';
 import { sleep } from '../time';
 
 export interface LockInfo {
@@ -12,6 +12,11 @@ export interface LockInfo {
   expiresAt: string;
   /** The holder's SSH connection on the server, when the server can tell (see SessionProbe). */
   session?: string;
+  /**
+   * The deploy or rollback under way, as its history record would read had it failed now: a
+   * client that takes over a dead holder's lock records the attempt, so none is missing.
+   */
+  attempt?: DeployRecord;
 }
 
 /**
@@ -51,6 +56,10 @@ export interface LockOptions {
 export interface HeldLock {
   /** Removes the lock if it is still ours; `via` is a fresh connection's files when ours dropped. */
   release(via?: ServerFiles): Promise<void>;
+  /** Names the attempt in the lock (written at once), for whoever finds it left behind. */
+  describe(attempt: DeployRecord): Promise<void>;
+  /** The dead holder whose lock this one took over, if any (see recordAbandoned). */
+  readonly abandoned?: LockInfo;
 }
 
 export function lockPath(base: string, app: string): string {
@@ -77,7 +86,10 @@ export async function acquireLock(files: ServerFiles, base: string, app: string,
     acquiredAt: new Date(acquiredAt).toISOString(),
     expiresAt: new Date(now() + leaseMs).toISOString(),
     ...(session ? { session } : {}),
+    ...(attempt ? { attempt } : {}),
   });
+  let attempt: DeployRecord | undefined;
+  let abandoned: LockInfo | undefined;
   let acquiredAt = now();
   await files.mkdirp(stateDir(base, app));
   for (;;) {
@@ -95,7 +107,10 @@ export async function acquireLock(files: ServerFiles, base: string, app: string,
     if (!holder || holderGone || Date.parse(holder.expiresAt) < now()) {
       // Expired (its client died) or corrupt: take it over, re-checking it is the same lock.
       const again = parseLock(await files.read(path));
-      if (again?.token === holder?.token) await files.remove(path);
+      if (again?.token === holder?.token) {
+        await files.remove(path);
+        if (holder) abandoned = holder;
+      }
       continue;
     }
     if (!opts.wait) {
@@ -122,6 +137,12 @@ export async function acquireLock(files: ServerFiles, base: string, app: string,
   }, Math.max(1000, leaseMs / 3));
   renew.unref?.();
   return {
+    abandoned,
+    async describe(a) {
+      attempt = a;
+      const current = parseLock(await files.read(path));
+      if (!released && current?.token === token) await files.writeAtomic(path, JSON.stringify(info()));
+    },
     async release(via = files) {
       if (released) return;
       released = true;

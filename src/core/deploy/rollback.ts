@@ -4,6 +4,7 @@ import type { Logger, ProgressSink, Server } from '../ports';
 import { newDeployId, PhaseClock, toResult, type DeployResult } from './deploy';
 import { appendJournal, readJournal, type DeployRecord } from './journal';
 import { imageTag } from './labels';
+import { recordAbandoned } from './abandoned';
 import { acquireLock } from './lock';
 import { currentRecord } from './status';
 import { swapIn } from './swap';
@@ -58,6 +59,7 @@ export async function rollback(deps: RollbackDeps, opts: RollbackOptions = {}): 
     onTakeover: (h) => logger.info(`the lock of ${h.owner}'s ${h.operation} was left by a client that is gone: taking it over`),
   });
   let record: DeployRecord | undefined;
+  await recordAbandoned(server, stateBase, config.app, lock.abandoned, deps.who, logger).catch((e: unknown) => logger.warn(`could not record the unfinished deploy left by a dead client: ${String(e)}`));
   try {
     const history = await readJournal(server.files, stateBase, config.app, logger);
     const current = await currentRecord(server, config.app, history);
@@ -72,6 +74,7 @@ export async function rollback(deps: RollbackDeps, opts: RollbackOptions = {}): 
     }
     const id = newDeployId();
     record = { ...target, id, kind: 'rollback', server: deps.serverName, image: image.id, who: deps.who, startedAt: clock.startedAt.toISOString(), bytesSent: 0, transport: 'none', reason: undefined };
+    await lock.describe({ ...record, result: 'failed', finishedAt: record.startedAt, phasesMs: {} }).catch(() => undefined);
     progress({ phase: 'start', message: `Rolling back to ${target.commit.slice(0, 12)} (${target.subject})` });
     let servingAfterMs: number | undefined;
     await clock.time('start', async () => {
@@ -87,6 +90,7 @@ export async function rollback(deps: RollbackDeps, opts: RollbackOptions = {}): 
       return r;
     });
     const done: DeployRecord = { ...record, finishedAt: new Date().toISOString(), result: 'succeeded', phasesMs: clock.phasesMs };
+    progress({ phase: 'record', message: `Recording the rollback in ${deps.serverName}'s history` });
     await appendJournal(server.files, stateBase, done, logger);
     return { ...toResult(done, deps.serverName, clock.elapsed()), ...(servingAfterMs !== undefined && { servingAfterMs }) };
   } catch (e) {

@@ -3,6 +3,7 @@ import type { ContainerInfo, Server } from '../ports';
 import { readJournal, type DeployRecord } from './journal';
 import { LABEL } from './labels';
 import { acquireLock } from './lock';
+import { recordAbandoned } from './abandoned';
 import { liveName } from '../proxy/caddy-config';
 import { isLeftover } from './proxy-swap';
 import { proxyStatus, type ProxyStatus } from '../proxy/proxy-status';
@@ -71,6 +72,7 @@ export async function status(server: Server, config: Config, serverName: string,
       const lock = await acquireLock(server.files, config.servers[serverName].stateDir, config.app, { owner: opts.who ?? 'status', operation: 'status', sessions: server.sessions }).catch(() => undefined);
       if (lock) {
         try {
+          await recordAbandoned(server, config.servers[serverName].stateDir, config.app, lock.abandoned, opts.who ?? 'status', { debug() {}, info() {}, warn() {}, error() {} }).catch(() => undefined);
           for (const x of left) await server.engine.remove(x.id);
           removed = true;
         } finally {

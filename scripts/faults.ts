@@ -1,0 +1,293 @@
+/**
+ * npm run faults: deploys and rollbacks broken on purpose against a real test server, each
+ * followed by the same checks, and a table of what survived (bench/faults.md).
+ *
+ * A fault lands at an exact phase: the CLI runs with BAREMETAL_FAULT_STOP_AT=<phase> and stops
+ * itself (SIGSTOP) at that phase's first progress event (src/cli/output.ts). Then:
+ *   kill  the client is killed (kill -9) there;
+ *   cut   its SSH connection is cut on the server (its sshd process killed), then the client
+ *         goes on (SIGCONT) and must fail cleanly or finish.
+ * Invariants after each (the issue's list): the app answered throughout with the old or the new
+ * version (a poller ran during the fault: failures and the longest gap); the history on the
+ * server is valid JSON lines with exactly one record per attempt that reached the server, none
+ * doubled, the right result; the next command takes the lock at once or within its lease (which
+ * is said); it succeeds without any step by hand, and sends nothing already sent; no leftover
+ * containers or images beyond "keep".
+ *
+ *   node --import tsx scripts/faults.ts      (as root, test servers up, CLI built)
+ *   env: FAULTS_SERVER (default bm26o), FAULTS_ONLY (a substring of scenario ids), FUZZ_MS
+ */
+import { spawn, execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { cleanupApp, cli, cliEnv, makeWorkspace, onServer, PROJECT, server, testEnv, type Workspace } from '../test/helpers/world';
+
+const exec = promisify(execFile);
+const SERVER = process.env.FAULTS_SERVER ?? 'bm26o';
+const log = (m: string) => console.log(`[faults] ${m}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type Fault = 'kill' | 'cut';
+type Op = 'deploy' | 'rollback';
+interface Scenario { id: string; op: Op; fault: Fault; phase: string }
+
+const DEPLOY_PHASES = ['connect', 'build', 'ship:mid', 'start', 'health', 'release', 'switch', 'drain', 'record', 'prune'];
+const ROLLBACK_PHASES = ['connect', 'start', 'health', 'release', 'switch', 'drain', 'record'];
+const SCENARIOS: Scenario[] = (['kill', 'cut'] as const).flatMap((fault) => [
+  ...DEPLOY_PHASES.map((phase) => ({ id: `${fault}/deploy/${phase}`, op: 'deploy' as const, fault, phase })),
+  ...ROLLBACK_PHASES.map((phase) => ({ id: `${fault}/rollback/${phase}`, op: 'rollback' as const, fault, phase })),
+]);
+
+interface Outcome {
+  id: string;
+  survived: boolean;
+  broke: string[];
+  gapMs: number;
+  requests: number;
+  lock: string;
+  nextMs: number;
+}
+
+const commitOf = (body: string) => /<code id="commit">([0-9a-f]+)<\/code>/.exec(body)?.[1];
+
+function get(host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: server(SERVER).host, port: 80, path: '/', headers: { Host: host }, agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** Two workers, a request every ~20 ms each: failures, the longest gap between answers, the commits seen. */
+function poll(host: string) {
+  let stop = false;
+  let last = Date.now();
+  const r = { ok: 0, failed: [] as string[], maxGapMs: 0, commits: new Set<string>() };
+  const worker = async () => {
+    while (!stop) {
+      try {
+        const res = await get(host);
+        if (res.status === 200) {
+          r.ok++;
+          const now = Date.now();
+          r.maxGapMs = Math.max(r.maxGapMs, now - last);
+          last = now;
+          r.commits.add(commitOf(res.body) ?? '?');
+        } else r.failed.push(`HTTP ${res.status}`);
+      } catch (e) {
+        r.failed.push((e as Error).message);
+      }
+      await sleep(20);
+    }
+  };
+  const workers = [worker(), worker()];
+  return { stop: async () => ((stop = true), await Promise.all(workers), r) };
+}
+
+async function proxiedApp(): Promise<Workspace & { host: string }> {
+  const ws = await makeWorkspace({ servers: { [SERVER]: { host: SERVER } } });
+  const host = `${ws.app}.test`;
+  const config = JSON.parse(readFileSync(join(ws.dir, 'baremetal.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+  delete config.run.ports;
+  delete config.run.healthcheck;
+  config.run.release = ['sh', '-c', 'echo release ok'];
+  config.proxy = { hosts: [host], port: 8080, tls: 'off', image: 'local/caddy:2', drainSeconds: 3, healthcheck: { path: '/', timeoutSeconds: 15, intervalSeconds: 0.25 } } as never;
+  config.keep = 3 as never;
+  await ws.writeConfig(config);
+  // A layer of random bytes, so a transfer lasts long enough to be cut in the middle.
+  const dockerfile = readFileSync(join(ws.dir, 'Dockerfile'), 'utf8').replace('COPY www /www', 'COPY bulk /bulk\nCOPY www /www');
+  await ws.commit('through the proxy', { Dockerfile: dockerfile, 'bulk/a.bin': randomBytes(8 << 20).toString('base64') });
+  return Object.assign(ws, { host });
+}
+
+/** The client's sshd process on the server: the one whose peer port is the client's own. */
+async function sshdOf(pid: number): Promise<string | undefined> {
+  const ours = (await exec('ss', ['-tnpH', 'state', 'established', 'dst', `${server(SERVER).host}:22`])).stdout
+    .split('\n').find((l) => l.includes(`pid=${pid},`));
+  // "0 0 10.213.96.1:54321 10.213.96.2:22 users:(("node",pid=…))": the client's port is the first address's.
+  const port = ours ? /:(\d+)\s+[\d.]+:22\s/.exec(ours)?.[1] : undefined;
+  if (!port) return undefined;
+  const theirs = (await onServer(SERVER, ['ss', '-tnpH', 'state', 'established', 'sport', '= :22', 'dport', `= :${port}`])).trim();
+  return /pid=(\d+)/.exec(theirs)?.[1];
+}
+
+interface Run { code: number | null; stderr: string; stoppedAt?: number; ms: number }
+
+/** The CLI with the fault switch on; `onStop` runs while it is frozen at the phase. */
+function runWithFault(ws: Workspace, args: string[], phase: string, onStop: (pid: number) => Promise<'kill' | 'continue'>): Promise<Run> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(PROJECT, 'dist', 'cli.js'), ...args], {
+      cwd: ws.dir,
+      env: { ...process.env, ...cliEnv(testEnv()), BAREMETAL_FAULT_STOP_AT: phase },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let stoppedAt: number | undefined;
+    child.stdout.resume();
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stoppedAt === undefined && stderr.includes(`fault-stop: ${phase}`)) {
+        stoppedAt = Date.now() - t0;
+        void onStop(child.pid!).then((next) => (next === 'kill' ? child.kill('SIGKILL') : child.kill('SIGCONT')));
+      }
+    });
+    const limit = setTimeout(() => child.kill('SIGKILL'), 180_000);
+    child.on('close', (code) => (clearTimeout(limit), resolve({ code, stderr, stoppedAt, ms: Date.now() - t0 })));
+  });
+}
+
+async function historyOn(app: string): Promise<{ lines: string[]; records: { id: string; kind: string; result: string; commit: string }[] }> {
+  const text = await onServer(SERVER, ['cat', `/root/.baremetal/${app}/history.jsonl`]).catch(() => '');
+  const lines = text.split('\n').filter((l) => l.trim());
+  return { lines, records: lines.map((l) => { try { return JSON.parse(l); } catch { return { id: '?', kind: '?', result: 'unparseable', commit: '' }; } }) };
+}
+
+async function runScenario(s: Scenario): Promise<Outcome> {
+  const broke: string[] = [];
+  const ws = await proxiedApp();
+  try {
+    // Before: A serving (and for a rollback, B serving with A kept).
+    const a = await ws.git('rev-parse', 'HEAD');
+    const must = async (args: string[]) => {
+      const r = await cli(args, { cwd: ws.dir });
+      if (r.code !== 0) throw new Error(`setup: baremetal ${args.join(' ')} failed: ${r.stderr.trim().split('\n').pop()}`);
+      return r;
+    };
+    await must(['deploy']);
+    const b = await ws.commit('version B', { 'www/b.txt': 'b\n', 'bulk/b.bin': randomBytes(6 << 20).toString('base64') });
+    if (s.op === 'rollback') await must(['deploy']);
+    const before = s.op === 'rollback' ? b : a;
+    const after = s.op === 'rollback' ? a : b;
+    const attemptsBefore = (await historyOn(ws.app)).records.length;
+
+    const p = poll(ws.host);
+    await sleep(300);
+    const args = s.op === 'deploy' ? ['deploy', '--json'] : ['rollback', '--json'];
+    const faulted = await runWithFault(ws, args, s.phase, async (pid) => {
+      if (s.fault === 'kill') return 'kill';
+      const sshd = await sshdOf(pid);
+      if (!sshd) broke.push('could not find the client\'s sshd on the server');
+      else await onServer(SERVER, ['kill', '-9', sshd]);
+      return 'continue';
+    });
+    if (faulted.stoppedAt === undefined) broke.push(`the phase was not reached (exit ${faulted.code}: ${faulted.stderr.trim().split('\n').pop()})`);
+    await sleep(1500);
+    const seen = await p.stop();
+    if (seen.failed.length) broke.push(`${seen.failed.length} requests failed (${[...new Set(seen.failed)].slice(0, 3).join('; ')})`);
+    const strange = [...seen.commits].filter((c) => c !== before && c !== after);
+    if (strange.length) broke.push(`served a commit that is neither the old nor the new: ${strange.join(', ')}`);
+    const servingNow = commitOf((await get(ws.host).catch(() => ({ body: '' }))).body);
+    if (servingNow !== before && servingNow !== after) broke.push(`after the fault the app serves ${servingNow ?? 'nothing'}`);
+
+    // The next command, with no step by hand: the same operation again.
+    const t0 = Date.now();
+    if (s.op === 'rollback' && servingNow === after) {
+      // The faulted rollback went through: the next one would go elsewhere; check with a redeploy of what runs.
+    }
+    const next = await cli(s.op === 'deploy' ? ['deploy', '--json'] : servingNow === after ? ['deploy', '--commit', after, '--json'] : ['rollback', '--json'], { cwd: ws.dir });
+    const nextMs = Date.now() - t0;
+    if (next.code !== 0) broke.push(`the next command failed: ${next.stderr.trim().split('\n').pop()}`);
+    const lock = /taking it over/.test(next.stderr) ? 'taken over at once (holder gone)' : /Waiting for/.test(next.stderr) ? `waited (${(nextMs / 1000).toFixed(0)} s)` : 'free at once';
+    const json = next.json as { bytesSent?: number; commit?: string } | undefined;
+    const shippedBefore = s.op === 'deploy' && !['connect', 'build', 'ship:mid'].includes(s.phase);
+    if (shippedBefore && json && json.bytesSent !== 0) broke.push(`the next deploy sent ${json.bytesSent} bytes again`);
+    if (json?.commit !== after) broke.push(`the next command runs ${json?.commit?.slice(0, 12)}, not ${after.slice(0, 12)}`);
+    const final = commitOf((await get(ws.host).catch(() => ({ body: '' }))).body);
+    if (final !== after) broke.push(`after the next command the app serves ${final ?? 'nothing'}, not the new version`);
+
+    // History: valid lines, ids unique, one record per attempt that reached the server.
+    const h = await historyOn(ws.app);
+    if (h.records.some((r) => r.result === 'unparseable')) broke.push('the history has a line that is not JSON');
+    const ids = h.records.map((r) => r.id);
+    if (new Set(ids).size !== ids.length) broke.push('a record is in the history twice');
+    const reached = s.phase !== 'connect';
+    const expected = attemptsBefore + (reached ? 1 : 0) + 1;
+    if (h.records.length !== expected) broke.push(`the history has ${h.records.length} records, not ${expected} (${attemptsBefore} before, ${reached ? 'one for the faulted attempt, ' : ''}one for the next)`);
+    if (reached && h.records.length === expected) {
+      const rec = h.records[attemptsBefore]!;
+      const wanted = servingNow === after && servingNow !== before ? 'succeeded' : 'failed';
+      if (rec.result !== wanted) broke.push(`the faulted attempt is recorded "${rec.result}", but ${wanted === 'succeeded' ? 'it had taken the traffic' : 'it never served'}`);
+    }
+    // Leftovers: only the live container; images within keep; no lock.
+    const names = (await onServer(SERVER, ['docker', 'ps', '-a', '--filter', `label=dev.baremetal.app=${ws.app}`, '--format', '{{.Names}}'])).split('\n').filter(Boolean);
+    if (names.join() !== `${ws.app}--live`) broke.push(`containers left: ${names.join(', ')}`);
+    const tags = (await onServer(SERVER, ['docker', 'images', '--filter', `label=dev.baremetal.app=${ws.app}`, '--format', '{{.Repository}}:{{.Tag}}'])).split('\n').filter(Boolean);
+    if (tags.length > 3 || tags.some((t) => !t.startsWith(`${ws.app}:`))) broke.push(`images left: ${tags.join(', ')}`);
+    const lockLeft = await onServer(SERVER, ['sh', '-c', `test -e /root/.baremetal/${ws.app}/lock && echo held || true`]);
+    if (lockLeft.trim()) broke.push('the lock is still held after the next command');
+    return { id: s.id, survived: broke.length === 0, broke, gapMs: seen.maxGapMs, requests: seen.ok + seen.failed.length, lock, nextMs };
+  } finally {
+    await cleanupApp(SERVER, ws.app).catch(() => undefined);
+    await onServer(SERVER, ['rm', '-rf', `/root/.baremetal/${ws.app}`]).catch(() => undefined);
+    rmSync(ws.dir, { recursive: true, force: true });
+  }
+}
+
+async function fuzzCounts(): Promise<{ target: string; tried: number; failed: number }[]> {
+  const file = join(os.tmpdir(), `faults-fuzz-${process.pid}.jsonl`);
+  writeFileSync(file, '');
+  log(`fuzzing the parsers (FUZZ_MS=${process.env.FUZZ_MS ?? 30000} each)`);
+  await exec(process.execPath, ['--import', 'tsx', '--test', join(PROJECT, 'test', 'faults', 'fuzz.test.ts')], {
+    env: { ...process.env, FUZZ_MS: process.env.FUZZ_MS ?? '30000', FUZZ_REPORT: file }, maxBuffer: 64 << 20,
+  }).catch(() => undefined); // failures are in the counts
+  const rows = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { target: string; tried: number; failed: number });
+  rmSync(file, { force: true });
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const only = process.env.FAULTS_ONLY;
+  const scenarios = SCENARIOS.filter((s) => !only || s.id.includes(only));
+  const fuzzed = process.env.FAULTS_NO_FUZZ ? [] : await fuzzCounts();
+  const outcomes: Outcome[] = [];
+  for (const s of scenarios) {
+    const t0 = Date.now();
+    let o: Outcome;
+    try {
+      o = await runScenario(s);
+    } catch (e) {
+      o = { id: s.id, survived: false, broke: [`the scenario itself failed: ${(e as Error).message}`], gapMs: 0, requests: 0, lock: '?', nextMs: 0 };
+    }
+    outcomes.push(o);
+    log(`${o.survived ? 'survived' : 'BROKE'} ${s.id} (${((Date.now() - t0) / 1000).toFixed(0)} s)${o.broke.length ? `: ${o.broke.join('; ')}` : ''}`);
+  }
+  const survived = outcomes.filter((o) => o.survived).length;
+  const table = [
+    '| fault | operation | phase | result | longest gap | requests | the next command: lock, time |',
+    '|---|---|---|---|---:|---:|---|',
+    ...outcomes.map((o) => {
+      const [fault, op, phase] = o.id.split('/');
+      return `| ${fault === 'kill' ? 'client killed (kill -9)' : 'SSH connection cut on the server'} | ${op} | ${phase} | ${o.survived ? 'survived' : `**broke**: ${o.broke.join('; ')}`} | ${(o.gapMs / 1000).toFixed(2)} s | ${o.requests} | ${o.lock}, ${(o.nextMs / 1000).toFixed(1)} s |`;
+    }),
+  ].join('\n');
+  const fuzzTable = fuzzed.length
+    ? ['| parser | inputs tried | inputs that broke it |', '|---|---:|---:|', ...fuzzed.map((f) => `| ${f.target} | ${f.tried} | ${f.failed} |`)].join('\n')
+    : '(not run: FAULTS_NO_FUZZ)';
+  const head = (await exec('git', ['rev-parse', '--short', 'HEAD'], { cwd: PROJECT })).stdout.trim();
+  const text = [
+    '# Faults: what breaks a deploy, measured',
+    `Date: ${new Date().toISOString()}; server ${SERVER} (Docker ${server(SERVER).engine}, ${server(SERVER).store}), through the proxy; at ${head}. Command: \`npm run faults\` (scripts/faults.ts).`,
+    'Each fault lands at the first progress event of its phase (the CLI stops itself there: BAREMETAL_FAULT_STOP_AT). Checked after each: the app answered throughout with the old or the new version; ' +
+      'the history holds exactly one valid record per attempt that reached the server, with the right result; the next command succeeds with no step by hand, sends nothing already sent, and says how it found the lock; ' +
+      'nothing is left but the live container and the kept images.',
+    `**${survived} of ${outcomes.length} survived.**`,
+    table,
+    '## Bad input, fuzzed (test/faults/fuzz.test.ts, seeded)',
+    fuzzTable,
+  ].join('\n\n');
+  mkdirSync(join(PROJECT, 'bench'), { recursive: true });
+  if (!only) writeFileSync(join(PROJECT, 'bench', 'faults.md'), text + '\n');
+  console.log(`\n${text}`);
+  process.exitCode = survived === outcomes.length && fuzzed.every((f) => f.failed === 0) ? 0 : 1;
+}
+
+void main();
