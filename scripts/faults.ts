@@ -15,7 +15,8 @@
  * containers or images beyond "keep".
  *
  *   node --import tsx scripts/faults.ts      (as root, test servers up, CLI built)
- *   env: FAULTS_SERVER (default bm26o), FAULTS_ONLY (a substring of scenario ids), FUZZ_MS
+ *   env: FAULTS_SERVER (default bm26o), FAULTS_ONLY (a substring of scenario ids), FAULTS_SET=fast
+ *   (the part npm test runs), FAULTS_NO_FUZZ=1, FUZZ_MS (per parser, default 30000 here)
  */
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -232,6 +233,229 @@ async function runScenario(s: Scenario): Promise<Outcome> {
   }
 }
 
+
+// ---------------------------------------------------------------- faults that are not one client's death
+
+const TS = join(PROJECT, 'scripts', 'test-servers.sh');
+const restartEngine = () => exec('bash', [TS, 'restart-engine', SERVER], { maxBuffer: 1 << 20 });
+
+/** Waits until the app answers with one of `commits`; how long that took (or undefined after `ms`). */
+async function servesAgain(host: string, commits: string[], ms: number): Promise<number | undefined> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    const c = commitOf((await get(host).catch(() => ({ body: '' }))).body);
+    if (c && commits.includes(c)) return Date.now() - t0;
+    await sleep(200);
+  }
+  return undefined;
+}
+
+async function leftovers(app: string): Promise<string[]> {
+  const broke: string[] = [];
+  const names = (await onServer(SERVER, ['docker', 'ps', '-a', '--filter', `label=dev.baremetal.app=${app}`, '--format', '{{.Names}}'])).split('\n').filter(Boolean);
+  if (names.join() !== `${app}--live`) broke.push(`containers left: ${names.join(', ')}`);
+  const lockLeft = await onServer(SERVER, ['sh', '-c', `test -e /root/.baremetal/${app}/lock && echo held || true`]);
+  if (lockLeft.trim()) broke.push('the lock is still held');
+  return broke;
+}
+
+async function historyProblems(app: string, expected: number): Promise<string[]> {
+  const h = await historyOn(app);
+  const broke: string[] = [];
+  if (h.records.some((r) => r.result === 'unparseable')) broke.push('the history has a line that is not JSON');
+  if (new Set(h.records.map((r) => r.id)).size !== h.records.length) broke.push('a record is in the history twice');
+  if (h.records.length !== expected) broke.push(`the history has ${h.records.length} records, not ${expected}`);
+  return broke;
+}
+
+const FAULT_LABEL: Record<string, string> = {
+  kill: 'client killed (kill -9)',
+  cut: 'SSH connection cut on the server',
+  'engine-restart': "the server's Docker Engine restarted",
+  reboot: 'a "reboot" (engine, app and proxy stopped and started)',
+  'slow-lossy-link': 'a slow, lossy link (200 ms each way, 1 % loss)',
+  'two-clients': 'two clients deploying different commits at once',
+  'garbage-history': 'a truncated history file with garbage after it',
+  'truncated-cache-blob': 'a truncated blob in the local layer cache',
+};
+
+type Special = { id: string; run: () => Promise<Omit<Outcome, 'id' | 'survived'>> };
+
+async function withApp<T>(fn: (ws: Workspace & { host: string }) => Promise<T>): Promise<T> {
+  const ws = await proxiedApp();
+  try {
+    return await fn(ws);
+  } finally {
+    await cleanupApp(SERVER, ws.app).catch(() => undefined);
+    await onServer(SERVER, ['rm', '-rf', `/root/.baremetal/${ws.app}`]).catch(() => undefined);
+    rmSync(ws.dir, { recursive: true, force: true });
+  }
+}
+
+const mustOk = async (ws: Workspace, args: string[], env?: NodeJS.ProcessEnv) => {
+  const r = await cli(args, { cwd: ws.dir, env });
+  if (r.code !== 0) throw new Error(`baremetal ${args.join(' ')} failed: ${r.stderr.trim().split('\n').pop()}`);
+  return r;
+};
+
+const SPECIALS: Special[] = [
+  ...(['ship:mid', 'health'] as const).map((phase): Special => ({
+    id: `engine-restart/deploy/${phase}`,
+    run: () => withApp(async (ws) => {
+      const broke: string[] = [];
+      const a = await ws.git('rev-parse', 'HEAD');
+      await mustOk(ws, ['deploy']);
+      const b = await ws.commit('version B', { 'bulk/b.bin': randomBytes(6 << 20).toString('base64') });
+      let downMs = 0;
+      const faulted = await runWithFault(ws, ['deploy', '--json'], phase, async () => {
+        await restartEngine();
+        const t = await servesAgain(ws.host, [a, b], 60_000);
+        if (t === undefined) broke.push('the app did not come back within 60 s of the engine restart');
+        downMs = t ?? 60_000;
+        return 'continue';
+      });
+      if (faulted.stoppedAt === undefined) broke.push('the phase was not reached');
+      const t0 = Date.now();
+      const next = await cli(['deploy', '--json'], { cwd: ws.dir });
+      if (next.code !== 0) broke.push(`the next deploy failed: ${next.stderr.trim().split('\n').pop()}`);
+      if (commitOf((await get(ws.host).catch(() => ({ body: '' }))).body) !== b) broke.push('the next deploy does not serve the new version');
+      broke.push(...(await historyProblems(ws.app, faulted.code === 0 ? 3 : 3)), ...(await leftovers(ws.app)));
+      return { broke, gapMs: downMs, requests: 0, lock: `the faulted deploy ${faulted.code === 0 ? 'finished' : 'failed and said so'}; the app was back ${(downMs / 1000).toFixed(1)} s after the engine`, nextMs: Date.now() - t0 };
+    }),
+  })),
+  {
+    id: 'reboot/idle/-',
+    run: () => withApp(async (ws) => {
+      const broke: string[] = [];
+      const a = await ws.git('rev-parse', 'HEAD');
+      await mustOk(ws, ['deploy']);
+      await restartEngine();
+      const t = await servesAgain(ws.host, [a], 60_000);
+      if (t === undefined) broke.push('the app (or the proxy) did not come back within 60 s');
+      const proxy = (await onServer(SERVER, ['docker', 'inspect', '-f', '{{.State.Status}}', 'baremetal-proxy'])).trim();
+      if (proxy !== 'running') broke.push(`the proxy is ${proxy}`);
+      const t0 = Date.now();
+      const b = await ws.commit('after the reboot', { 'www/c.txt': 'c\n' });
+      const next = await cli(['deploy', '--json'], { cwd: ws.dir });
+      if (next.code !== 0) broke.push(`the next deploy failed: ${next.stderr.trim().split('\n').pop()}`);
+      if (commitOf((await get(ws.host).catch(() => ({ body: '' }))).body) !== b) broke.push('the next deploy does not serve');
+      broke.push(...(await historyProblems(ws.app, 2)), ...(await leftovers(ws.app)));
+      return { broke, gapMs: t ?? 60_000, requests: 0, lock: `app and proxy back by themselves ${((t ?? 0) / 1000).toFixed(1)} s after the engine restarted`, nextMs: Date.now() - t0 };
+    }),
+  },
+  {
+    id: 'slow-lossy-link/deploy/whole',
+    run: () => withApp(async (ws) => {
+      const broke: string[] = [];
+      await mustOk(ws, ['deploy']);
+      const b = await ws.commit('version B', { 'bulk/b.bin': randomBytes(2 << 20).toString('base64') });
+      const veth = [`${SERVER}-h`];
+      const p = poll(ws.host);
+      await exec('tc', ['qdisc', 'add', 'dev', veth[0]!, 'root', 'netem', 'delay', '200ms', 'loss', '1%']);
+      await onServer(SERVER, ['tc', 'qdisc', 'add', 'dev', `${SERVER}-s`, 'root', 'netem', 'delay', '200ms', 'loss', '1%']).catch(() => undefined);
+      const t0 = Date.now();
+      let r;
+      try {
+        r = await cli(['deploy', '--json'], { cwd: ws.dir });
+      } finally {
+        await exec('tc', ['qdisc', 'del', 'dev', veth[0]!, 'root']).catch(() => undefined);
+        await onServer(SERVER, ['tc', 'qdisc', 'del', 'dev', `${SERVER}-s`, 'root']).catch(() => undefined);
+      }
+      const ms = Date.now() - t0;
+      const seen = await p.stop();
+      if (r.code !== 0) broke.push(`the deploy failed: ${r.stderr.trim().split('\n').pop()}`);
+      if (commitOf((await get(ws.host).catch(() => ({ body: '' }))).body) !== b) broke.push('the new version does not serve');
+      // The poller's own requests cross the same slow link: a timeout there is the link, not the app.
+      const failed = seen.failed.filter((f) => f !== 'timeout');
+      if (failed.length) broke.push(`${failed.length} requests failed (${[...new Set(failed)].slice(0, 3).join('; ')})`);
+      const sent = (r.json as { bytesSent?: number } | undefined)?.bytesSent ?? 0;
+      broke.push(...(await historyProblems(ws.app, 2)), ...(await leftovers(ws.app)));
+      return { broke, gapMs: seen.maxGapMs, requests: seen.ok + seen.failed.length, lock: `the deploy over 200 ms + 1 % loss took ${(ms / 1000).toFixed(1)} s for ${(sent / 1e6).toFixed(1)} MB`, nextMs: ms };
+    }),
+  },
+  {
+    id: 'two-clients/deploy/10-each',
+    run: () => withApp(async (ws) => {
+      const broke: string[] = [];
+      await mustOk(ws, ['deploy']);
+      // A second developer: a clone of the same repository, the same app, another commit.
+      const other = `${ws.dir}-clone`;
+      await exec('git', ['clone', '-q', ws.dir, other]);
+      await exec('git', ['-C', other, 'config', 'user.email', 'other@example.test']);
+      await exec('git', ['-C', other, 'config', 'user.name', 'Other Developer']);
+      writeFileSync(join(other, 'www', 'other.txt'), 'other\n');
+      await exec('git', ['-C', other, 'add', '-A']);
+      await exec('git', ['-C', other, 'commit', '-qm', 'the other version']);
+      const mine = await ws.commit('my version', { 'www/mine.txt': 'mine\n' });
+      const theirs = (await exec('git', ['-C', other, 'rev-parse', 'HEAD'])).stdout.trim();
+      const a = (await exec('git', ['-C', other, 'rev-parse', 'HEAD~1'])).stdout.trim();
+      const p = poll(ws.host);
+      const loop = async (dir: string) => {
+        let failures = 0;
+        for (let i = 0; i < 10; i++) if ((await cli(['deploy', '--wait'], { cwd: dir })).code !== 0) failures++;
+        return failures;
+      };
+      const t0 = Date.now();
+      const [f1, f2] = await Promise.all([loop(ws.dir), loop(other)]);
+      const ms = Date.now() - t0;
+      const seen = await p.stop();
+      rmSync(other, { recursive: true, force: true });
+      if (f1 + f2) broke.push(`${f1 + f2} of 20 deploys failed`);
+      if (seen.failed.length) broke.push(`${seen.failed.length} requests failed`);
+      const strange = [...seen.commits].filter((c) => ![a, mine, theirs].includes(c));
+      if (strange.length) broke.push(`served ${strange.join(', ')}`);
+      broke.push(...(await historyProblems(ws.app, 21)), ...(await leftovers(ws.app)));
+      return { broke, gapMs: seen.maxGapMs, requests: seen.ok + seen.failed.length, lock: `20 deploys, each waiting its turn: ${(ms / 1000).toFixed(0)} s in all`, nextMs: ms };
+    }),
+  },
+  {
+    id: 'garbage-history/deploy/-',
+    run: () => withApp(async (ws) => {
+      const broke: string[] = [];
+      const a = await ws.git('rev-parse', 'HEAD');
+      await mustOk(ws, ['deploy']);
+      await ws.commit('version B', { 'www/b.txt': 'b\n' });
+      await mustOk(ws, ['deploy']);
+      // A write cut short, then garbage: what a full disk or a hand edit leaves.
+      const file = `/root/.baremetal/${ws.app}/history.jsonl`;
+      await onServer(SERVER, ['sh', '-c', `head -c -40 ${file} > ${file}.t && printf '\\n{"id": 3, "garbage\\n\\0\\1\\2\\n' >> ${file}.t && mv ${file}.t ${file}`]);
+      const hist = await cli(['history'], { cwd: ws.dir });
+      if (hist.code !== 0) broke.push(`history failed: ${hist.stderr.trim().split('\n').pop()}`);
+      const rb = await cli(['rollback', '--json'], { cwd: ws.dir });
+      if (rb.code !== 0) broke.push(`the rollback failed: ${rb.stderr.trim().split('\n').pop()}`);
+      if (commitOf((await get(ws.host).catch(() => ({ body: '' }))).body) !== a) broke.push('the rollback does not serve A');
+      // The damaged last record is lost (it was cut); the file is whole JSON lines again.
+      const h = await historyOn(ws.app);
+      if (h.records.some((r) => r.result === 'unparseable')) broke.push('the history still has lines that are not JSON');
+      broke.push(...(await leftovers(ws.app)));
+      return { broke, gapMs: 0, requests: 0, lock: `history read past the damage; rollback worked; ${h.records.length} whole records kept`, nextMs: 0 };
+    }),
+  },
+  {
+    id: 'truncated-cache-blob/deploy/-',
+    run: () => withApp(async (ws) => {
+      const broke: string[] = [];
+      const cache = join(os.tmpdir(), `faults-cache-${ws.app}`);
+      const env = { BAREMETAL_CACHE_DIR: cache };
+      await mustOk(ws, ['deploy'], env);
+      // The biggest cached blob cut in half, and the server made to need it again.
+      const blobs = (await exec('sh', ['-c', `find ${cache} -type f -size +1M -printf '%s %p\\n' | sort -n | tail -1`])).stdout.trim().split(' ');
+      const [size, path] = [Number(blobs[0]), blobs[1]!];
+      await exec('truncate', ['-s', String(Math.floor(size / 2)), path]);
+      await cleanupApp(SERVER, ws.app);
+      await onServer(SERVER, ['rm', '-rf', `/root/.baremetal/${ws.app}`]);
+      const r = await cli(['deploy', '--json'], { cwd: ws.dir, env });
+      if (r.code !== 0) broke.push(`the deploy failed: ${r.stderr.trim().split('\n').pop()}`);
+      const { statSync } = await import('node:fs');
+      if (statSync(path).size !== size) broke.push(`the cached blob is ${statSync(path).size} bytes, not its ${size}`);
+      if (commitOf((await get(ws.host).catch(() => ({ body: '' }))).body) !== (await ws.git('rev-parse', 'HEAD'))) broke.push('the app does not serve');
+      rmSync(cache, { recursive: true, force: true });
+      broke.push(...(await leftovers(ws.app)));
+      return { broke, gapMs: 0, requests: 0, lock: 'the cut blob was taken as missing, exported again and sent whole', nextMs: 0 };
+    }),
+  },
+];
+
 async function fuzzCounts(): Promise<{ target: string; tried: number; failed: number }[]> {
   const file = join(os.tmpdir(), `faults-fuzz-${process.pid}.jsonl`);
   writeFileSync(file, '');
@@ -246,7 +470,10 @@ async function fuzzCounts(): Promise<{ target: string; tried: number; failed: nu
 
 async function main(): Promise<void> {
   const only = process.env.FAULTS_ONLY;
-  const scenarios = SCENARIOS.filter((s) => !only || s.id.includes(only));
+  // The fast part, in npm test: one of each kind of death at the phases nearest the switch, and the damaged files.
+  const fast = process.env.FAULTS_SET === 'fast' ? ['kill/deploy/record', 'cut/deploy/health', 'cut/rollback/switch', 'kill/rollback/drain', 'garbage-history/deploy/-', 'truncated-cache-blob/deploy/-'] : undefined;
+  const wanted = (id: string) => (fast ? fast.includes(id) : !only || id.includes(only));
+  const scenarios = SCENARIOS.filter((s) => wanted(s.id));
   const fuzzed = process.env.FAULTS_NO_FUZZ ? [] : await fuzzCounts();
   const outcomes: Outcome[] = [];
   for (const s of scenarios) {
@@ -260,13 +487,25 @@ async function main(): Promise<void> {
     outcomes.push(o);
     log(`${o.survived ? 'survived' : 'BROKE'} ${s.id} (${((Date.now() - t0) / 1000).toFixed(0)} s)${o.broke.length ? `: ${o.broke.join('; ')}` : ''}`);
   }
+  for (const sp of SPECIALS.filter((x) => wanted(x.id))) {
+    const t0 = Date.now();
+    let o: Outcome;
+    try {
+      const r = await sp.run();
+      o = { id: sp.id, survived: r.broke.length === 0, ...r };
+    } catch (e) {
+      o = { id: sp.id, survived: false, broke: [`the scenario itself failed: ${(e as Error).message}`], gapMs: 0, requests: 0, lock: '?', nextMs: 0 };
+    }
+    outcomes.push(o);
+    log(`${o.survived ? 'survived' : 'BROKE'} ${sp.id} (${((Date.now() - t0) / 1000).toFixed(0)} s)${o.broke.length ? `: ${o.broke.join('; ')}` : ''}`);
+  }
   const survived = outcomes.filter((o) => o.survived).length;
   const table = [
-    '| fault | operation | phase | result | longest gap | requests | the next command: lock, time |',
+    '| fault | operation | phase | result | longest gap (or time down) | requests | what happened next; time |',
     '|---|---|---|---|---:|---:|---|',
     ...outcomes.map((o) => {
       const [fault, op, phase] = o.id.split('/');
-      return `| ${fault === 'kill' ? 'client killed (kill -9)' : 'SSH connection cut on the server'} | ${op} | ${phase} | ${o.survived ? 'survived' : `**broke**: ${o.broke.join('; ')}`} | ${(o.gapMs / 1000).toFixed(2)} s | ${o.requests} | ${o.lock}, ${(o.nextMs / 1000).toFixed(1)} s |`;
+      return `| ${FAULT_LABEL[fault!] ?? fault} | ${op} | ${phase} | ${o.survived ? 'survived' : `**broke**: ${o.broke.join('; ')}`} | ${(o.gapMs / 1000).toFixed(2)} s | ${o.requests} | ${o.lock}, ${(o.nextMs / 1000).toFixed(1)} s |`;
     }),
   ].join('\n');
   const fuzzTable = fuzzed.length
@@ -285,7 +524,7 @@ async function main(): Promise<void> {
     fuzzTable,
   ].join('\n\n');
   mkdirSync(join(PROJECT, 'bench'), { recursive: true });
-  if (!only) writeFileSync(join(PROJECT, 'bench', 'faults.md'), text + '\n');
+  if (!only && !fast) writeFileSync(join(PROJECT, 'bench', 'faults.md'), text + '\n');
   console.log(`\n${text}`);
   process.exitCode = survived === outcomes.length && fuzzed.every((f) => f.failed === 0) ? 0 : 1;
 }

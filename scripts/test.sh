@@ -17,6 +17,8 @@ node scripts/build.mjs
 step "unit tests"
 # shellcheck disable=SC2046
 node --import tsx --test --test-reporter=spec $(find test/unit -name '*.test.ts' | sort)
+step "fuzzing the parsers (the fast part of npm run faults: 1.5 s each)"
+node --import tsx --test --test-reporter=spec test/faults/fuzz.test.ts
 
 if [[ ${BM_SKIP_INTEGRATION:-} == 1 ]]; then
   echo "BM_SKIP_INTEGRATION=1: integration tests skipped" >&2
@@ -47,6 +49,9 @@ step "integration tests (real servers)"
 # One file at a time: they share the test servers and measure what crosses their links.
 # shellcheck disable=SC2046
 node --import tsx --test --test-concurrency=1 --test-reporter=spec $(find test/integration -name '*.test.ts' | sort)
+
+step "faults (the fast part of npm run faults: deaths near the switch, damaged files)"
+FAULTS_SET=fast FAULTS_NO_FUZZ=1 node --import tsx scripts/faults.ts
 
 if [[ ${BM_SKIP_E2E:-} == 1 ]]; then
   echo "BM_SKIP_E2E=1: editor tests skipped" >&2
