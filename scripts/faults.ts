@@ -38,9 +38,11 @@ interface Scenario { id: string; op: Op; fault: Fault; phase: string }
 
 const DEPLOY_PHASES = ['connect', 'build', 'ship:mid', 'start', 'health', 'release', 'switch', 'drain', 'record', 'prune'];
 const ROLLBACK_PHASES = ['connect', 'start', 'health', 'release', 'switch', 'drain', 'record'];
+// While connecting there is no connection to cut yet (an unreachable server is the SSH tests' case).
+const cuttable = (fault: Fault, phase: string) => fault === 'kill' || phase !== 'connect';
 const SCENARIOS: Scenario[] = (['kill', 'cut'] as const).flatMap((fault) => [
-  ...DEPLOY_PHASES.map((phase) => ({ id: `${fault}/deploy/${phase}`, op: 'deploy' as const, fault, phase })),
-  ...ROLLBACK_PHASES.map((phase) => ({ id: `${fault}/rollback/${phase}`, op: 'rollback' as const, fault, phase })),
+  ...DEPLOY_PHASES.filter((p) => cuttable(fault, p)).map((phase) => ({ id: `${fault}/deploy/${phase}`, op: 'deploy' as const, fault, phase })),
+  ...ROLLBACK_PHASES.filter((p) => cuttable(fault, p)).map((phase) => ({ id: `${fault}/rollback/${phase}`, op: 'rollback' as const, fault, phase })),
 ]);
 
 interface Outcome {
@@ -277,6 +279,7 @@ const FAULT_LABEL: Record<string, string> = {
   'two-clients': 'two clients deploying different commits at once',
   'garbage-history': 'a truncated history file with garbage after it',
   'truncated-cache-blob': 'a truncated blob in the local layer cache',
+  'disk-full': "the server's disk full during the transfer",
 };
 
 type Special = { id: string; run: () => Promise<Omit<Outcome, 'id' | 'survived'>> };
@@ -454,6 +457,38 @@ const SPECIALS: Special[] = [
       return { broke, gapMs: 0, requests: 0, lock: 'the cut blob was taken as missing, exported again and sent whole', nextMs: 0 };
     }),
   },
+  {
+    id: 'disk-full/deploy/ship',
+    run: async () => {
+      // The server's Docker on an empty 300 MB disk: the base and the proxy's images are sent
+      // first (no registry), then a version 400 MB bigger cannot fit.
+      await exec('bash', [TS, 'small-disk', SERVER, '300M'], { maxBuffer: 1 << 20 });
+      try {
+        return await withApp(async (ws) => {
+          const broke: string[] = [];
+          const a = await ws.git('rev-parse', 'HEAD');
+          await mustOk(ws, ['deploy']);
+          await ws.commit('too big', { 'bulk/huge.bin': randomBytes(300 << 20).toString('base64') });
+          const p = poll(ws.host);
+          const r = await cli(['deploy'], { cwd: ws.dir });
+          const seen = await p.stop();
+          const said = r.stderr.trim().split('\n').filter((l) => l.startsWith('error:'));
+          if (r.code === 0) broke.push('the deploy of a version that cannot fit succeeded');
+          if (said.length !== 1 || !/space|disk|full/i.test(said[0] ?? '')) broke.push(`the error does not say the disk is full: ${said.join(' | ') || r.stderr.trim().split('\n').pop()}`);
+          if (seen.failed.length) broke.push(`${seen.failed.length} requests failed while the disk filled`);
+          if ([...seen.commits].some((c) => c !== a)) broke.push('something other than the old version answered');
+          // Space made (the oversized commit reverted): the next deploy goes through by itself.
+          await ws.git('revert', '--no-edit', 'HEAD');
+          const next = await cli(['deploy', '--json'], { cwd: ws.dir });
+          if (next.code !== 0) broke.push(`the next deploy failed: ${next.stderr.trim().split('\n').pop()}`);
+          broke.push(...(await historyProblems(ws.app, 3)), ...(await leftovers(ws.app)));
+          return { broke, gapMs: seen.maxGapMs, requests: seen.ok + seen.failed.length, lock: `said: ${(said[0] ?? '').slice(0, 160)}`, nextMs: 0 };
+        });
+      } finally {
+        await exec('bash', [TS, 'small-disk', SERVER, 'off'], { maxBuffer: 1 << 20 });
+      }
+    },
+  },
 ];
 
 async function fuzzCounts(): Promise<{ target: string; tried: number; failed: number }[]> {
@@ -474,6 +509,8 @@ async function main(): Promise<void> {
   const fast = process.env.FAULTS_SET === 'fast' ? ['kill/deploy/record', 'cut/deploy/health', 'cut/rollback/switch', 'kill/rollback/drain', 'garbage-history/deploy/-', 'truncated-cache-blob/deploy/-'] : undefined;
   const wanted = (id: string) => (fast ? fast.includes(id) : !only || id.includes(only));
   const scenarios = SCENARIOS.filter((s) => wanted(s.id));
+  // The proxy's image, sent from the workstation's engine (the servers cannot pull: no internet).
+  await exec('bash', [join(PROJECT, 'scripts', 'make-caddy-image.sh'), testEnv().dockerHost]);
   const fuzzed = process.env.FAULTS_NO_FUZZ ? [] : await fuzzCounts();
   const outcomes: Outcome[] = [];
   for (const s of scenarios) {

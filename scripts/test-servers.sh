@@ -7,6 +7,7 @@
 #   bash scripts/test-servers.sh exec NAME -- CMD…  run CMD inside server NAME's net + mount namespaces
 #   bash scripts/test-servers.sh status             show what is up
 #   bash scripts/test-servers.sh restart-engine NAME  stop and start the Docker Engine of NAME (a "reboot")
+#   bash scripts/test-servers.sh small-disk NAME SIZE|off  NAME's engine on an empty tmpfs of SIZE (or its own disk again)
 #
 # Server bmN = network namespace bmN (veth bmN-h 10.213.N.1 <-> bmN-s 10.213.N.2) + a persistent mount
 # namespace ($ROOT/bmN/mnt) with private /run /root /home /tmp + its own dockerd and sshd.
@@ -361,22 +362,50 @@ start_engine() {
     fi
     # --exec-root and --pidfile are the private /run as seen from the host, so containerd and
     # the shims carry $dir in their command lines too (daemon_pids finds them after a crash).
+    local data_root=$dir/docker
+    [[ ! -f $dir/data-root ]] || data_root=$(cat "$dir/data-root") # small-disk's
     detach "$dir/dockerd.log" env "PATH=$path" "${in[@]}" "$dockerd" --config-file "$dir/daemon.json" \
-      --data-root "$dir/docker" --exec-root "$dir/run/docker" --pidfile "$dir/run/docker.pid" \
+      --data-root "$data_root" --exec-root "$dir/run/docker" --pidfile "$dir/run/docker.pid" \
       -H unix:///var/run/docker.sock --cgroup-parent "$CGROUP_PARENT/$name"
   fi
+}
+
+# A server's Docker Engine on a small, empty filesystem (a tmpfs of SIZE inside the server's
+# mount namespace), to fill its disk on purpose; "off" puts its own data root back. For npm run faults.
+cmd_small_disk() {
+  local name=${1:?usage: small-disk NAME SIZE|off} size=${2:?usage: small-disk NAME SIZE|off} dir in
+  dir=$ROOT/$name
+  in=(nsenter --mount="$dir/mnt")
+  stop_engine "$name"
+  if [[ $size == off ]]; then
+    rm -f "$dir/data-root"
+    "${in[@]}" umount "$dir/docker-small" 2>/dev/null || true
+  else
+    mkdir -p "$dir/docker-small"
+    "${in[@]}" mount -t tmpfs -o "size=$size" tmpfs "$dir/docker-small"
+    echo "$dir/docker-small" >"$dir/data-root"
+  fi
+  start_engine "$name"
+  wait_for 60 "dockerd on $name" "$dir/dockerd.log" docker -H "unix://$dir/run/docker.sock" info
+  log "$name: Docker's data root is $(cat "$dir/data-root" 2>/dev/null || echo "its own again")"
+}
+
+stop_engine() {
+  local name=$1 dir pid
+  dir=$ROOT/$name
+  case $(engine_of "$name") in none | podman) die "$name has no dockerd" ;; esac
+  pid=$(cat "$dir/run/docker.pid" 2>/dev/null) || die "$name: no dockerd pid file"
+  kill -TERM "$pid"
+  for ((i = 0; i < 300; i++)); do if alive "$pid"; then sleep 0.1; else break; fi; done
+  if alive "$pid"; then die "dockerd on $name did not stop within 30 s"; fi
 }
 
 # A server's Docker Engine stopped (SIGTERM: its containers stop, as on a reboot) and started
 # again; containers with a restart policy come back by themselves. For npm run faults.
 cmd_restart_engine() {
-  local name=${1:?usage: restart-engine NAME} dir pid
+  local name=${1:?usage: restart-engine NAME} dir
   dir=$ROOT/$name
-  case $(engine_of "$name") in none | podman) die "$name has no dockerd to restart" ;; esac
-  pid=$(cat "$dir/run/docker.pid" 2>/dev/null) || die "$name: no dockerd pid file"
-  kill -TERM "$pid"
-  for ((i = 0; i < 300; i++)); do if alive "$pid"; then sleep 0.1; else break; fi; done
-  if alive "$pid"; then die "dockerd on $name did not stop within 30 s"; fi
+  stop_engine "$name"
   start_engine "$name"
   wait_for 60 "dockerd on $name" "$dir/dockerd.log" docker -H "unix://$dir/run/docker.sock" info
   log "restarted the Docker Engine of $name"
@@ -537,6 +566,7 @@ cmd_status() {
 case ${1:-} in
   up | down | exec) cmd="cmd_$1" && shift && "$cmd" "$@" ;;
   restart-engine) shift && cmd_restart_engine "$@" ;;
+  small-disk) shift && cmd_small_disk "$@" ;;
   status) cmd_status ;;
-  *) sed -n '4,9p' "$0" | cut -c5- >&2 && exit 2 ;;
+  *) sed -n '4,10p' "$0" | cut -c5- >&2 && exit 2 ;;
 esac

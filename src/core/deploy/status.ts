@@ -8,10 +8,15 @@ import { liveName } from '../proxy/caddy-config';
 import { isLeftover } from './proxy-swap';
 import { proxyStatus, type ProxyStatus } from '../proxy/proxy-status';
 
-/** The app's running container on a server, if any (the newest when several run). */
+/**
+ * The app's serving container on a server, if any: through the proxy, the one holding the live
+ * name; else the newest running one that is not a new version still being checked (a client
+ * killed during a health check leaves one running: it is not what serves, nor "current").
+ */
 export async function runningContainer(server: Server, app: string): Promise<ContainerInfo | undefined> {
   const all = await server.engine.containers({ [LABEL.app]: app });
-  return all.filter((c) => c.state === 'running').sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''))[0];
+  const running = all.filter((c) => c.state === 'running').sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''));
+  return running.find((c) => c.name === liveName(app)) ?? running.find((c) => !c.name.startsWith(`${app}--new-`)) ?? running[0];
 }
 
 /** The history record of what runs now: the one whose id the running container carries. */
