@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { formatBytes, formatPercent, usageText } from '../../../src/core/stats/format';
+import { formatBytes, formatPercent, usageText } from '../../../src/protocol/units';
 import { isAccounted, ratePerSecond, toSample, type RawStats } from '../../../src/core/stats/sample';
 import { TimeWindow } from '../../../src/core/stats/window';
 

@@ -1,4 +1,4 @@
-import type { ResourceSample } from './sample';
+/** Units as the Servers view and the resource panel print them (shared: no vscode, no node). */
 
 /** "512 B", "84 MiB", "1.5 GiB": binary units, as `docker stats` prints them. */
 export function formatBytes(n: number): string {
@@ -17,8 +17,8 @@ export function formatPercent(p: number): string {
   return p >= 10 ? `${Math.round(p)}%` : `${Number(p.toFixed(1))}%`;
 }
 
-/** What a container's line in the Servers view says: "12% · 84 MiB / 512 MiB". */
-export function usageText(s: ResourceSample): string {
+/** What a container's line in the Servers view says: "12% · 84 MiB / 512 MiB" (CPU "…" until a second reading). */
+export function usageText(s: { cpuPercent?: number; memoryBytes: number; memoryLimitBytes: number }): string {
   const cpu = s.cpuPercent === undefined ? '…' : formatPercent(s.cpuPercent);
   return `${cpu} · ${formatBytes(s.memoryBytes)} / ${formatBytes(s.memoryLimitBytes)}`;
 }
