@@ -109,7 +109,10 @@ function placeMarkers(u: uPlot, box: HTMLElement): void {
       const el = document.createElement('div');
       el.className = 'marker';
       el.dataset.server = s.name;
-      el.style.left = `${u.valToPos(x, 'x')}px`;
+      const left = u.valToPos(x, 'x');
+      el.style.left = `${left}px`;
+      // Near the right edge the label goes on the line's left, so it is not cut off.
+      if (left > u.over.clientWidth - 160) el.classList.add('flip');
       el.style.borderColor = colour(i);
       const label = document.createElement('span');
       label.textContent = `${m.text}${servers.length > 1 ? ` (${s.name})` : ''}`;

@@ -36,9 +36,12 @@ export interface ResourceSample {
   pids?: number;
 }
 
-/** The sample the engine sent, or undefined when it carries no reading at all (a malformed line). */
+/**
+ * The sample the engine sent, or undefined when it carries no reading: a malformed line, or the
+ * all-zero one Docker sends as a container stops (read "0001-01-01T00:00:00Z").
+ */
 export function toSample(raw: RawStats): ResourceSample | undefined {
-  if (!raw.read || !raw.cpu_stats || !raw.memory_stats) return undefined;
+  if (!raw.read || !raw.cpu_stats || !raw.memory_stats || !(Date.parse(raw.read) > 0)) return undefined;
   const cpu = raw.cpu_stats;
   const onlineCpus = cpu.online_cpus || cpu.cpu_usage?.percpu_usage?.length || 1;
   let rx = 0;

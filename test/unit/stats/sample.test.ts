@@ -60,6 +60,9 @@ test('rootless Podman on cgroup v1: readings without CPU time are not taken for 
 test('a reading without its parts is no sample', () => {
   assert.equal(toSample({}), undefined);
   assert.equal(toSample({ read: 'x', cpu_stats: {} }), undefined);
+  // What Docker sends as the container stops: no reading, not a point at year 1.
+  const stopped = { ...fixture('docker-20.10-cgroup1')[1], read: '0001-01-01T00:00:00Z', memory_stats: {}, cpu_stats: { cpu_usage: { total_usage: 0 } } };
+  assert.equal(toSample(stopped), undefined);
 });
 
 test('network rates between readings; a counter that went back (a new container) is 0', () => {
