@@ -39,6 +39,21 @@ await build({
 await copyFile(require.resolve('@xterm/xterm/css/xterm.css'), 'dist/webview/xterm.css');
 await copyFile('webview/src/logs.css', 'dist/webview/logs.css');
 
+// The resource panel's webview (Show Resource Use): uPlot's charts, with its stylesheet beside it.
+await build({
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  target: 'es2022',
+  minify: production,
+  sourcemap: production ? false : 'inline',
+  entryPoints: ['webview/src/resources.ts'],
+  outfile: 'dist/webview/resources.js',
+  logLevel: 'warning',
+});
+await copyFile(require.resolve('uplot/dist/uPlot.min.css'), 'dist/webview/uPlot.min.css');
+await copyFile('webview/src/resources.css', 'dist/webview/resources.css');
+
 // dockerode reads its gRPC .proto files at run time, relative to its own module.
 const protoDir = join(dirname(require.resolve('dockerode/package.json')), 'lib', 'proto');
 await mkdir('dist/proto', { recursive: true }).catch(() => undefined);

@@ -5,6 +5,8 @@ import { clientIdentity } from './editor/commands/context';
 import { registerCommands } from './editor/commands/index';
 import { LogPanels } from './editor/panels/log-panels';
 import { LOGS_VIEW_TYPE } from './editor/panels/logs-panel';
+import { ResourcePanels } from './editor/panels/resource-panel';
+import { ContainerStats } from './editor/views/container-stats';
 import { WorkspaceModel } from './editor/model';
 import { OutputLogger } from './editor/output-logger';
 import { DeployStatusBar } from './editor/status-bar';
@@ -14,6 +16,8 @@ import { CommitsTree, DeploymentsTree, ServersTree } from './editor/views/trees'
 export interface BareMetalApi {
   readonly model: WorkspaceModel;
   readonly trees: { readonly servers: ServersTree; readonly deployments: DeploymentsTree; readonly commits: CommitsTree };
+  /** The Servers view's CPU and memory figures (open streams: `stats.open`). */
+  readonly stats: ContainerStats;
 }
 
 /**
@@ -40,14 +44,23 @@ export function activate(context: vscode.ExtensionContext): BareMetalApi {
   // A log panel sees a deploy the moment its container changes, whoever made it: the views
   // then need not wait for their next refresh.
   const logs = new LogPanels(context.extensionUri, pool, logger, () => model.refreshSoon());
-  const trees = { servers: new ServersTree(model), deployments: new DeploymentsTree(model), commits: new CommitsTree(model) };
+  const stats = new ContainerStats(model, pool, logger);
+  const resources = new ResourcePanels(context.extensionUri, pool, logger);
+  const trees = { servers: new ServersTree(model, stats), deployments: new DeploymentsTree(model), commits: new CommitsTree(model) };
+  // A tree view, not only a provider: its visibility starts and stops the stats streams.
+  const serversView = vscode.window.createTreeView('baremetal.servers', { treeDataProvider: trees.servers });
+  stats.setVisible(serversView.visible);
 
   context.subscriptions.push(
     channel,
     { dispose: () => pool.closeAll() },
     model,
     logs,
+    resources,
     ...Object.values(trees),
+    stats,
+    serversView,
+    serversView.onDidChangeVisibility((e) => stats.setVisible(e.visible)),
     // Log panels open when the window was reloaded come back, following again.
     vscode.window.registerWebviewPanelSerializer(LOGS_VIEW_TYPE, {
       deserializeWebviewPanel: async (panel, state: unknown) => {
@@ -56,11 +69,10 @@ export function activate(context: vscode.ExtensionContext): BareMetalApi {
         await logs.restore(panel, state, config);
       },
     }),
-    vscode.window.registerTreeDataProvider('baremetal.servers', trees.servers),
     vscode.window.registerTreeDataProvider('baremetal.deployments', trees.deployments),
     vscode.window.registerTreeDataProvider('baremetal.commits', trees.commits),
     new DeployStatusBar(model),
-    ...registerCommands({ pool, logger, channel, model, logs, who: clientIdentity() }),
+    ...registerCommands({ pool, logger, channel, model, logs, resources, who: clientIdentity() }),
   );
 
   // Config edits apply at once (no reload); commits and checkouts show up in the Commits view.
@@ -84,7 +96,7 @@ export function activate(context: vscode.ExtensionContext): BareMetalApi {
   const interval = () => 1000 * (vscode.workspace.getConfiguration('baremetal').get<number>('refreshIntervalSeconds') ?? 30);
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('baremetal.refreshIntervalSeconds') && model.schedule(interval())));
   model.start(interval());
-  return { model, trees };
+  return { model, trees, stats };
 }
 
 export function deactivate(): void {

@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'HostTaken'
   | 'ReleaseFailed'
   | 'LocalDockerUnavailable'
+  | 'StatsUnavailable'
   | 'TransferFailed'
   | 'PortTaken'
   | 'StartFailed'

@@ -5,6 +5,7 @@
 import type { Duplex, Readable } from 'node:stream';
 import type { PortMapping, VolumeMapping } from './config/types';
 import type { SessionProbe } from './deploy/lock';
+import type { ResourceSample } from './stats/sample';
 
 export interface Logger {
   debug(message: string): void;
@@ -103,6 +104,8 @@ export interface ContainerInfo {
   restartCount?: number;
   /** The container's address on its network, for health checks of unpublished ports. */
   ipAddress?: string;
+  /** Its CPU limit (run.cpus), when it has one. */
+  cpus?: number;
 }
 
 export interface ContainerSpec {
@@ -116,6 +119,10 @@ export interface ContainerSpec {
   command?: string[];
   /** A user-defined network to join, with DNS names other containers there find it by. */
   network?: { name: string; aliases: string[] };
+  /** Memory limit in bytes (HostConfig.Memory; swap is held to the same, so the limit is real). */
+  memoryBytes?: number;
+  /** CPU limit in CPUs, e.g. 0.5 (HostConfig.NanoCpus). */
+  cpus?: number;
   /** "uid:gid" to run as (the proxy runs as the SSH user, so its files and socket are theirs). */
   user?: string;
   /** resolv.conf options inside the container ("ndots:1"). */
@@ -155,6 +162,12 @@ export interface Engine {
   stop(id: string, timeoutSeconds: number): Promise<void>;
   remove(id: string): Promise<void>;
   logs(id: string, opts: LogOptions, signal?: AbortSignal): AsyncIterable<LogLine>;
+  /**
+   * The container's CPU, memory and network, one reading a second (Podman: every 5 s) until it
+   * stops or `signal` aborts; aborting closes the HTTP stream (and its SSH channel) at once.
+   * Optional so fakes may omit it.
+   */
+  stats?(id: string, signal: AbortSignal): AsyncIterable<ResourceSample>;
   /** Renames a container (its DNS name on user-defined networks follows at once). */
   rename?(id: string, name: string): Promise<void>;
   /** Creates the bridge network unless it exists. */

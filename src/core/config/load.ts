@@ -25,7 +25,7 @@ interface RawConfig {
   defaultServer?: string;
   build?: { dockerfile?: string; context?: string; args?: Record<string, string>; target?: string; secrets?: string[]; on?: 'local' | 'server' };
   run?: {
-    ports?: string[]; env?: Record<string, string>; secrets?: string[]; volumes?: string[]; restart?: RestartPolicy;
+    ports?: string[]; env?: Record<string, string>; secrets?: string[]; volumes?: string[]; restart?: RestartPolicy; memory?: string | number; cpus?: number;
     command?: string[]; release?: string[]; healthcheck?: false | { port?: number; path?: string; timeoutSeconds?: number; intervalSeconds?: number };
   };
   keep?: number;
@@ -42,7 +42,8 @@ let compiled: ValidateFunction | undefined;
 function validator(): ValidateFunction {
   if (!compiled) {
     // verbose: errors carry the offending data and the schema around it (for patternErrorMessage).
-    const ajv = new Ajv({ allErrors: true, verbose: true });
+    // allowUnionTypes: run.memory is "512m" or a number of bytes.
+    const ajv = new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true });
     // Editor-only annotations VS Code understands; ajv must accept them in strict mode.
     ajv.addVocabulary(['markdownDescription', 'patternErrorMessage', 'defaultSnippets', 'enumDescriptions']);
     compiled = ajv.compile(schema);
@@ -104,6 +105,18 @@ export function parseVolumeSpec(spec: string): VolumeMapping {
   const r = tryVolume(spec);
   if (typeof r === 'string') throw new BmError('ConfigInvalid', `Volume "${spec}" ${r}.`);
   return r;
+}
+
+const UNIT: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+/** Docker's smallest memory limit. */
+const MIN_MEMORY = RUN.memory.minimum;
+
+/** "512m", "1.5g", "512MiB", "1024", 1048576 → bytes (units binary whatever the spelling, as docker's --memory). */
+export function parseMemory(v: string | number): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+(?:\.\d+)?) ?(?:([kmgt])i?)?b?$/i.exec(v);
+  if (!m) throw new BmError('ConfigInvalid', `run.memory "${v}" ${RUN.memory.patternErrorMessage}.`);
+  return Math.round(Number(m[1]) * UNIT[(m[2] ?? '').toLowerCase()]);
 }
 
 // The try* forms return what is wrong (a fragment after the spec) so the loader can position it.
@@ -170,6 +183,8 @@ function build(raw: RawConfig, file: string): Config {
       secrets: [...(r.secrets ?? [])],
       volumes: (r.volumes ?? []).map(parseVolumeSpec),
       restart: r.restart ?? (RUN.restart.default as RestartPolicy),
+      ...(r.memory !== undefined && { memoryBytes: parseMemory(r.memory) }),
+      ...(r.cpus !== undefined && { cpus: r.cpus }),
       ...(r.command !== undefined && { command: [...r.command] }),
       ...(r.release !== undefined && { release: [...r.release] }),
       healthcheck,
@@ -340,6 +355,7 @@ function describe(e: ErrorObject, root: Node): Problem {
       return problem(`${where} must be ${want}, not ${kindOf(e.data)}${quote}`);
     }
     case 'minimum': case 'maximum': case 'exclusiveMinimum': {
+      if (name === 'run.memory') return problem(`run.memory is ${shown} bytes, less than Docker's smallest limit, 6 MiB (6291456 or "6m"); give the app more`);
       const { minimum: min, maximum: max } = ps as { minimum?: number; maximum?: number };
       const low = min !== undefined ? `from ${min}` : `more than ${String(ps.exclusiveMinimum)}`;
       return problem(`${where} is ${shown}; it must be ${low}${max === undefined ? '' : min !== undefined ? ` to ${max}` : ` and at most ${max}`}`);
@@ -394,6 +410,11 @@ function semanticProblems(raw: RawConfig, root: Node): Problem[] {
     if (prev !== undefined) add(`/run/volumes/${i}`, `run.volumes[${i}] "${spec}" mounts ${target} again (already in run.volumes[${prev}]); each container path can be mounted once`);
     else targets.set(target, i);
   });
+  // The schema's minimum covers a number of bytes; a size written with a unit is checked here.
+  const memory = raw.run?.memory;
+  if (typeof memory === 'string' && parseMemory(memory) < MIN_MEMORY) {
+    add('/run/memory', `run.memory "${memory}" is less than Docker's smallest limit, 6 MiB ("6m"); give the app more`);
+  }
   // healthcheck.port need not be in run.ports: the probe can reach the container's own address.
   if (raw.proxy && (raw.run?.ports ?? []).length) {
     add('/run/ports', 'run.ports publishes host ports, which the old and the new version cannot both hold while the proxy moves traffic between them: remove run.ports (the proxy routes proxy.hosts to proxy.port inside the container)');

@@ -90,6 +90,10 @@ export interface Config {
     secrets: string[];
     volumes: VolumeMapping[];
     restart: RestartPolicy;
+    /** Memory limit in bytes (run.memory "512m"); unset: none. */
+    memoryBytes?: number;
+    /** CPU limit in CPUs (run.cpus 0.5); unset: none. */
+    cpus?: number;
     command?: string[];
     /** A one-off command run in a new container of the new image before traffic moves (migrations). */
     release?: string[];

@@ -16,7 +16,7 @@ import { sleep } from '../time';
 import { waitHealthy } from './health';
 import { LABEL } from './labels';
 import { acquireLock } from './lock';
-import { lastLines, type SwapResult } from './swap';
+import { lastLines, limits, type SwapResult } from './swap';
 
 /** How long the old container keeps its place after the switch before it is asked to stop. */
 const DRAIN_GRACE_MS = 2_000;
@@ -73,6 +73,7 @@ export async function swapThroughProxy(req: ProxySwapRequest): Promise<ProxySwap
     volumes: config.run.volumes,
     restart: config.run.restart,
     command: config.run.command,
+    ...limits(config),
     network: { name: PROXY_NETWORK, aliases: [anyName(config.app)] },
   });
   const discard = async (why: string): Promise<string> => {
@@ -202,6 +203,7 @@ async function runRelease(req: ProxySwapRequest): Promise<void> {
     volumes: config.run.volumes,
     restart: 'no',
     command,
+    ...limits(config),
     network: { name: PROXY_NETWORK, aliases: [] },
   });
   try {

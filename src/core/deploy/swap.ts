@@ -1,6 +1,6 @@
 import type { Config } from '../config/types';
 import { BmError, isBmError } from '../errors';
-import type { ContainerInfo, Engine, Logger, ProgressSink } from '../ports';
+import type { ContainerInfo, ContainerSpec, Engine, Logger, ProgressSink } from '../ports';
 import { waitHealthy } from './health';
 import { LABEL } from './labels';
 
@@ -21,6 +21,14 @@ export interface SwapResult {
   containerId: string;
   previous: ContainerInfo[];
   healthNote: string;
+}
+
+/** run.memory and run.cpus, for every container of the app (the new one, a release command's). */
+export function limits(config: Config): Pick<ContainerSpec, 'memoryBytes' | 'cpus'> {
+  return {
+    ...(config.run.memoryBytes !== undefined && { memoryBytes: config.run.memoryBytes }),
+    ...(config.run.cpus !== undefined && { cpus: config.run.cpus }),
+  };
 }
 
 /**
@@ -44,6 +52,7 @@ export async function swapIn(req: SwapRequest): Promise<SwapResult> {
     volumes: config.run.volumes,
     restart: config.run.restart,
     command: config.run.command,
+    ...limits(config),
   });
 
   const restorePrevious = async (why: string) => {

@@ -33,6 +33,7 @@ export function toContainerInfo(c: Docker.ContainerInspectInfo): ContainerInfo {
     health: (c.State.Health?.Status as ContainerInfo['health']) || undefined,
     restartCount: c.RestartCount,
     ipAddress: (c.NetworkSettings as { IPAddress?: string } | undefined)?.IPAddress || networks.find((n) => n.IPAddress)?.IPAddress || undefined,
+    ...(c.HostConfig?.NanoCpus ? { cpus: c.HostConfig.NanoCpus / 1e9 } : {}),
   };
 }
 
@@ -59,6 +60,9 @@ export function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOpti
       RestartPolicy: { Name: spec.restart === 'no' ? '' : spec.restart },
       ...(spec.network ? { NetworkMode: spec.network.name } : {}),
       ...(spec.dnsOptions ? { DnsOptions: spec.dnsOptions } : {}),
+      // Swap held to the same figure: the limit the chart draws is the one the app meets.
+      ...(spec.memoryBytes ? { Memory: spec.memoryBytes, MemorySwap: spec.memoryBytes } : {}),
+      ...(spec.cpus ? { NanoCpus: Math.round(spec.cpus * 1e9) } : {}),
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
     },
   };

@@ -8,12 +8,17 @@ export interface ProgressMessage {
 }
 
 /** The messages of a Docker progress stream, as they come; lines that are not JSON are skipped. */
-export async function* progressMessages(stream: Readable): AsyncGenerator<ProgressMessage> {
+export function progressMessages(stream: Readable): AsyncGenerator<ProgressMessage> {
+  return jsonLines<ProgressMessage>(stream);
+}
+
+/** One JSON value per line (progress, stats), as they come; lines that are not JSON are skipped. */
+export async function* jsonLines<T>(stream: Readable): AsyncGenerator<T> {
   let buffered = '';
-  const parse = (line: string): ProgressMessage | undefined => {
+  const parse = (line: string): T | undefined => {
     if (!line.trim()) return undefined;
     try {
-      return JSON.parse(line) as ProgressMessage;
+      return JSON.parse(line) as T;
     } catch {
       return undefined;
     }

@@ -8,7 +8,8 @@ import { asSocket } from '../../core/socket-shim';
 import { withTimeout } from '../../core/time';
 import { chainIds } from '../../core/transfer/chain';
 import { LogDemuxer, toContainerInfo, toCreateOptions, toImageInfo } from './convert';
-import { progressMessages } from './json-lines';
+import { jsonLines, progressMessages } from './json-lines';
+import { isAccounted, toSample, type RawStats, type ResourceSample } from '../../core/stats/sample';
 import { dialEngine, NOT_A_SOCKET, type Dialled, type DockerTransport } from './engine-dial';
 import { EngineFacts, isPodman, negotiateApiVersion, type EngineInfo, type EnginePlatform } from './engine-facts';
 import { diagnoseArgv, parseDiagnosis, reachEngine, type EngineReach } from './engine-socket';
@@ -221,6 +222,46 @@ export class RemoteEngine implements Engine {
       if (!signal?.aborted) throw e;
     }
     yield* demux.flush();
+  }
+
+  /**
+   * GET /containers/{id}/stats?stream=true: a JSON reading a second, for as long as the container
+   * runs. The abort destroys the request, which closes its channel of the SSH connection.
+   */
+  async *stats(id: string, signal: AbortSignal): AsyncIterable<ResourceSample> {
+    if (signal.aborted) return;
+    let stream: Readable;
+    try {
+      stream = (await this.docker.getContainer(id).stats({ stream: true, abortSignal: signal } as never)) as unknown as Readable;
+    } catch (e) {
+      if (signal.aborted) return;
+      throw e;
+    }
+    // A request aborted before its answer came leaves nothing; one aborted later ends this loop.
+    const stop = () => stream.destroy();
+    signal.addEventListener('abort', stop, { once: true });
+    let first = true;
+    try {
+      for await (const raw of jsonLines<RawStats>(stream)) {
+        if (first && !isAccounted(raw)) {
+          throw new BmError('StatsUnavailable', this.unaccountedSentence());
+        }
+        first = false;
+        const sample = toSample(raw);
+        if (sample) yield sample;
+      }
+    } catch (e) {
+      if (!signal.aborted) throw e;
+    } finally {
+      signal.removeEventListener('abort', stop);
+      stream.destroy();
+    }
+  }
+
+  private unaccountedSentence(): string {
+    return isPodman(this.facts.version)
+      ? 'This Podman keeps no CPU or memory figures per container (rootless Podman on cgroup v1; `podman stats` refuses too): run the server on cgroup v2 (systemd.unified_cgroup_hierarchy=1) to see them.'
+      : 'The Docker Engine reports no CPU time for this container, so its figures would be wrong: check that the server\'s cgroups are mounted (docker info shows the cgroup version).';
   }
 
   async httpGet(host: string, port: number, path: string, timeoutMs: number): Promise<number> {

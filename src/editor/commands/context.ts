@@ -7,6 +7,7 @@ import { asBmError } from '../../core/errors';
 import type { ProgressEvent } from '../../core/ports';
 import type { ServerPool } from '../../drivers/server-pool';
 import type { LogPanels } from '../panels/log-panels';
+import type { ResourcePanels } from '../panels/resource-panel';
 import type { WorkspaceModel } from '../model';
 import type { OutputLogger } from '../output-logger';
 import { progressText } from '../progress-text';
@@ -19,6 +20,7 @@ export interface CommandDeps {
   channel: vscode.LogOutputChannel;
   model: WorkspaceModel;
   logs: LogPanels;
+  resources: ResourcePanels;
   who: string;
 }
 

@@ -17,6 +17,7 @@ export const COMMANDS = {
   quickActions: 'baremetal.quickActions',
   showServerProblem: 'baremetal.showServerProblem',
   openInBrowser: 'baremetal.openInBrowser',
+  showResources: 'baremetal.showResources',
 } as const;
 
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];

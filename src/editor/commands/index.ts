@@ -3,7 +3,7 @@ import { openInBrowser } from './browser';
 import type { CommandDeps } from './context';
 import { deployCommit, deployHead, rollbackTo } from './deploy';
 import { COMMANDS, type CommandId } from './ids';
-import { copyCommitSha, openConfiguration, quickActions, refresh, showCommit, showLogs } from './misc';
+import { copyCommitSha, openConfiguration, quickActions, refresh, showCommit, showLogs, showResources } from './misc';
 import { addServer, showServerProblem, trustServer } from './server';
 
 /** One flat table: every command id maps to its handler; a missing one fails to compile. */
@@ -24,6 +24,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     [COMMANDS.quickActions]: quickActions(),
     [COMMANDS.showServerProblem]: showServerProblem(deps),
     [COMMANDS.openInBrowser]: openInBrowser(deps),
+    [COMMANDS.showResources]: showResources(deps),
   } satisfies Record<CommandId, (...args: never[]) => Promise<unknown>>;
   return Object.entries(table).map(([id, handler]) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {

@@ -69,6 +69,11 @@ export const showLogs = (deps: CommandDeps) => async (item?: AnyItem) => {
   if (servers) await deps.logs.show(config, servers);
 };
 
+/** Opens the live charts of the app's CPU, memory and network on every server of the config. */
+export const showResources = (deps: CommandDeps) => async () => {
+  deps.resources.show(currentConfig(deps));
+};
+
 /** The status bar's menu. */
 export const quickActions = () => async () => {
   const picked = await vscode.window.showQuickPick(QUICK_ACTIONS.map((a) => ({ ...a })), { placeHolder: 'Bare Metal Deploy' });

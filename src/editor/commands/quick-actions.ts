@@ -7,6 +7,7 @@ export const QUICK_ACTIONS = [
   { label: '$(history) Roll Back…', command: COMMANDS.rollback },
   { label: '$(output) Show Logs', command: COMMANDS.showLogs },
   { label: '$(link-external) Open in Browser', command: COMMANDS.openInBrowser },
+  { label: '$(graph-line) Show Resource Use', command: COMMANDS.showResources },
   { label: '$(refresh) Refresh', command: COMMANDS.refresh },
   { label: '$(gear) Open Configuration', command: COMMANDS.openConfiguration },
 ] as const;

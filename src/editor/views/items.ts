@@ -45,16 +45,18 @@ export class ServerItem extends vscode.TreeItem {
 
 export class ContainerItem extends vscode.TreeItem {
   readonly kind = 'container';
-  constructor(readonly server: ServerState, readonly container: ContainerInfo, current: boolean) {
+  /** `usage`: "12% · 84 MiB / 512 MiB" from the stats stream; `statsProblem`: why there is none. */
+  constructor(readonly server: ServerState, readonly container: ContainerInfo, current: boolean, usage?: string, statsProblem?: string) {
     super(container.name, vscode.TreeItemCollapsibleState.None);
     this.id = `container:${server.config.name}:${container.id}`;
     const commit = container.labels['dev.baremetal.commit']?.slice(0, 7) ?? '?';
     const health = container.health ?? (container.state === 'running' ? 'running' : container.state);
     const uptime = container.startedAt && container.state === 'running' ? ` · up ${since(container.startedAt)}` : '';
-    this.description = `${commit} · ${health}${uptime}${current ? '' : ' · leftover'}`;
+    const figures = container.state === 'running' && usage ? ` · ${usage}` : '';
+    this.description = `${commit} · ${health}${figures}${uptime}${current ? '' : ' · leftover'}`;
     this.iconPath = new vscode.ThemeIcon(container.state === 'running' ? 'pass-filled' : 'circle-slash', new vscode.ThemeColor(container.state === 'running' ? 'testing.iconPassed' : 'disabledForeground'));
     this.contextValue = 'container';
-    this.tooltip = `${container.name}\n${container.image}\n${container.state}${container.health ? ` (${container.health})` : ''}`;
+    this.tooltip = [`${container.name}`, container.image, `${container.state}${container.health ? ` (${container.health})` : ''}`, usage ? `CPU · memory / limit: ${usage}` : statsProblem].filter(Boolean).join('\n');
   }
 }
 

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { LABEL } from '../../core/deploy/labels';
 import { appAddress } from '../app-url';
 import type { ServerState, WorkspaceModel } from '../model';
+import type { ContainerStats } from './container-stats';
 import { CommitItem, ContainerItem, DeploymentItem, MessageItem, ProxyItem, ServerItem, UncommittedItem, UrlItem, type AnyItem } from './items';
 
 /** Shared shape of the three views: read the model (never do I/O), re-render when it changes. */
@@ -11,7 +12,11 @@ abstract class ModelTree implements vscode.TreeDataProvider<AnyItem>, vscode.Dis
   private readonly subscription: vscode.Disposable;
 
   constructor(protected readonly model: WorkspaceModel) {
-    this.subscription = model.onDidChange(() => this.emitter.fire(undefined));
+    this.subscription = model.onDidChange(() => this.redraw());
+  }
+
+  protected redraw(): void {
+    this.emitter.fire(undefined);
   }
 
   getTreeItem(item: AnyItem): vscode.TreeItem {
@@ -42,6 +47,19 @@ abstract class ModelTree implements vscode.TreeDataProvider<AnyItem>, vscode.Dis
 }
 
 export class ServersTree extends ModelTree {
+  private readonly statsSubscription?: vscode.Disposable;
+
+  /** `stats`: each running container's CPU and memory, while the view is visible. */
+  constructor(model: WorkspaceModel, private readonly stats?: ContainerStats) {
+    super(model);
+    this.statsSubscription = stats?.onDidChange(() => this.redraw());
+  }
+
+  override dispose(): void {
+    this.statsSubscription?.dispose();
+    super.dispose();
+  }
+
   getChildren(item?: AnyItem): AnyItem[] {
     if (!item) {
       const problem = this.configProblem(true);
@@ -56,7 +74,7 @@ export class ServersTree extends ModelTree {
       const containers = s.containers
         .slice()
         .sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running'))
-        .map((c) => new ContainerItem(s, c, c.labels[LABEL.deployId] === running));
+        .map((c) => new ContainerItem(s, c, c.labels[LABEL.deployId] === running, this.stats?.text(c.id), this.stats?.problem(s.config.name)));
       const proxy = s.connection === 'connected' && s.status?.proxy && this.model.config ? [new ProxyItem(s, s.status.proxy, this.model.config.app)] : [];
       return [...this.urls(s), ...proxy, ...containers];
     }

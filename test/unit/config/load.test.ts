@@ -234,3 +234,36 @@ test('build.on takes "local" or "server" only, with line and column', () => {
   const text = '{\n  "app": "web",\n  "servers": { "prod": { "host": "p" } },\n  "build": { "on": "laptop" }\n}\n';
   assert.throws(() => parseConfig(text, 'baremetal.json'), (e: Error) => /^baremetal\.json:4:20: build\.on "laptop" must be one of "local", "server"\.$/.test(e.message) && /local|server/.test(e.message));
 });
+
+test('run.memory ("512m", "1.5g", "512MiB", bytes) and run.cpus reach the config as bytes and CPUs', () => {
+  const run = (r: string) => parseConfig(withTop(`"run": { ${r} }`), F).run;
+  assert.deepEqual([run('"memory": "512m", "cpus": 0.5').memoryBytes, run('"memory": "512m", "cpus": 0.5').cpus], [512 * 1024 * 1024, 0.5]);
+  assert.equal(run('"memory": "1.5g"').memoryBytes, 1.5 * 1024 ** 3);
+  assert.equal(run('"memory": "512MiB"').memoryBytes, 512 * 1024 * 1024);
+  assert.equal(run('"memory": "64 MB"').memoryBytes, 64 * 1024 * 1024, "binary whatever the spelling, as Docker's");
+  assert.equal(run('"memory": 10485760').memoryBytes, 10485760);
+  assert.equal(run('"memory": "10485760"').memoryBytes, 10485760);
+  const none = run('"restart": "always"');
+  assert.ok(!('memoryBytes' in none) && !('cpus' in none), 'unset: no limit');
+});
+
+test('run.memory and run.cpus: each mistake is one sentence at its line and column', () => {
+  const text = (r: string) => `{
+  "app": "a",
+  "servers": { "s": { "host": "h" } },
+  "run": { ${r} }
+}`;
+  assert.equal(message(text('"memory": "lots"')), 'baremetal.json:4:22: run.memory "lots" must be a size like "512m", "512MiB" or "1g" (units are binary, as Docker\'s: k = KiB, m = MiB, g = GiB), or a number of bytes.');
+  assert.equal(message(text('"memory": "2m"')), 'baremetal.json:4:22: run.memory "2m" is less than Docker\'s smallest limit, 6 MiB ("6m"); give the app more.');
+  assert.equal(message(text('"memory": 1000')), 'baremetal.json:4:22: run.memory is 1000 bytes, less than Docker\'s smallest limit, 6 MiB (6291456 or "6m"); give the app more.');
+  assert.equal(message(text('"memory": true')), 'baremetal.json:4:22: run.memory must be a string or a whole number, not true.');
+  assert.equal(message(text('"memory": 1.5')), 'baremetal.json:4:22: run.memory must be a string or a whole number, not the number 1.5.');
+  assert.equal(message(text('"cpus": 0')), 'baremetal.json:4:20: run.cpus is 0; it must be more than 0 and at most 1024.');
+  assert.equal(message(text('"cpus": "1"')), 'baremetal.json:4:20: run.cpus must be a number, not the string "1".');
+});
+
+test('the schema describes run.memory and run.cpus for completion', () => {
+  const run = schema.properties.run.properties as Record<string, { markdownDescription?: string; examples?: unknown[] }>;
+  assert.match(run.memory.markdownDescription ?? '', /512m/);
+  assert.deepEqual(run.cpus.examples, [0.5, 2]);
+});

@@ -207,3 +207,11 @@ test('an app that publishes no port (a worker) starts beside the old one, which 
   assert.ok(engine.calls.slice(calls).includes(`stop ${old!.spec.name}`));
   assert.equal(onlyNew(engine)[0].state, 'running');
 });
+
+test('run.memory and run.cpus go to the new container', async () => {
+  const { engine, req } = setup();
+  await swapIn(req({ config: makeConfig({ run: { memoryBytes: 64 * 1024 * 1024, cpus: 0.5 } }) }));
+  const [created] = onlyNew(engine);
+  assert.equal(created.spec.memoryBytes, 64 * 1024 * 1024);
+  assert.equal(created.spec.cpus, 0.5);
+});

@@ -165,5 +165,14 @@ describe('toCreateOptions', () => {
     assert.deepEqual(o.HostConfig?.PortBindings, {});
     assert.deepEqual(o.HostConfig?.Mounts, []);
     assert.deepEqual(o.HostConfig?.LogConfig, { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } });
+    assert.equal(o.HostConfig?.Memory, undefined, 'no limit unless run.memory says one');
+    assert.equal(o.HostConfig?.NanoCpus, undefined);
+  });
+
+  test('run.memory and run.cpus: Memory with swap held to it, NanoCpus', () => {
+    const o = toCreateOptions(spec({ memoryBytes: 64 * 1024 * 1024, cpus: 0.5 }));
+    assert.equal(o.HostConfig?.Memory, 67108864);
+    assert.equal(o.HostConfig?.MemorySwap, 67108864);
+    assert.equal(o.HostConfig?.NanoCpus, 500_000_000);
   });
 });

@@ -44,3 +44,13 @@ test('Open in Browser: on a connected server, the current deploy and a URL item,
   for (const context of ['server.connected', 'deployment.current', 'url']) assert.ok(when.some((w) => w.includes(`viewItem == ${context}`)), `${context}: ${when.join(' | ')}`);
   assert.ok(QUICK_ACTIONS.some((a) => a.command === COMMANDS.openInBrowser && a.label === '$(link-external) Open in Browser'));
 });
+
+test('Show Resource Use: in the palette, the Servers view title and its server and container items', () => {
+  const command = manifest.contributes.commands.find((c) => c.command === COMMANDS.showResources) as { title: string; icon?: string } | undefined;
+  assert.equal(command?.title, 'Show Resource Use');
+  const palette = manifest.contributes.menus.commandPalette.filter((e) => e.command === COMMANDS.showResources);
+  assert.equal(palette.length, 0, 'not hidden from the palette');
+  assert.ok(manifest.contributes.menus['view/title'].some((e) => e.command === COMMANDS.showResources && /view == baremetal\.servers/.test((e as { when?: string }).when ?? '')));
+  const when = manifest.contributes.menus['view/item/context'].filter((e) => e.command === COMMANDS.showResources).map((e) => (e as { when?: string }).when ?? '');
+  for (const context of ['server.connected', 'container']) assert.ok(when.some((w) => w.includes(`viewItem == ${context}`)), context);
+});
