@@ -38,6 +38,8 @@ export type ErrorCode =
   | 'SecretMissing'
   | 'Cancelled'
   | 'ConnectionLost'
+  | 'NotRunning'
+  | 'CommandNotFound'
   | 'Internal';
 
 export class BmError extends Error {
