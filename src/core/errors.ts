@@ -40,6 +40,7 @@ export type ErrorCode =
   | 'ConnectionLost'
   | 'NotRunning'
   | 'CommandNotFound'
+  | 'InvalidCommand'
   | 'Internal';
 
 export class BmError extends Error {

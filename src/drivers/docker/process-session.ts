@@ -94,7 +94,8 @@ export class HijackedSession implements ProcessSession {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    if (!this.control.connectionLost()) await this.control.hangUp().catch(() => undefined);
+    // Once the output has ended the process is gone (a one-off container removes itself).
+    if (!this.ended && !this.control.connectionLost()) await this.control.hangUp().catch(() => undefined);
     this.stream.destroy();
   }
 

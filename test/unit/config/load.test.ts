@@ -234,3 +234,13 @@ test('build.on takes "local" or "server" only, with line and column', () => {
   const text = '{\n  "app": "web",\n  "servers": { "prod": { "host": "p" } },\n  "build": { "on": "laptop" }\n}\n';
   assert.throws(() => parseConfig(text, 'baremetal.json'), (e: Error) => /^baremetal\.json:4:20: build\.on "laptop" must be one of "local", "server"\.$/.test(e.message) && /local|server/.test(e.message));
 });
+
+test('run.shell: the shell Open Shell starts, as a list of arguments, with file:line:column errors', () => {
+  const ok = parseConfig(withTop('"run": { "shell": ["/bin/bash", "-l"] }'), F);
+  assert.deepEqual(ok.run.shell, ['/bin/bash', '-l']);
+  assert.equal(parseConfig(MINIMAL, F).run.shell, undefined);
+  const at = (fragment: string) => `{\n  "app": "hello", "servers": { "prod": { "host": "prod-box" } },\n  "run": { "shell": ${fragment} }\n}`;
+  assert.equal(message(at('"bash"')), 'baremetal.json:3:21: run.shell must be a list [...], not the string "bash".');
+  assert.equal(message(at('[]')), 'baremetal.json:3:21: run.shell must not be empty.');
+  assert.equal(message(at('["bash", ""]')), 'baremetal.json:3:30: run.shell[1] must not be empty.');
+});
