@@ -27,6 +27,8 @@ export interface InAppRequest {
 }
 
 export interface InAppProcess {
+  /** The image a one-off container runs. */
+  image?: string;
   session: ProcessSession;
   /** What runs (the shell found, or the command). */
   command: string[];
@@ -67,7 +69,7 @@ export interface OneOffRequest extends InAppRequest {
   secrets: Record<string, string>;
 }
 
-export async function runInApp(req: OneOffRequest): Promise<InAppProcess & { image: string }> {
+export async function runInApp(req: OneOffRequest): Promise<InAppProcess> {
   const engine = req.server.engine;
   if (!engine.runOneOff) throw new BmError('Internal', 'This engine cannot run one-off containers.');
   const container = await appContainer(req.server, req.config, req.serverName);

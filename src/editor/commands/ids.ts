@@ -17,6 +17,8 @@ export const COMMANDS = {
   quickActions: 'baremetal.quickActions',
   showServerProblem: 'baremetal.showServerProblem',
   openInBrowser: 'baremetal.openInBrowser',
+  openShell: 'baremetal.openShell',
+  runCommand: 'baremetal.runCommand',
 } as const;
 
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];

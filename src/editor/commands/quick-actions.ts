@@ -7,6 +7,8 @@ export const QUICK_ACTIONS = [
   { label: '$(history) Roll Back…', command: COMMANDS.rollback },
   { label: '$(output) Show Logs', command: COMMANDS.showLogs },
   { label: '$(link-external) Open in Browser', command: COMMANDS.openInBrowser },
+  { label: '$(terminal) Open Shell', command: COMMANDS.openShell },
+  { label: '$(run) Run Command…', command: COMMANDS.runCommand },
   { label: '$(refresh) Refresh', command: COMMANDS.refresh },
   { label: '$(gear) Open Configuration', command: COMMANDS.openConfiguration },
 ] as const;

@@ -44,3 +44,13 @@ test('Open in Browser: on a connected server, the current deploy and a URL item,
   for (const context of ['server.connected', 'deployment.current', 'url']) assert.ok(when.some((w) => w.includes(`viewItem == ${context}`)), `${context}: ${when.join(' | ')}`);
   assert.ok(QUICK_ACTIONS.some((a) => a.command === COMMANDS.openInBrowser && a.label === '$(link-external) Open in Browser'));
 });
+
+test('Open Shell and Run Command…: on a connected server, a container and the current deploy, in the palette and the status bar menu', () => {
+  for (const [id, title] of [[COMMANDS.openShell, 'Open Shell'], [COMMANDS.runCommand, 'Run Command…']] as const) {
+    assert.equal(manifest.contributes.commands.find((c) => c.command === id)?.title, title);
+    const when = manifest.contributes.menus['view/item/context'].filter((e) => e.command === id).map((e) => (e as { when?: string }).when ?? '');
+    for (const context of ['server.connected', 'container', 'deployment.current']) assert.ok(when.some((w) => w.includes(`viewItem == ${context}`)), `${id} on ${context}: ${when.join(' | ')}`);
+    assert.ok(!manifest.contributes.menus.commandPalette.some((e) => e.command === id), `${id} is hidden from the palette`);
+    assert.ok(QUICK_ACTIONS.some((a) => a.command === id), `${id} in the status bar menu`);
+  }
+});
