@@ -16,6 +16,7 @@ import type { LogLine } from '../core/ports';
 import { deployParts, layerCache } from '../app/deploy-parts';
 import { ServerPool } from '../drivers/server-pool';
 import { abbreviateLines, CliOutput, formatBytes, formatDuration, relativeTime } from './output';
+import { execCommand, runCommand } from './in-app';
 import { askHidden, confirm } from './prompt';
 
 const USAGE = `Usage: baremetal <command> [options]
@@ -29,6 +30,14 @@ Commands:
   history   [--server NAME] [--json]      deploys on the server, newest first
   status    [--server NAME] [--json]      what runs now, its health and uptime
   logs      [--server NAME] [--follow] [--tail N] [--since TIME] [--timestamps]
+  exec      [--server NAME] [-i] [-t] [-- CMD…]
+            run CMD in the app's running container (no CMD: its shell, bash else sh,
+            or run.shell); -i passes stdin, -t gives it a terminal (colours, Ctrl-C, size)
+  run       [--server NAME] [-i] [-t] -- CMD…
+            run CMD in a new one-off container of the running image, with the app's env,
+            secrets and volumes (like run.release); removed once it exits
+            exec and run exit with CMD's exit code; 125 when it could not run, 127 when
+            CMD is not in the image
   trust     NAME [--yes]                  show a server's host key and add it to known_hosts
 
 Options for every command:
@@ -60,15 +69,20 @@ const OPTIONS = {
   'allow-dirty': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
+  interactive: { type: 'boolean', short: 'i' },
+  tty: { type: 'boolean', short: 't' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 type Args = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
 export async function main(argv: string[]): Promise<number> {
+  // What follows `--` is the command of exec and run, its options its own.
+  const dash = argv.indexOf('--');
+  const inner = dash >= 0 ? argv.slice(dash + 1) : undefined;
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: dash >= 0 ? argv.slice(0, dash) : argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n\n${USAGE}\n`);
     return 2;
@@ -96,7 +110,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   try {
     const cwd = resolve(args.cwd ?? process.cwd());
-    const ctx: Ctx = { args, rest, out, pool, cwd, signal: abort.signal, who: `${os.userInfo().username}@${os.hostname()}` };
+    const ctx: Ctx = { args, rest, command: inner, out, pool, cwd, signal: abort.signal, who: `${os.userInfo().username}@${os.hostname()}` };
     switch (command) {
       case 'deploy':
         return await deployCommand(ctx);
@@ -110,6 +124,10 @@ export async function main(argv: string[]): Promise<number> {
         return await logsCommand(ctx);
       case 'trust':
         return await trustCommand(ctx);
+      case 'exec':
+        return await execCommand(ctx);
+      case 'run':
+        return await runCommand(ctx);
       default:
         process.stderr.write(`Unknown command "${command}".\n\n${USAGE}\n`);
         return 2;
@@ -119,6 +137,8 @@ export async function main(argv: string[]): Promise<number> {
     out.error(err.message);
     if (err.detail) out.info(abbreviateLines(err.detail).split('\n').map((l) => `  ${l}`).join('\n'));
     if (err.code === 'Internal' && err.cause instanceof Error) out.debug(err.cause.stack ?? '');
+    // exec and run pass the command's own exit code through: theirs must not look like one (docker's convention).
+    if (command === 'exec' || command === 'run') return err.code === 'CommandNotFound' ? 127 : 125;
     return 1;
   } finally {
     process.off('SIGINT', onSigint);
@@ -129,6 +149,7 @@ export async function main(argv: string[]): Promise<number> {
 interface Ctx {
   args: Args;
   rest: string[];
+  command?: string[];
   out: CliOutput;
   pool: ServerPool;
   cwd: string;

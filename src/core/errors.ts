@@ -39,6 +39,9 @@ export type ErrorCode =
   | 'SecretMissing'
   | 'Cancelled'
   | 'ConnectionLost'
+  | 'NotRunning'
+  | 'CommandNotFound'
+  | 'InvalidCommand'
   | 'Internal';
 
 export class BmError extends Error {

@@ -143,6 +143,42 @@ export interface LogOptions {
   timestamps?: boolean;
 }
 
+export interface TerminalSize {
+  rows: number;
+  columns: number;
+}
+
+/** A process to run in a container, attached: its input, its output, its exit code. */
+export interface ProcessRequest {
+  /** The program and its arguments (never a shell string). */
+  command: string[];
+  /** A pseudo-terminal: one output stream, colours, Ctrl-C as a byte the terminal turns into SIGINT. */
+  tty: boolean;
+  /** Attach stdin (a TTY always does). */
+  stdin: boolean;
+  /** The terminal's size at the start (a TTY only). */
+  size?: TerminalSize;
+}
+
+/**
+ * A process running in a container over the server's connection. Output is buffered until the
+ * first onData listener, so nothing printed at the start is lost.
+ */
+export interface ProcessSession {
+  /** Output as it comes: with a TTY everything is 'stdout'. */
+  onData(listener: (chunk: Buffer, stream: 'stdout' | 'stderr') => void): void;
+  write(data: string | Uint8Array): void;
+  /** Ends the process's stdin (a pipe's end). */
+  endInput(): void;
+  resize(size: TerminalSize): Promise<void>;
+  /** Sends a signal to the process and what it started (without a TTY, Ctrl-C has no byte to travel as). */
+  signal(name: 'INT' | 'TERM' | 'HUP'): Promise<void>;
+  /** The exit code; rejects with ConnectionLost when the connection dropped first. */
+  readonly exit: Promise<number>;
+  /** Ends the session: hangs up the process (a one-off container is removed); never throws. */
+  close(): Promise<void>;
+}
+
 /** The server's Docker Engine, reached over the server's one SSH connection. */
 export interface Engine {
   image(ref: string): Promise<ImageInfo | undefined>;
@@ -174,6 +210,13 @@ export interface Engine {
   ensureNetwork?(name: string): Promise<void>;
   /** Waits until the container exits; its exit code. */
   wait?(id: string, signal?: AbortSignal): Promise<number>;
+  /**
+   * Runs a process in a running container (the Engine API's exec, hijacked over the connection).
+   * A program the image lacks is a CommandNotFound error, never a session.
+   */
+  exec?(container: string, req: ProcessRequest): Promise<ProcessSession>;
+  /** Creates, attaches and starts a one-off container (removed once it exits); CommandNotFound likewise. */
+  runOneOff?(spec: ContainerSpec, req: Omit<ProcessRequest, 'command'>): Promise<ProcessSession>;
   /** An HTTP GET made from the server itself (through the SSH connection). */
   httpGet(host: string, port: number, path: string, timeoutMs: number): Promise<number>;
   /** The server's OS and CPU as image platforms name them ("linux", "arm", "v7"); optional so fakes may omit it. */

@@ -82,6 +82,8 @@ export interface Workspace {
 }
 
 export interface WorkspaceOptions {
+  /** The app name's prefix (each test file its own, so runs beside others never collide). */
+  prefix?: string;
   servers?: Record<string, object>;
   run?: object;
   extra?: object;
@@ -89,7 +91,7 @@ export interface WorkspaceOptions {
 
 /** A git repository holding a copy of examples/hello, with a baremetal.json for the test servers. */
 export async function makeWorkspace(opts: WorkspaceOptions = {}): Promise<Workspace> {
-  const { app, port } = uniqueApp();
+  const { app, port } = uniqueApp(opts.prefix);
   const dir = await mkdtemp(join(tmpdir(), 'bm-ws-'));
   cpSync(join(PROJECT, 'examples', 'hello'), dir, { recursive: true });
   const git = async (...args: string[]) => (await run('git', args, { cwd: dir })).stdout.trim();
@@ -134,18 +136,25 @@ export interface CliResult {
 }
 
 /** Runs the built CLI (dist/cli.js) the way a user or a CI job does. */
-export function cli(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; signalAfterMs?: number; onStderr?: (s: string) => void }): Promise<CliResult> {
+export function cli(
+  args: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; signalAfterMs?: number; onStderr?: (s: string) => void; onStdout?: (s: string, pid: number) => void; input?: string },
+): Promise<CliResult> {
   const env = testEnv();
   return new Promise((resolvePromise) => {
     const child = spawn(process.execPath, [join(PROJECT, 'dist', 'cli.js'), ...args], {
       cwd: opts.cwd,
       env: { ...process.env, ...cliEnv(env), ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      opts.onStdout?.(stdout, child.pid ?? 0);
+    });
+    child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
       opts.onStderr?.(stderr);
     });

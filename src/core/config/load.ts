@@ -26,7 +26,7 @@ interface RawConfig {
   build?: { dockerfile?: string; context?: string; args?: Record<string, string>; target?: string; secrets?: string[]; on?: 'local' | 'server' };
   run?: {
     ports?: string[]; env?: Record<string, string>; secrets?: string[]; volumes?: string[]; restart?: RestartPolicy; memory?: string | number; cpus?: number;
-    command?: string[]; release?: string[]; healthcheck?: false | { port?: number; path?: string; timeoutSeconds?: number; intervalSeconds?: number };
+    command?: string[]; release?: string[]; shell?: string[]; healthcheck?: false | { port?: number; path?: string; timeoutSeconds?: number; intervalSeconds?: number };
   };
   keep?: number;
   proxy?: {
@@ -187,6 +187,7 @@ function build(raw: RawConfig, file: string): Config {
       ...(r.cpus !== undefined && { cpus: r.cpus }),
       ...(r.command !== undefined && { command: [...r.command] }),
       ...(r.release !== undefined && { release: [...r.release] }),
+      ...(r.shell !== undefined && { shell: [...r.shell] }),
       healthcheck,
     },
     keep: raw.keep ?? props.keep.default,

@@ -97,6 +97,8 @@ export interface Config {
     command?: string[];
     /** A one-off command run in a new container of the new image before traffic moves (migrations). */
     release?: string[];
+    /** The shell Open Shell and `exec` with no command start (unset: bash, else sh). */
+    shell?: string[];
     healthcheck: HealthcheckConfig | false;
   };
   keep: number;

@@ -16,6 +16,7 @@ import { sleep } from '../time';
 import { waitHealthy } from './health';
 import { LABEL } from './labels';
 import { acquireLock } from './lock';
+import { oneOffSpec } from './one-off';
 import { lastLines, limits, type SwapResult } from './swap';
 
 /** How long the old container keeps its place after the switch before it is asked to stop. */
@@ -194,18 +195,15 @@ async function runRelease(req: ProxySwapRequest): Promise<void> {
   const engine = req.server.engine;
   const command = config.run.release!;
   progress({ phase: 'release', message: `Running the release command: ${command.join(' ')}` });
-  const id = await engine.create({
-    name: `${config.app}--release-${req.deployId.slice(-6)}`,
-    image: req.image,
-    env: { ...config.run.env, ...req.secrets },
-    labels: { [LABEL.app]: `${config.app}--release`, [LABEL.deployId]: req.deployId },
-    ports: [],
-    volumes: config.run.volumes,
-    restart: 'no',
-    command,
-    ...limits(config),
-    network: { name: PROXY_NETWORK, aliases: [] },
-  });
+  const id = await engine.create(
+    oneOffSpec(config, {
+      name: `${config.app}--release-${req.deployId.slice(-6)}`,
+      image: req.image,
+      command,
+      secrets: req.secrets,
+      labels: { [LABEL.app]: `${config.app}--release`, [LABEL.deployId]: req.deployId },
+    }),
+  );
   try {
     await engine.start(id);
     const code = await engine.wait!(id, req.signal);

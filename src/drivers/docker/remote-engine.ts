@@ -2,7 +2,7 @@ import http from 'node:http';
 import { Transform, type Duplex, type Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { BmError } from '../../core/errors';
-import type { ContainerInfo, ContainerSpec, Engine, ImageInfo, LogLine, LogOptions } from '../../core/ports';
+import type { ContainerInfo, ContainerSpec, Engine, ImageInfo, LogLine, LogOptions, ProcessRequest, ProcessSession } from '../../core/ports';
 import type { SshConnection } from '../ssh/connection';
 import { asSocket } from '../../core/socket-shim';
 import { withTimeout } from '../../core/time';
@@ -12,6 +12,7 @@ import { jsonLines, progressMessages } from './json-lines';
 import { isAccounted, toSample, type RawStats, type ResourceSample } from '../../core/stats/sample';
 import { dialEngine, NOT_A_SOCKET, type Dialled, type DockerTransport } from './engine-dial';
 import { EngineFacts, isPodman, negotiateApiVersion, type EngineInfo, type EnginePlatform } from './engine-facts';
+import { execInContainer, runOneOffContainer } from './engine-exec';
 import { diagnoseArgv, parseDiagnosis, reachEngine, type EngineReach } from './engine-socket';
 
 export type { DockerTransport } from './engine-dial';
@@ -35,7 +36,7 @@ export async function connectEngine(conn: SshConnection, socketPath: string, lab
   const apiVersion = negotiateApiVersion(found.version);
   // docker-modem prefixes every path with this ("/v1.45/containers/json").
   if (apiVersion) (found.docker.modem as unknown as { version?: string }).version = `v${apiVersion}`;
-  return { engine: new RemoteEngine(found.docker, conn, new EngineFacts(found.docker, found.version, apiVersion)), transport: found.transport, socket };
+  return { engine: new RemoteEngine(found.docker, conn, new EngineFacts(found.docker, found.version, apiVersion), label), transport: found.transport, socket };
 }
 
 function statusOf(e: unknown): number | undefined {
@@ -48,7 +49,17 @@ export class RemoteEngine implements Engine {
     private readonly conn: SshConnection,
     /** Version, API, OS and architecture from connect; storage and rootless asked once, when needed. */
     readonly facts: EngineFacts,
+    /** The server's name, for sentences ("The connection to bm1 dropped…"). */
+    private readonly label = conn.target.host,
   ) {}
+
+  exec(container: string, req: ProcessRequest): Promise<ProcessSession> {
+    return execInContainer(this.docker, this.conn, this.label, container, req);
+  }
+
+  runOneOff(spec: ContainerSpec, req: Omit<ProcessRequest, 'command'>): Promise<ProcessSession> {
+    return runOneOffContainer(this.docker, this.conn, this.label, spec, req);
+  }
 
   info(): Promise<EngineInfo> {
     return this.facts.info();

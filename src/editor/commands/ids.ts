@@ -18,6 +18,8 @@ export const COMMANDS = {
   showServerProblem: 'baremetal.showServerProblem',
   openInBrowser: 'baremetal.openInBrowser',
   showResources: 'baremetal.showResources',
+  openShell: 'baremetal.openShell',
+  runCommand: 'baremetal.runCommand',
 } as const;
 
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];

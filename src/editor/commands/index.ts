@@ -5,6 +5,7 @@ import { deployCommit, deployHead, rollbackTo } from './deploy';
 import { COMMANDS, type CommandId } from './ids';
 import { copyCommitSha, openConfiguration, quickActions, refresh, showCommit, showLogs, showResources } from './misc';
 import { addServer, showServerProblem, trustServer } from './server';
+import { openShell, runCommand } from './shell';
 
 /** One flat table: every command id maps to its handler; a missing one fails to compile. */
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
@@ -25,6 +26,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     [COMMANDS.showServerProblem]: showServerProblem(deps),
     [COMMANDS.openInBrowser]: openInBrowser(deps),
     [COMMANDS.showResources]: showResources(deps),
+    [COMMANDS.openShell]: openShell(deps),
+    [COMMANDS.runCommand]: runCommand(deps),
   } satisfies Record<CommandId, (...args: never[]) => Promise<unknown>>;
   return Object.entries(table).map(([id, handler]) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {

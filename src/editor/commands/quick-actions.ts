@@ -8,6 +8,8 @@ export const QUICK_ACTIONS = [
   { label: '$(output) Show Logs', command: COMMANDS.showLogs },
   { label: '$(link-external) Open in Browser', command: COMMANDS.openInBrowser },
   { label: '$(graph-line) Show Resource Use', command: COMMANDS.showResources },
+  { label: '$(terminal) Open Shell', command: COMMANDS.openShell },
+  { label: '$(run) Run Command…', command: COMMANDS.runCommand },
   { label: '$(refresh) Refresh', command: COMMANDS.refresh },
   { label: '$(gear) Open Configuration', command: COMMANDS.openConfiguration },
 ] as const;

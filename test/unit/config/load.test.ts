@@ -267,3 +267,13 @@ test('the schema describes run.memory and run.cpus for completion', () => {
   assert.match(run.memory.markdownDescription ?? '', /512m/);
   assert.deepEqual(run.cpus.examples, [0.5, 2]);
 });
+
+test('run.shell: the shell Open Shell starts, as a list of arguments, with file:line:column errors', () => {
+  const ok = parseConfig(withTop('"run": { "shell": ["/bin/bash", "-l"] }'), F);
+  assert.deepEqual(ok.run.shell, ['/bin/bash', '-l']);
+  assert.equal(parseConfig(MINIMAL, F).run.shell, undefined);
+  const at = (fragment: string) => `{\n  "app": "hello", "servers": { "prod": { "host": "prod-box" } },\n  "run": { "shell": ${fragment} }\n}`;
+  assert.equal(message(at('"bash"')), 'baremetal.json:3:21: run.shell must be a list [...], not the string "bash".');
+  assert.equal(message(at('[]')), 'baremetal.json:3:21: run.shell must not be empty.');
+  assert.equal(message(at('["bash", ""]')), 'baremetal.json:3:30: run.shell[1] must not be empty.');
+});

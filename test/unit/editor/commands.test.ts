@@ -54,3 +54,13 @@ test('Show Resource Use: in the palette, the Servers view title and its server a
   const when = manifest.contributes.menus['view/item/context'].filter((e) => e.command === COMMANDS.showResources).map((e) => (e as { when?: string }).when ?? '');
   for (const context of ['server.connected', 'container']) assert.ok(when.some((w) => w.includes(`viewItem == ${context}`)), context);
 });
+
+test('Open Shell and Run Command…: on a connected server, a container and the current deploy, in the palette and the status bar menu', () => {
+  for (const [id, title] of [[COMMANDS.openShell, 'Open Shell'], [COMMANDS.runCommand, 'Run Command…']] as const) {
+    assert.equal(manifest.contributes.commands.find((c) => c.command === id)?.title, title);
+    const when = manifest.contributes.menus['view/item/context'].filter((e) => e.command === id).map((e) => (e as { when?: string }).when ?? '');
+    for (const context of ['server.connected', 'container', 'deployment.current']) assert.ok(when.some((w) => w.includes(`viewItem == ${context}`)), `${id} on ${context}: ${when.join(' | ')}`);
+    assert.ok(!manifest.contributes.menus.commandPalette.some((e) => e.command === id), `${id} is hidden from the palette`);
+    assert.ok(QUICK_ACTIONS.some((a) => a.command === id), `${id} in the status bar menu`);
+  }
+});

@@ -1,0 +1,103 @@
+/**
+ * `baremetal exec` (a process in the app's running container) and `baremetal run` (a one-off
+ * container of the running image): the process's output on ours, our stdin on its (-i), a TTY
+ * that follows our terminal's size (-t), and its exit code as ours.
+ */
+import { loadConfig, pickServer } from '../core/config/load';
+import { resolveSecrets } from '../core/config/secrets';
+import { BmError } from '../core/errors';
+import { execInApp, runInApp, type InAppProcess } from '../core/exec/in-app';
+import type { ProcessSession, TerminalSize } from '../core/ports';
+import type { ServerPool } from '../drivers/server-pool';
+import type { CliOutput } from './output';
+
+export interface InAppContext {
+  args: { server?: string; interactive?: boolean; tty?: boolean };
+  /** Words after the command's name and before `--` (there should be none). */
+  rest: string[];
+  /** Everything after `--`. */
+  command?: string[];
+  out: CliOutput;
+  pool: ServerPool;
+  cwd: string;
+  signal: AbortSignal;
+}
+
+export async function execCommand(ctx: InAppContext): Promise<number> {
+  const command = commandOf(ctx, 'exec', false);
+  // No command: the shell, interactive, with a TTY when ours is one.
+  const tty = ctx.args.tty ?? (!command && process.stdin.isTTY === true && process.stdout.isTTY === true);
+  const stdin = ctx.args.interactive ?? !command;
+  return inApp(ctx, tty, stdin, (base) => execInApp({ ...base, command }));
+}
+
+export async function runCommand(ctx: InAppContext): Promise<number> {
+  const command = commandOf(ctx, 'run', true)!;
+  const tty = ctx.args.tty ?? false;
+  const stdin = ctx.args.interactive ?? false;
+  return inApp(ctx, tty, stdin, async (base) => runInApp({ ...base, command, secrets: ctx.out.secrets }), true);
+}
+
+function commandOf(ctx: InAppContext, name: string, required: boolean): string[] | undefined {
+  if (ctx.rest.length) {
+    throw new BmError('InvalidCommand', `Put the command after "--", so its own options are not taken for baremetal's: baremetal ${name} -- ${ctx.rest.join(' ')}.`);
+  }
+  if (required && !ctx.command?.length) throw new BmError('InvalidCommand', `Say what to run after "--", e.g. baremetal ${name} -- ./manage.py migrate.`);
+  return ctx.command?.length ? ctx.command : undefined;
+}
+
+type Base = Parameters<typeof execInApp>[0];
+
+async function inApp(ctx: InAppContext, tty: boolean, stdin: boolean, open: (base: Omit<Base, 'command'>) => Promise<InAppProcess>, needsSecrets = false): Promise<number> {
+  const config = await loadConfig(ctx.cwd);
+  const server = pickServer(config, ctx.args.server);
+  // run: the values go to the container as env; exec: the container has them already. Either
+  // way they are masked in what this tool itself prints.
+  ctx.out.secrets = needsSecrets ? await resolveSecrets(config) : await resolveSecrets(config).catch(() => ({}));
+  ctx.out.progress({ phase: 'connect', message: `Connecting to ${server.name}` });
+  const connected = await ctx.pool.get(server, ctx.signal);
+  const proc = await open({ server: connected, serverName: server.name, config, tty, stdin, size: tty ? terminalSize() : undefined });
+  ctx.out.debug(`running ${proc.command[0]} in ${proc.container.name}`);
+  return attach(proc.session, { tty, stdin, signal: ctx.signal });
+}
+
+function terminalSize(): TerminalSize | undefined {
+  const { rows, columns } = process.stdout;
+  return rows && columns ? { rows, columns } : undefined;
+}
+
+/** Wires the session to this process's stdio until it exits; its exit code. */
+async function attach(session: ProcessSession, o: { tty: boolean; stdin: boolean; signal: AbortSignal }): Promise<number> {
+  session.onData((chunk, stream) => (stream === 'stderr' ? process.stderr : process.stdout).write(chunk));
+  // Raw: every key (Ctrl-C too) goes to the process as the byte it is; its TTY turns it into a signal.
+  const raw = o.tty && o.stdin && process.stdin.isTTY === true;
+  const onInput = (d: Buffer) => session.write(d);
+  const onEnd = () => session.endInput();
+  const onResize = () => {
+    const size = terminalSize();
+    if (size) void session.resize(size).catch(() => undefined);
+  };
+  // Without a TTY, Ctrl-C reaches us as SIGINT (main turns it into the abort): pass it on.
+  const onAbort = () => void session.signal('INT').catch(() => undefined);
+  if (o.stdin) {
+    if (raw) process.stdin.setRawMode(true);
+    process.stdin.on('data', onInput);
+    process.stdin.on('end', onEnd);
+    process.stdin.resume();
+  }
+  if (o.tty) process.stdout.on('resize', onResize);
+  o.signal.addEventListener('abort', onAbort);
+  try {
+    return await session.exit;
+  } finally {
+    o.signal.removeEventListener('abort', onAbort);
+    process.stdout.off('resize', onResize);
+    if (o.stdin) {
+      process.stdin.off('data', onInput);
+      process.stdin.off('end', onEnd);
+      if (raw) process.stdin.setRawMode(false);
+      process.stdin.pause();
+    }
+    await session.close();
+  }
+}

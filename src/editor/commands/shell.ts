@@ -1,0 +1,78 @@
+import * as vscode from 'vscode';
+import { resolveSecrets } from '../../core/config/secrets';
+import type { Config, ServerConfig } from '../../core/config/types';
+import { asBmError } from '../../core/errors';
+import { appContainer, execInApp, runInApp } from '../../core/exec/in-app';
+import { splitCommand } from '../../core/exec/split-command';
+import { AppTerminal, type TerminalJob } from '../terminals/app-terminal';
+import type { AnyItem } from '../views/items';
+import { chooseServer, currentConfig, type CommandDeps } from './context';
+import { COMMANDS } from './ids';
+
+/** Open Shell: an editor terminal into the app's running container on the item's server (or the one picked). */
+export const openShell = (deps: CommandDeps) => async (item?: AnyItem) => {
+  const config = currentConfig(deps);
+  const server = await chooseServer(deps, item);
+  if (!server || !(await isRunning(deps, config, server))) return;
+  const secrets = await resolveSecrets(config).catch(() => ({}));
+  openTerminal(deps, `${config.app}@${server.name}`, {
+    kind: 'shell',
+    serverName: server.name,
+    secrets,
+    start: async (size) => execInApp({ server: await deps.pool.get(server), serverName: server.name, config, tty: true, stdin: true, size }),
+  });
+};
+
+/** Run Command…: a one-off command in a new container of the running image, with the app's env, secrets and volumes. */
+export const runCommand = (deps: CommandDeps) => async (item?: AnyItem) => {
+  const config = currentConfig(deps);
+  const server = await chooseServer(deps, item);
+  if (!server) return;
+  const typed = await vscode.window.showInputBox({
+    title: `Run a command in a new container of ${config.app} on ${server.name}`,
+    prompt: "With the app's env, secrets and volumes, like run.release. Words are split like a shell's; for pipes or &&, type sh -c '…'.",
+    placeHolder: './manage.py migrate',
+    ignoreFocusOut: true,
+  });
+  if (!typed?.trim()) return;
+  let command: string[];
+  let secrets: Record<string, string>;
+  try {
+    command = splitCommand(typed);
+    secrets = await resolveSecrets(config);
+  } catch (e) {
+    void vscode.window.showErrorMessage(asBmError(e).message);
+    return;
+  }
+  if (!(await isRunning(deps, config, server))) return;
+  openTerminal(deps, `${config.app}@${server.name} (run)`, {
+    kind: 'run',
+    serverName: server.name,
+    secrets,
+    start: async (size) => runInApp({ server: await deps.pool.get(server), serverName: server.name, config, command, secrets, tty: true, stdin: true, size }),
+  });
+};
+
+/** Before a terminal opens: nothing running is a message offering to deploy, not an empty terminal. */
+async function isRunning(deps: CommandDeps, config: Config, server: ServerConfig): Promise<boolean> {
+  try {
+    await appContainer(await deps.pool.get(server), config, server.name);
+    return true;
+  } catch (e) {
+    const err = asBmError(e);
+    deps.logger.warn(err.message);
+    if (err.code === 'NotRunning') {
+      const choice = await vscode.window.showWarningMessage(err.message, 'Deploy HEAD');
+      if (choice) await vscode.commands.executeCommand(COMMANDS.deployHead);
+    } else {
+      void vscode.window.showErrorMessage(err.message);
+    }
+    return false;
+  }
+}
+
+/** The name says where (app@server), never what was typed: a command line may hold a secret. */
+function openTerminal(deps: CommandDeps, name: string, job: TerminalJob): void {
+  const terminal = vscode.window.createTerminal({ name, pty: new AppTerminal(job, deps.logger), iconPath: new vscode.ThemeIcon(job.kind === 'shell' ? 'terminal' : 'run') });
+  terminal.show();
+}
