@@ -82,6 +82,8 @@ export interface Workspace {
 }
 
 export interface WorkspaceOptions {
+  /** The app name's start (each test file's own, so that parallel sessions never share an app). */
+  prefix?: string;
   servers?: Record<string, object>;
   run?: object;
   extra?: object;
@@ -89,7 +91,7 @@ export interface WorkspaceOptions {
 
 /** A git repository holding a copy of examples/hello, with a baremetal.json for the test servers. */
 export async function makeWorkspace(opts: WorkspaceOptions = {}): Promise<Workspace> {
-  const { app, port } = uniqueApp();
+  const { app, port } = uniqueApp(opts.prefix);
   const dir = await mkdtemp(join(tmpdir(), 'bm-ws-'));
   cpSync(join(PROJECT, 'examples', 'hello'), dir, { recursive: true });
   const git = async (...args: string[]) => (await run('git', args, { cwd: dir })).stdout.trim();
