@@ -10,7 +10,7 @@ import { asBmError } from '../core/errors';
 import { rolloutDeploy, rolloutRollback, type RolloutDeps, type RolloutResult, type ServerResult } from '../core/deploy/rollout';
 import { history, status, type AppStatus, type HistoryEntry } from '../core/deploy/status';
 import { fleetParts, memberParts } from '../app/deploy-parts';
-import { formatBytes, formatDuration, relativeTime } from './output';
+import { abbreviateLines, formatBytes, formatDuration, relativeTime } from './output';
 import type { Ctx } from './main';
 
 /** Connects each server and gathers its secrets; the secrets of all of them are masked in every line. */
@@ -57,6 +57,9 @@ export async function fleetRollback(ctx: Ctx, config: Config, targets: Targets):
 }
 
 function report(ctx: Ctx, r: RolloutResult): number {
+  // What the failed container said, on stderr under its server's name, as one server's deploy shows it.
+  const width = Math.max(...r.servers.map((s) => s.server.length));
+  for (const s of r.servers) if (s.detail) ctx.out.forServer(s.server, width).info(abbreviateLines(s.detail).split('\n').map((l) => `  ${l}`).join('\n'));
   ctx.out.result(r, ctx.args.json ?? false, () => describeRollout(r));
   return r.result === 'succeeded' ? 0 : 1;
 }

@@ -29,7 +29,8 @@ export class CliOutput implements Logger {
 
   private line(text: string): void {
     const secrets = this.parent?.secrets ?? this.secrets;
-    this.err.write(`${redact(`${this.prefix}${text}`, secrets)}\n`);
+    const prefixed = this.prefix ? text.split('\n').map((l) => `${this.prefix}${l}`).join('\n') : text;
+    this.err.write(`${redact(prefixed, secrets)}\n`);
   }
 
   debug(message: string): void {

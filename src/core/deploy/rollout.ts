@@ -64,6 +64,8 @@ export interface ServerResult {
   /** One sentence: why it failed, or why it was not reached or not put back. */
   message?: string;
   error?: { code: string; message: string };
+  /** Longer material of a failure (the new container's last log lines), for the log. */
+  detail?: string;
   /** Each role's deploy or rollback on this server, as one-server commands report them. */
   results: DeployResult[];
   bytesSent: number;
@@ -246,6 +248,7 @@ function summarize(m: Member, outcome: ServerOutcome, results: DeployResult[], d
     ...(m.configs.some((c) => c.role) && { roles }),
     ...(message && { message }),
     ...(err && { error: { code: err.code, message: err.message } }),
+    ...(err?.detail && { detail: err.detail }),
     results,
     bytesSent: results.reduce((n, r) => n + r.bytesSent, 0),
     durationMs,
