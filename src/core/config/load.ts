@@ -69,6 +69,8 @@ export function pickServer(config: Config, name?: string): ServerConfig {
     throw new BmError('UnknownServer', `baremetal.json has several servers (${names.join(', ')}): choose one with --server NAME or set "defaultServer".`);
   }
   const server = Object.prototype.hasOwnProperty.call(config.servers, wanted) ? config.servers[wanted] : undefined;
+  const group = wanted === 'all' ? names : config.groups && Object.prototype.hasOwnProperty.call(config.groups, wanted) ? config.groups[wanted].servers : undefined;
+  if (!server && group) throw new BmError('UnknownServer', `"${wanted}" names several servers (${group.join(', ')}) and this takes one: choose it with --server NAME.`);
   if (!server) throw new BmError('UnknownServer', `No server named "${wanted}" in baremetal.json; known servers: ${names.join(', ')}.`);
   return server;
 }

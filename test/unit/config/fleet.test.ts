@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isBmError } from '../../../src/core/errors';
-import { parseConfig } from '../../../src/core/config/load';
+import { parseConfig, pickServer } from '../../../src/core/config/load';
 import { configFor, resolveTargets, roleConfigs } from '../../../src/core/config/fleet';
 
 const F = 'baremetal.json';
@@ -114,4 +114,10 @@ test('roleConfigs: one config per role placed on the server, running the app\'s 
   assert.deepEqual(roleConfigs(c, 'w1').map((r) => r.app), ['shop-worker']);
   const plain = parseConfig(fleet('  "keep": 2'), F);
   assert.deepEqual(roleConfigs(plain, 'w1'), [plain]);
+});
+
+test('a command that takes one server says so when given a group', () => {
+  const c = parseConfig(fleet('  "groups": { "web": ["web1", "web2"] }, "defaultServer": "web"'), F);
+  assert.throws(() => pickServer(c), { code: 'UnknownServer', message: '"web" names several servers (web1, web2) and this takes one: choose it with --server NAME.' });
+  assert.throws(() => pickServer(c, 'all'), { message: '"all" names several servers (web1, web2, w1) and this takes one: choose it with --server NAME.' });
 });
