@@ -6,13 +6,18 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
-import { cli, errorLine, makeWorkspace, onServer, removeTestApp, server, servedCommit, type Workspace } from '../helpers/world';
+import { cleanupApp, cli, errorLine, makeWorkspace, onServer, removeTestApp, server, servedCommit, type Workspace } from '../helpers/world';
 
 const SERVERS = ['bm1', 'bm26c'] as const;
 const made: Workspace[] = [];
 after(async () => {
   for (const ws of made) {
-    for (const s of SERVERS) for (const role of ['web', 'worker']) await onServer(s, ['rm', '-rf', `/root/.baremetal/${ws.app}-${role}`]).catch(() => undefined);
+    for (const s of SERVERS) {
+      for (const role of ['web', 'worker']) {
+        await cleanupApp(s, `${ws.app}-${role}`).catch(() => undefined);
+        await onServer(s, ['rm', '-rf', `/root/.baremetal/${ws.app}-${role}`]).catch(() => undefined);
+      }
+    }
     await removeTestApp(ws, SERVERS);
   }
 });
