@@ -2,6 +2,7 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, pickServer } from '../core/config/load';
+import { configFor, resolveTargets, type Targets } from '../core/config/fleet';
 import { redact, resolveBuildSecrets, resolveSecrets, resolveTlsPair } from '../core/config/secrets';
 import type { Config, ServerConfig } from '../core/config/types';
 import { asBmError, BmError } from '../core/errors';
@@ -15,20 +16,26 @@ import { describeProxy } from '../core/proxy/proxy-status';
 import type { LogLine } from '../core/ports';
 import { deployParts, layerCache } from '../app/deploy-parts';
 import { ServerPool } from '../drivers/server-pool';
-import { abbreviateLines, CliOutput, formatBytes, formatDuration, relativeTime } from './output';
+import { abbreviateLines, CliOutput, formatBytes, formatDuration } from './output';
 import { execCommand, runCommand } from './in-app';
+import { describeHistory, fleetDeploy, fleetHistory, fleetRollback, fleetStatus } from './fleet';
 import { askHidden, confirm } from './prompt';
 
 const USAGE = `Usage: baremetal <command> [options]
 
 Commands:
-  deploy    [--server NAME] [--commit REF] [--allow-dirty] [--wait] [--dry-run] [--json]
-            build the commit (default HEAD), send the layers the server lacks over SSH,
-            run it health-checked; --dry-run only tells what would be sent
-  rollback  [--server NAME] [--to REF] [--wait] [--json]
+  deploy    [--server NAME|GROUP|all] [--commit REF] [--allow-dirty] [--wait] [--dry-run]
+            [--rollback-on-failure] [--json]
+            build the commit (default HEAD), send the layers each server lacks over SSH,
+            run it health-checked; to a group: built once, servers in parallel or in
+            batches (rollout.batch), stopping at the first batch with a failure;
+            --rollback-on-failure then puts the servers already moved back;
+            --dry-run only tells what would be sent
+  rollback  [--server NAME|GROUP|all] [--to REF] [--wait] [--json]
             run the image of an earlier deploy again (default: the previous one)
-  history   [--server NAME] [--json]      deploys on the server, newest first
-  status    [--server NAME] [--json]      what runs now, its health and uptime
+  history   [--server NAME|GROUP|all] [--json]   deploys on each server, newest first
+  status    [--server NAME|GROUP|all] [--json]   what runs now, its health and uptime
+            (default: every server)
   logs      [--server NAME] [--follow] [--tail N] [--since TIME] [--timestamps]
   exec      [--server NAME] [-i] [-t] [-- CMD…]
             run CMD in the app's running container (no CMD: its shell, bash else sh,
@@ -68,6 +75,7 @@ const OPTIONS = {
   yes: { type: 'boolean', short: 'y' },
   'allow-dirty': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
+  'rollback-on-failure': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
   interactive: { type: 'boolean', short: 'i' },
   tty: { type: 'boolean', short: 't' },
@@ -146,7 +154,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-interface Ctx {
+export interface Ctx {
   args: Args;
   rest: string[];
   command?: string[];
@@ -160,6 +168,17 @@ interface Ctx {
 async function setup(ctx: Ctx): Promise<{ config: Config; server: ServerConfig }> {
   const config = await loadConfig(ctx.cwd);
   return { config, server: pickServer(config, ctx.args.server) };
+}
+
+/**
+ * The servers --server names, and whether the fleet path runs: several servers, or roles (several
+ * containers on one server). One server without roles keeps the one-server path and its output,
+ * with that server's overrides applied.
+ */
+async function targetsOf(ctx: Ctx): Promise<{ config: Config; targets: Targets; fleet: boolean }> {
+  const config = await loadConfig(ctx.cwd);
+  const targets = resolveTargets(config, ctx.args.server);
+  return { config, targets, fleet: targets.servers.length > 1 || config.roles !== undefined };
 }
 
 async function connect(ctx: Ctx, server: ServerConfig) {
@@ -189,8 +208,12 @@ async function runAndReport(ctx: Ctx, op: () => Promise<DeployResult>): Promise<
 }
 
 async function deployCommand(ctx: Ctx): Promise<number> {
-  const { config, server } = await setup(ctx);
+  const { config: app, targets, fleet } = await targetsOf(ctx);
   layerCache(); // a bad BAREMETAL_CACHE_MAX stops us before connecting
+  if (fleet && !ctx.args['dry-run']) return fleetDeploy(ctx, app, targets, transferOverride());
+  if (fleet) throw new BmError('UnknownServer', `--dry-run looks at one server: add --server ${targets.servers[0].name} (one of ${targets.servers.map((s) => s.name).join(', ')}).`);
+  const server = targets.servers[0];
+  const config = configFor(app, server.name);
   const secrets = await resolveSecrets(config);
   const buildSecrets = await resolveBuildSecrets(config);
   const tlsPair = await resolveTlsPair(config);
@@ -238,7 +261,10 @@ function describePlan(plan: DeployPlan): string {
 }
 
 async function rollbackCommand(ctx: Ctx): Promise<number> {
-  const { config, server } = await setup(ctx);
+  const { config: app, targets, fleet } = await targetsOf(ctx);
+  if (fleet) return fleetRollback(ctx, app, targets);
+  const server = targets.servers[0];
+  const config = configFor(app, server.name);
   const secrets = await resolveSecrets(config);
   const tlsPair = await resolveTlsPair(config);
   ctx.out.secrets = { ...secrets, ...(tlsPair ? { TLS_CERT: tlsPair.cert, TLS_KEY: tlsPair.key } : {}) };
@@ -252,34 +278,29 @@ async function rollbackCommand(ctx: Ctx): Promise<number> {
 }
 
 async function historyCommand(ctx: Ctx): Promise<number> {
-  const { config, server } = await setup(ctx);
+  const { config, targets, fleet } = await targetsOf(ctx);
+  if (fleet) {
+    const all = await fleetHistory(ctx, config, targets);
+    ctx.out.result(all, ctx.args.json ?? false, () =>
+      all.map((h) => `${h.server}${h.role ? ` (${h.role})` : ''}:\n${h.error ?? describeHistory(h.entries, `No deploys of ${h.app} on ${h.server} yet.`)}`.replace(/\n/g, '\n  ')).join('\n'),
+    );
+    return all.some((h) => h.error) ? 1 : 0;
+  }
+  const server = targets.servers[0];
   const entries = await history(await connect(ctx, server), config, server.name);
-  ctx.out.result(entries, ctx.args.json ?? false, () => {
-    if (!entries.length) return `No deploys of ${config.app} on ${server.name} yet.`;
-    return entries
-      .map((e) => {
-        const mark = e.current ? '*' : ' ';
-        const result = e.result === 'succeeded' ? '✓' : e.result === 'cancelled' ? '–' : '✗';
-        return `${mark} ${result} ${e.commit.slice(0, 12)}  ${e.kind.padEnd(8)} ${relativeTime(e.startedAt).padEnd(12)} ${e.who.padEnd(20)} ${e.subject}${e.reason ? `\n      ${e.reason}` : ''}`;
-      })
-      .join('\n');
-  });
+  ctx.out.result(entries, ctx.args.json ?? false, () => describeHistory(entries, `No deploys of ${config.app} on ${server.name} yet.`));
   return 0;
 }
 
 async function statusCommand(ctx: Ctx): Promise<number> {
   const config = await loadConfig(ctx.cwd);
-  const servers = ctx.args.server ? [pickServer(config, ctx.args.server)] : Object.values(config.servers);
+  // Without --server: every server, as before groups existed.
+  const targets = resolveTargets(config, ctx.args.server ?? 'all');
+  const one = targets.servers.length === 1 && !config.roles;
   const results: (AppStatus | { server: string; app: string; state: 'unknown'; error: string })[] = [];
-  for (const s of servers) {
-    try {
-      results.push(await status(await connect(ctx, s), config, s.name, { who: ctx.who, tidy: true }));
-    } catch (e) {
-      if (servers.length === 1) throw e;
-      results.push({ server: s.name, app: config.app, state: 'unknown', error: asBmError(e).message });
-    }
-  }
-  ctx.out.result(ctx.args.server ? results[0] : results, ctx.args.json ?? false, () =>
+  if (one) results.push(await status(await connect(ctx, targets.servers[0]), configFor(config, targets.servers[0].name), targets.servers[0].name, { who: ctx.who, tidy: true }));
+  else results.push(...(await fleetStatus(ctx, config, targets)));
+  ctx.out.result(one && targets.kind === 'server' ? results[0] : results, ctx.args.json ?? false, () =>
     results
       .map((r) => {
         if ('error' in r) return `${r.server}: ${r.error}`;

@@ -9,14 +9,28 @@ export class CliOutput implements Logger {
   secrets: Record<string, string> = {};
   private lastShip = 0;
 
+  /** Starts every line when several servers write at once ("bm1: "). */
+  private prefix = '';
+  private parent?: CliOutput;
+
   constructor(
     private readonly verbose: boolean,
     private readonly err: NodeJS.WritableStream = process.stderr,
     private readonly out: NodeJS.WritableStream = process.stdout,
   ) {}
 
+  /** The output of one server of several: its lines start with its name, its sends are throttled on their own. */
+  forServer(name: string, width = name.length): CliOutput {
+    const child = new CliOutput(this.verbose, this.err, this.out);
+    child.prefix = `${`${name}:`.padEnd(width + 1)} `;
+    child.parent = this;
+    return child;
+  }
+
   private line(text: string): void {
-    this.err.write(`${redact(text, this.secrets)}\n`);
+    const secrets = this.parent?.secrets ?? this.secrets;
+    const prefixed = this.prefix ? text.split('\n').map((l) => `${this.prefix}${l}`).join('\n') : text;
+    this.err.write(`${redact(prefixed, secrets)}\n`);
   }
 
   debug(message: string): void {

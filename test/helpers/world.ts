@@ -82,7 +82,7 @@ export interface Workspace {
 }
 
 export interface WorkspaceOptions {
-  /** The app name's prefix (each test file its own, so runs beside others never collide). */
+  /** The app name's start (each test file's own, so that parallel sessions never share an app). */
   prefix?: string;
   servers?: Record<string, object>;
   run?: object;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { posix, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { Config } from '../config/types';
+import { imageName, type Config } from '../config/types';
 import { LABEL, imageTag } from '../deploy/labels';
 import { BmError } from '../errors';
 import type { Builder, CommitInfo, ImageInfo, Logger, ProgressSink, Repo } from '../ports';
@@ -39,7 +39,7 @@ export async function buildImage(
   target: BuildTarget = {},
 ): Promise<ImageInfo> {
   const { config, repo, builder, logger, progress } = deps;
-  const ref = imageTag(config.app, tag);
+  const ref = imageTag(imageName(config), tag);
   if (!dirty) {
     const existing = await builder.image(ref);
     // One tag holds one platform: an image of this commit built for another CPU is rebuilt.
@@ -86,7 +86,7 @@ export async function buildImage(
       platform: target.platform,
       secrets: deps.buildSecrets,
       labels: {
-        [LABEL.app]: config.app,
+        [LABEL.app]: imageName(config),
         [LABEL.commit]: commit.sha,
         [LABEL.subject]: commit.subject,
         [LABEL.author]: commit.author,

@@ -5,11 +5,14 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import Ajv, { type ValidateFunction } from 'ajv';
 import { getNodeValue, parseTree, printParseErrorCode, stripComments, visit, type Node } from 'jsonc-parser';
 import schema from '../../../schemas/baremetal.schema.json';
 import { BmError } from '../errors';
-import type { Config, HealthcheckConfig, PortMapping, ProxyConfig, ProxyTls, RestartPolicy, ServerConfig, VolumeMapping } from './types';
+import type { Batch, Config, GroupConfig, HealthcheckConfig, Overrides, PortMapping, ProxyConfig, ProxyTls, RestartPolicy, RoleConfig, ServerConfig, VolumeMapping } from './types';
+import { fleetProblems } from './fleet-rules';
+import { locate, schemaProblems, type Problem } from './schema-problems';
+import type { RawConfig, RawGroup, RawHealthcheck, RawOverrides, RawProxy, RawRole } from './raw';
 
 export const CONFIG_FILE = 'baremetal.json';
 
@@ -18,25 +21,6 @@ const SERVER_DEFAULTS = schema.definitions.server.properties;
 const RUN = schema.properties.run.properties;
 const HEALTH = (RUN.healthcheck.anyOf[1] as { properties: { path: { default: string }; timeoutSeconds: { default: number }; intervalSeconds: { default: number } } }).properties;
 
-interface RawServer { host: string; user?: string; port?: number; identityFile?: string; dockerSocket?: string; stateDir?: string }
-interface RawConfig {
-  app: string;
-  servers: Record<string, RawServer>;
-  defaultServer?: string;
-  build?: { dockerfile?: string; context?: string; args?: Record<string, string>; target?: string; secrets?: string[]; on?: 'local' | 'server' };
-  run?: {
-    ports?: string[]; env?: Record<string, string>; secrets?: string[]; volumes?: string[]; restart?: RestartPolicy; memory?: string | number; cpus?: number;
-    command?: string[]; release?: string[]; shell?: string[]; healthcheck?: false | { port?: number; path?: string; timeoutSeconds?: number; intervalSeconds?: number };
-  };
-  keep?: number;
-  proxy?: {
-    hosts: string[]; port: number; tls?: ProxyTls; drainSeconds?: number; image?: string;
-    healthcheck?: { path?: string; timeoutSeconds?: number; intervalSeconds?: number };
-  };
-}
-
-/** One thing wrong with the file: where, and a sentence fragment saying what was expected. */
-interface Problem { offset: number; text: string; rank: number }
 
 let compiled: ValidateFunction | undefined;
 function validator(): ValidateFunction {
@@ -45,7 +29,7 @@ function validator(): ValidateFunction {
     // allowUnionTypes: run.memory is "512m" or a number of bytes.
     const ajv = new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true });
     // Editor-only annotations VS Code understands; ajv must accept them in strict mode.
-    ajv.addVocabulary(['markdownDescription', 'patternErrorMessage', 'defaultSnippets', 'enumDescriptions']);
+    ajv.addVocabulary(['markdownDescription', 'patternErrorMessage', 'errorMessage', 'defaultSnippets', 'enumDescriptions']);
     compiled = ajv.compile(schema);
   }
   return compiled;
@@ -86,6 +70,8 @@ export function pickServer(config: Config, name?: string): ServerConfig {
     throw new BmError('UnknownServer', `baremetal.json has several servers (${names.join(', ')}): choose one with --server NAME or set "defaultServer".`);
   }
   const server = Object.prototype.hasOwnProperty.call(config.servers, wanted) ? config.servers[wanted] : undefined;
+  const group = wanted === 'all' ? names : config.groups && Object.prototype.hasOwnProperty.call(config.groups, wanted) ? config.groups[wanted].servers : undefined;
+  if (!server && group) throw new BmError('UnknownServer', `"${wanted}" names several servers (${group.join(', ')}) and this takes one: choose it with --server NAME.`);
   if (!server) throw new BmError('UnknownServer', `No server named "${wanted}" in baremetal.json; known servers: ${names.join(', ')}.`);
   return server;
 }
@@ -151,20 +137,13 @@ function build(raw: RawConfig, file: string): Config {
       ...(s.identityFile !== undefined && { identityFile: s.identityFile }),
       dockerSocket: s.dockerSocket ?? SERVER_DEFAULTS.dockerSocket.default,
       stateDir: s.stateDir ?? SERVER_DEFAULTS.stateDir.default,
+      ...withOverrides(s),
     };
   }
+  const groups = raw.groups === undefined ? undefined : Object.fromEntries(Object.entries(raw.groups).map(([name, g]) => [name, groupConfig(name, g)]));
   const b = raw.build ?? {};
   const r = raw.run ?? {};
-  const hc = r.healthcheck;
-  // Left out with no TCP port published (a worker): nothing to GET, so only "keeps running"
-  // (or the image's own HEALTHCHECK) can judge it.
-  const publishesTcp = (r.ports ?? []).some((p) => !p.endsWith('/udp'));
-  const healthcheck: HealthcheckConfig | false = hc === false || (hc === undefined && !publishesTcp) ? false : {
-    ...(hc?.port !== undefined && { port: hc.port }),
-    path: hc?.path ?? HEALTH.path.default,
-    timeoutSeconds: hc?.timeoutSeconds ?? HEALTH.timeoutSeconds.default,
-    intervalSeconds: hc?.intervalSeconds ?? HEALTH.intervalSeconds.default,
-  };
+  const healthcheck = healthcheckConfig(r.healthcheck, r.ports ?? []);
   const props = schema.properties;
   return {
     file, dir: path.dirname(path.resolve(file)), app: raw.app, servers,
@@ -192,12 +171,71 @@ function build(raw: RawConfig, file: string): Config {
     },
     keep: raw.keep ?? props.keep.default,
     ...(raw.proxy !== undefined && { proxy: proxyConfig(raw.proxy) }),
+    ...(groups && { groups }),
+    ...(raw.rollout?.batch !== undefined && { rollout: { batch: parseBatch(raw.rollout.batch) } }),
+    ...(raw.roles && { roles: Object.fromEntries(Object.entries(raw.roles).map(([name, role]) => [name, roleConfig(name, role, raw)])) }),
+  };
+}
+
+function healthcheckConfig(hc: RawHealthcheck | undefined, ports: string[]): HealthcheckConfig | false {
+  // Left out with no TCP port published (a worker): nothing to GET, so only "keeps running"
+  // (or the image's own HEALTHCHECK) can judge it.
+  const publishesTcp = ports.some((p) => !p.endsWith('/udp'));
+  return hc === false || (hc === undefined && !publishesTcp) ? false : {
+    ...(hc?.port !== undefined && { port: hc.port }),
+    path: hc?.path ?? HEALTH.path.default,
+    timeoutSeconds: hc?.timeoutSeconds ?? HEALTH.timeoutSeconds.default,
+    intervalSeconds: hc?.intervalSeconds ?? HEALTH.intervalSeconds.default,
+  };
+}
+
+function withOverrides(o: RawOverrides): { overrides?: Overrides } {
+  const overrides: Overrides = {
+    ...(o.env !== undefined && { env: { ...o.env } }),
+    ...(o.secrets !== undefined && { secrets: [...o.secrets] }),
+    ...(o.secretsFile !== undefined && { secretsFile: o.secretsFile }),
+    ...(o.proxy !== undefined && { proxyHosts: [...o.proxy.hosts] }),
+  };
+  return Object.keys(overrides).length ? { overrides } : {};
+}
+
+function groupConfig(name: string, g: RawGroup): GroupConfig {
+  if (Array.isArray(g)) return { name, servers: [...g] };
+  return { name, servers: [...g.servers], ...withOverrides(g), ...(g.rollout?.batch !== undefined && { rollout: { batch: parseBatch(g.rollout.batch) } }) };
+}
+
+/** 1 → one server at a time; "25%" → a quarter of them (rounded up). Checked by the schema and semanticProblems. */
+export function parseBatch(v: number | string): Batch {
+  return typeof v === 'number' ? { count: v } : { percent: Number(v.slice(0, -1)) };
+}
+
+/** Server names a list of server and group names stands for, in order, each once. */
+function expandNames(names: string[], raw: RawConfig): string[] {
+  const out: string[] = [];
+  for (const n of names) {
+    const g = raw.groups?.[n];
+    const members = n === 'all' ? Object.keys(raw.servers) : g ? (Array.isArray(g) ? g : g.servers) : [n];
+    for (const m of members) if (!out.includes(m)) out.push(m);
+  }
+  return out;
+}
+
+function roleConfig(name: string, role: RawRole, raw: RawConfig): RoleConfig {
+  return {
+    name,
+    ...(role.servers !== undefined && { servers: expandNames(role.servers, raw) }),
+    ...(role.command !== undefined && { command: [...role.command] }),
+    ...(role.ports !== undefined && { ports: role.ports.map(parsePortSpec) }),
+    ...(role.env !== undefined && { env: { ...role.env } }),
+    // A role that publishes its own ports gets the default check for them, as the app would.
+    ...((role.healthcheck !== undefined || role.ports !== undefined) && { healthcheck: healthcheckConfig(role.healthcheck, role.ports ?? []) }),
+    ...(role.proxy !== undefined && { proxy: role.proxy === false ? false : proxyConfig(role.proxy) }),
   };
 }
 
 const PROXY = schema.properties.proxy.properties;
 
-function proxyConfig(p: NonNullable<RawConfig['proxy']>): ProxyConfig {
+function proxyConfig(p: RawProxy): ProxyConfig {
   const hc = p.healthcheck ?? {};
   return {
     hosts: [...p.hosts],
@@ -277,117 +315,16 @@ function syntaxProblems(text: string): Problem[] {
   return problems;
 }
 
-/** Walks an ajv instancePath through the tree, naming it the way users write it: run.ports[0]. */
-function locate(root: Node, pointer: string): { node?: Node; name: string } {
-  const segs = pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-  let node: Node | undefined = root;
-  let name = '';
-  for (const seg of segs) {
-    if (node?.type === 'array') {
-      name += `[${seg}]`;
-      node = node.children?.[Number(seg)];
-    } else {
-      name += /^[A-Za-z_$][\w$-]*$/.test(seg) ? `${name ? '.' : ''}${seg}` : `[${JSON.stringify(seg)}]`;
-      node = propertyOf(node, seg)?.children?.[1];
-    }
-  }
-  return { node, name };
-}
-
-/** The property node for `key` (the last one if repeated: that is the value that counts). */
-function propertyOf(obj: Node | undefined, key: string): Node | undefined {
-  const props = obj?.type === 'object' ? obj.children ?? [] : [];
-  for (let i = props.length - 1; i >= 0; i--) if (props[i].children?.[0]?.value === key) return props[i];
-  return undefined;
-}
-
-const REQUIRED_HINTS: Record<string, string> = {
-  app: 'the app\'s name, e.g. "app": "hello"',
-  servers: 'where to deploy, e.g. "servers": { "prod": { "host": "my-server" } }',
-  host: 'a Host from ~/.ssh/config or an address, e.g. "host": "prod-box"',
-};
-
-function kindOf(v: unknown): string {
-  if (Array.isArray(v)) return 'a list';
-  if (v === null || typeof v === 'boolean') return String(v);
-  return typeof v === 'object' ? 'an object' : `the ${typeof v} ${JSON.stringify(v)}`;
-}
-const TYPE_WORDS: Record<string, string> = {
-  string: 'a string', integer: 'a whole number', number: 'a number', boolean: 'true or false', array: 'a list [...]', object: 'an object {...}',
-};
-
-function schemaProblems(errors: ErrorObject[], root: Node): Problem[] {
-  // healthcheck is "false or an object": keep only the branch matching what the user wrote.
-  const hcObject = errors.some((e) => e.keyword === 'anyOf' && typeof e.data === 'object' && e.data !== null);
-  return errors.filter((e) => {
-    if (e.keyword === 'propertyNames') return false; // its nested "pattern" error says more
-    if (/\/anyOf\/\d+\//.test(e.schemaPath)) return hcObject && e.schemaPath.includes('/anyOf/1/');
-    return !(e.keyword === 'anyOf' && hcObject);
-  }).map((e) => describe(e, root));
-}
-
-/** One ajv error in the user's terms, placed on the value (or key) it is about. */
-function describe(e: ErrorObject, root: Node): Problem {
-  const { node, name } = locate(root, e.instancePath);
-  const where = name || 'the top level';
-  const shown = JSON.stringify(e.data);
-  const p = e.params as Record<string, unknown>;
-  const ps = e.parentSchema ?? {};
-  const problem = (text: string, at: Node | undefined = node, rank = 0): Problem => ({ offset: at?.offset ?? node?.offset ?? 0, text, rank });
-  switch (e.keyword) {
-    case 'required': {
-      const missing = String(p.missingProperty);
-      const hint = REQUIRED_HINTS[missing];
-      return problem(`missing required property "${missing}" in ${where}${hint ? ` (${hint})` : ''}`, node, 1);
-    }
-    case 'additionalProperties': {
-      const key = String(p.additionalProperty);
-      const known = Object.keys((ps.properties ?? {}) as object).filter((k) => k !== '$schema');
-      return problem(`unknown property "${key}" in ${where}; expected one of ${known.join(', ')}`, propertyOf(node, key)?.children?.[0]);
-    }
-    case 'pattern': {
-      const msg = (ps.patternErrorMessage as string | undefined) ?? 'has the wrong format';
-      if (e.propertyName === undefined) return problem(`${where} ${shown} ${msg}`);
-      return problem(`the name "${e.propertyName}" in ${where} ${msg}`, propertyOf(node, e.propertyName)?.children?.[0]);
-    }
-    case 'type': {
-      const want = ([] as string[]).concat(p.type as string).map((t) => TYPE_WORDS[t] ?? t).join(' or ');
-      const quote = p.type === 'string' && typeof e.data !== 'object' ? ' (put the value in double quotes)' : '';
-      return problem(`${where} must be ${want}, not ${kindOf(e.data)}${quote}`);
-    }
-    case 'minimum': case 'maximum': case 'exclusiveMinimum': {
-      if (name === 'run.memory') return problem(`run.memory is ${shown} bytes, less than Docker's smallest limit, 6 MiB (6291456 or "6m"); give the app more`);
-      const { minimum: min, maximum: max } = ps as { minimum?: number; maximum?: number };
-      const low = min !== undefined ? `from ${min}` : `more than ${String(ps.exclusiveMinimum)}`;
-      return problem(`${where} is ${shown}; it must be ${low}${max === undefined ? '' : min !== undefined ? ` to ${max}` : ` and at most ${max}`}`);
-    }
-    case 'minLength': case 'minItems':
-      return problem(`${where} must not be empty`);
-    case 'maxLength':
-      return problem(`${where} must be at most ${String(p.limit)} characters long`);
-    case 'minProperties':
-      return problem(name === 'servers' ? 'servers must name at least one server, e.g. "prod": { "host": "my-server" }' : `${where} must not be empty`);
-    case 'enum':
-      return problem(`${where} ${shown} must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`);
-    case 'uniqueItems': {
-      const i = Math.max(Number(p.i), Number(p.j));
-      return problem(`${where}[${i}] ${JSON.stringify((e.data as unknown[])[i])} is listed twice`, node?.children?.[i]);
-    }
-    case 'anyOf':
-      return problem(`${where} must be false (no health check) or an object like { "port": 8080, "path": "/" }`);
-    default:
-      return problem(`${where} ${e.message ?? 'is invalid'}`);
-  }
-}
-
 /** Rules JSON Schema cannot express; run only on a file the schema accepted. */
 function semanticProblems(raw: RawConfig, root: Node): Problem[] {
   const problems: Problem[] = [];
   const add = (pointer: string, text: string) => problems.push({ offset: locate(root, pointer).node?.offset ?? 0, text, rank: 0 });
   const names = Object.keys(raw.servers);
-  if (raw.defaultServer !== undefined && !names.includes(raw.defaultServer)) {
-    add('/defaultServer', `defaultServer "${raw.defaultServer}" is not one of the servers; known servers: ${names.join(', ')}`);
+  const groupNames = Object.keys(raw.groups ?? {});
+  if (raw.defaultServer !== undefined && !names.includes(raw.defaultServer) && !groupNames.includes(raw.defaultServer) && raw.defaultServer !== 'all') {
+    add('/defaultServer', `defaultServer "${raw.defaultServer}" is not one of the servers; known servers: ${names.join(', ')}${groupNames.length ? `; groups: ${groupNames.join(', ')}` : ''}`);
   }
+  fleetProblems(raw, add);
   const env = raw.run?.env ?? {};
   (raw.run?.secrets ?? []).forEach((s, i) => {
     if (Object.prototype.hasOwnProperty.call(env, s)) add(`/run/secrets/${i}`, `run.secrets[${i}] "${s}" is also set in run.env; a secret's value must stay out of baremetal.json, so remove it from run.env`);

@@ -26,17 +26,19 @@ export async function resolveBuildSecrets(config: Config, env: NodeJS.ProcessEnv
   return resolveSecretNames(config, config.build.secrets, env);
 }
 
-async function resolveSecretNames(config: Config, names: readonly string[], env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
+async function resolveSecretNames(config: Pick<Config, 'dir' | 'secretsFile'>, names: readonly string[], env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
   const values: Record<string, string> = {};
   let fromFile: Map<string, string> | undefined; // read only if the environment falls short
+  // A server or group may read its secrets from its own file (staging and production apart).
+  const file = config.secretsFile ?? SECRETS_FILE;
   for (const name of names) {
     let value = env[name];
     if (value === undefined) {
-      fromFile ??= await readSecretsFile(path.join(config.dir, SECRETS_FILE));
+      fromFile ??= await readSecretsFile(path.join(config.dir, file));
       value = fromFile.get(name);
     }
     if (value === undefined) {
-      throw new BmError('SecretMissing', `Secret "${name}" has no value: set it in the environment or in ${SECRETS_FILE} (kept out of git).`);
+      throw new BmError('SecretMissing', `Secret "${name}" has no value: set it in the environment or in ${file} (kept out of git).`);
     }
     values[name] = value;
   }

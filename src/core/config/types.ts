@@ -15,6 +15,48 @@ export interface ServerConfig {
   dockerSocket: string;
   /** Deploy history and lock folder on the server, relative to the login's home unless absolute. */
   stateDir: string;
+  /** What differs on this server (staging and production from one file); absent when nothing does. */
+  overrides?: Overrides;
+}
+
+/** What a server or a group may set for its own servers, on top of the app's config. */
+export interface Overrides {
+  /** Merged over run.env. */
+  env?: Record<string, string>;
+  /** Added to run.secrets. */
+  secrets?: string[];
+  /** The NAME=value file secrets come from on these servers, relative to baremetal.json. */
+  secretsFile?: string;
+  /** Replace proxy.hosts (of every role behind the proxy). */
+  proxyHosts?: string[];
+}
+
+/** How many servers move at a time; the first batch is the canary. */
+export type Batch = { count: number } | { percent: number };
+
+export interface RolloutConfig {
+  batch: Batch;
+}
+
+export interface GroupConfig {
+  name: string;
+  /** Server names, in the order written. */
+  servers: string[];
+  overrides?: Overrides;
+  rollout?: RolloutConfig;
+}
+
+/** One kind of container from the app's image (web, worker): what differs from run and proxy. */
+export interface RoleConfig {
+  name: string;
+  /** The servers it runs on (groups expanded); undefined: every server deployed to. */
+  servers?: string[];
+  command?: string[];
+  ports?: PortMapping[];
+  env?: Record<string, string>;
+  healthcheck?: HealthcheckConfig | false;
+  /** false: not behind the proxy even when the app has one. */
+  proxy?: ProxyConfig | false;
 }
 
 export interface PortMapping {
@@ -104,4 +146,24 @@ export interface Config {
   keep: number;
   /** Set: deploys go through the server's proxy (zero downtime); unset: today's stop-and-start swap. */
   proxy?: ProxyConfig;
+  /** Named groups of servers (--server GROUP). */
+  groups?: Record<string, GroupConfig>;
+  /** How a deploy to several servers proceeds; absent: all at once (batches for large fleets). */
+  rollout?: RolloutConfig;
+  /** Several containers from the one image; absent: one container named after the app. */
+  roles?: Record<string, RoleConfig>;
+  /**
+   * The image's repository when it differs from `app`: a role's config (app "shop-web") runs the
+   * app's image ("shop"), built and sent once for every role.
+   */
+  image?: string;
+  /** Set in a role's config: which role it is. */
+  role?: string;
+  /** Where secret values are read from besides the environment, relative to `dir` (default .baremetal.secrets). */
+  secretsFile?: string;
+}
+
+/** The image repository a config runs: the app's own unless it is a role's. */
+export function imageName(config: Pick<Config, 'app' | 'image'>): string {
+  return config.image ?? config.app;
 }

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type { Config } from '../config/types';
+import { imageName, type Config } from '../config/types';
 import { buildImage } from '../build/build-image';
 import { platformMismatch, platformString, runsOn } from '../build/platform';
 import { trimLayerCache } from '../transfer/cache-eviction';
 import type { ExportedImage, LayerCache } from '../transfer/layer-cache';
 import { exportImage, shipImage, type TransferPath } from '../transfer/ship';
 import { BmError, failureOf, throwIfAborted } from '../errors';
-import type { Builder, Logger, Phase, ProgressSink, Repo, Server } from '../ports';
-import { appendJournal, type DeployRecord } from './journal';
+import type { Builder, CommitInfo, ImageInfo, Logger, Phase, ProgressSink, Repo, Server } from '../ports';
+import { appendJournal, readJournal, type DeployRecord } from './journal';
 import { imageTag } from './labels';
 import { recordAbandoned } from './abandoned';
 import { acquireLock } from './lock';
@@ -37,6 +37,40 @@ export interface DeployDeps {
   buildSecrets?: Record<string, string>;
   /** proxy.tls's certificate and key, when named as secrets. */
   tlsPair?: { cert: string; key: string };
+  /** A fleet's one build for every server (the commit resolved, the image built and exported once). */
+  shared?: SharedImage;
+  /** The other roles' apps on this server: their kept images are theirs to prune, not this role's. */
+  siblingApps?: string[];
+}
+
+/** What is deployed: the commit, its tag, and whether uncommitted files go with it. */
+export interface BuildTarget {
+  commit: CommitInfo;
+  tag: string;
+  dirty: boolean;
+  dirtyPaths: string[];
+}
+
+/**
+ * One image for many servers: the commit is resolved once, the image built once (for one
+ * platform) and taken apart into the layer cache once; each server is then sent what it lacks.
+ */
+export interface SharedImage extends BuildTarget {
+  build(platform: string | undefined, signal?: AbortSignal): Promise<ImageInfo>;
+  export(signal?: AbortSignal): Promise<ExportedImage>;
+}
+
+/** The commit a deploy builds, and its tag (a dirty tree gets a tag of its own, never reused). */
+export async function resolveBuildTarget(repo: Repo, opts: DeployOptions, logger: Logger): Promise<BuildTarget> {
+  const commit = await repo.resolveCommit(opts.ref ?? 'HEAD');
+  const dirtyPaths = opts.allowDirty ? await repo.uncommittedPaths() : [];
+  const dirty = opts.allowDirty === true && dirtyPaths.length > 0;
+  if (!opts.allowDirty && opts.ref === undefined) {
+    const pending = await repo.uncommittedPaths();
+    if (pending.length) logger.warn(`${pending.length} uncommitted change(s) are not part of this deploy (it builds ${commit.sha.slice(0, 12)} as committed); use --allow-dirty to include them`);
+  }
+  const tag = dirty ? `${commit.sha.slice(0, 12)}-dirty-${randomBytes(4).toString('hex')}` : commit.sha;
+  return { commit, tag, dirty, dirtyPaths };
 }
 
 /** The server to clean up through: ours, or a fresh connection when ours dropped. */
@@ -102,15 +136,9 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
   const id = newDeployId();
   const stateBase = config.servers[deps.serverName].stateDir;
 
-  const commit = await deps.repo.resolveCommit(opts.ref ?? 'HEAD');
-  const dirtyPaths = opts.allowDirty ? await deps.repo.uncommittedPaths() : [];
-  const dirty = opts.allowDirty === true && dirtyPaths.length > 0;
-  if (!opts.allowDirty && opts.ref === undefined) {
-    const pending = await deps.repo.uncommittedPaths();
-    if (pending.length) logger.warn(`${pending.length} uncommitted change(s) are not part of this deploy (it builds ${commit.sha.slice(0, 12)} as committed); use --allow-dirty to include them`);
-  }
-  const tag = dirty ? `${commit.sha.slice(0, 12)}-dirty-${randomBytes(4).toString('hex')}` : commit.sha;
-  const ref = imageTag(config.app, tag);
+  const shared = deps.shared;
+  const { commit, tag, dirty, dirtyPaths } = shared ?? (await resolveBuildTarget(deps.repo, opts, logger));
+  const ref = imageTag(imageName(config), tag);
 
   let bytesSent = 0;
   let transport: TransferPath = 'none';
@@ -157,7 +185,8 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
     const serverPlatform = await server.engine.platform?.();
     const platform = serverPlatform ? platformString(serverPlatform) : undefined;
     const onServerRuns = !onServer?.platform || !serverPlatform || runsOn(onServer.platform, serverPlatform);
-    if (onServer && !dirty && onServerRuns) {
+    // A shared dirty tag is this rollout's own: on the server, it is this very image.
+    if (onServer && (!dirty || shared) && onServerRuns) {
       imageId = onServer.id;
       logger.info(`${ref} is already on ${deps.serverName}: nothing to build or send`);
     } else if (config.build.on === 'server') {
@@ -167,7 +196,7 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
       builtOn = 'server';
       throwIfAborted(signal);
     } else {
-      const local = await clock.time('build', () => buildImage(deps, commit, tag, dirtyPaths, dirty, signal, { platform }));
+      const local = await clock.time('build', () => (shared ? shared.build(platform, signal) : buildImage(deps, commit, tag, dirtyPaths, dirty, signal, { platform })));
       imageId = local.id;
       throwIfAborted(signal);
       // Before anything is sent: an image the server's CPU cannot run never leaves this machine.
@@ -177,7 +206,7 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
       builtOn = 'local';
       await clock.time('ship', async () => {
         progress({ phase: 'ship', message: `Preparing the layers of ${ref}` });
-        exported = await exportImage(deps.builder, deps.cache, ref, signal);
+        exported = shared ? await shared.export(signal) : await exportImage(deps.builder, deps.cache, ref, signal);
         progress({ phase: 'ship', message: `Sending ${ref} to ${deps.serverName}`, bytes: 0 });
         const onBytes = (n: number) => {
           bytesSent = n;
@@ -210,7 +239,10 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
     const history = await clock.time('record', () => appendJournal(server.files, stateBase, done, logger));
     progress({ phase: 'prune', message: `Removing images beyond the ${config.keep} kept` });
     await clock.time('prune', async () => {
-      await pruneImages(server.engine, config.app, config.keep, history, imageId, logger).catch((e: unknown) => logger.warn(`prune: ${String(e)}`));
+      // Roles share the app's images: what another role may still roll back to stays.
+      const siblings = await Promise.all((deps.siblingApps ?? []).map((a) => readJournal(server.files, stateBase, a, logger).catch(() => [])));
+      const kept = [...siblings.flat(), ...history];
+      await pruneImages(server.engine, { apps: [config.app, ...(deps.siblingApps ?? [])], repo: imageName(config) }, config.keep, kept, imageId, logger).catch((e: unknown) => logger.warn(`prune: ${String(e)}`));
     });
     return { ...toResult(done, deps.serverName, clock.elapsed()), ...(servingAfterMs !== undefined && { servingAfterMs }) };
   } catch (e) {
@@ -222,8 +254,9 @@ export async function deploy(deps: DeployDeps, opts: DeployOptions = {}): Promis
     throw Object.assign(err, { result: toResult(failed, deps.serverName, clock.elapsed(), err) });
   } finally {
     await lock.release().catch(() => undefined);
-    // Only now, the transfer over and the lock freed; never evicts this deploy's image.
-    await trimLayerCache(deps.cache, exported, logger);
+    // Only now, the transfer over and the lock freed; never evicts this deploy's image. A
+    // fleet trims once, after its last server.
+    if (!shared) await trimLayerCache(deps.cache, exported, logger);
   }
 }
 

@@ -5,6 +5,7 @@ import { trimLayerCache } from '../transfer/cache-eviction';
 import { exportImage, planShipment } from '../transfer/ship';
 import type { DeployDeps, DeployOptions } from './deploy';
 import { imageTag } from './labels';
+import { imageName } from '../config/types';
 
 /** What `deploy --dry-run` prints: what would cross the link, before anything is sent. */
 export interface DeployPlan {
@@ -25,7 +26,7 @@ export async function planDeploy(deps: Omit<DeployDeps, 'secrets' | 'who'>, opts
   const commit = await deps.repo.resolveCommit(opts.ref ?? 'HEAD');
   const dirtyPaths = opts.allowDirty ? await deps.repo.uncommittedPaths() : [];
   const tag = dirtyPaths.length ? `${commit.sha.slice(0, 12)}-dirty` : commit.sha;
-  const ref = imageTag(deps.config.app, tag);
+  const ref = imageTag(imageName(deps.config), tag);
   const dockerfile = await deps.repo.fileAtCommit(commit.sha, repoPath(deps.config, deps.repo, deps.config.build.dockerfile));
   const advice = dockerfile ? adviseOnDockerfile(dockerfile.toString('utf8')).map((a) => `${deps.config.build.dockerfile}:${a.line}: ${a.message}`) : [];
   const onServer = dirtyPaths.length === 0 && (await deps.server.engine.image(ref)) !== undefined;

@@ -7,22 +7,30 @@ import { LABEL, imageTag } from './labels';
  * most recent successful deploys (distinct commits) and the image now running. Pure, so the
  * rule users care most about (never delete a rollback target) is tested directly.
  */
-export function imagesToPrune(images: ImageInfo[], history: DeployRecord[], keep: number, runningImageId: string | undefined, app: string): ImageInfo[] {
+/** The app (or a role's apps, sharing one image repository) whose images are pruned. */
+export interface PruneScope {
+  apps: string[];
+  repo: string;
+}
+
+export function imagesToPrune(images: ImageInfo[], history: DeployRecord[], keep: number, runningImageId: string | undefined, app: string | PruneScope): ImageInfo[] {
+  const { apps, repo } = typeof app === 'string' ? { apps: [app], repo: app } : app;
   const keepTags = new Set<string>();
   const keepIds = new Set<string>(runningImageId ? [runningImageId] : []);
-  for (const r of [...history].reverse()) {
-    if (r.result !== 'succeeded' || r.app !== app) continue;
-    const tag = imageTag(app, r.tag);
+  for (const r of [...history].sort((a, b) => a.startedAt.localeCompare(b.startedAt)).reverse()) {
+    if (r.result !== 'succeeded' || !apps.includes(r.app)) continue;
+    const tag = imageTag(repo, r.tag);
     if (keepTags.has(tag)) continue;
     if (keepTags.size >= keep) break;
     keepTags.add(tag);
     if (r.image) keepIds.add(r.image);
   }
-  return images.filter((i) => i.labels[LABEL.app] === app && !keepIds.has(i.id) && !i.tags.some((t) => keepTags.has(t)));
+  return images.filter((i) => i.labels[LABEL.app] === repo && !keepIds.has(i.id) && !i.tags.some((t) => keepTags.has(t)));
 }
 
-export async function pruneImages(engine: Engine, app: string, keep: number, history: DeployRecord[], runningImageId: string, logger: Logger): Promise<string[]> {
-  const images = await engine.images({ [LABEL.app]: app });
+export async function pruneImages(engine: Engine, app: string | PruneScope, keep: number, history: DeployRecord[], runningImageId: string, logger: Logger): Promise<string[]> {
+  const repo = typeof app === 'string' ? app : app.repo;
+  const images = await engine.images({ [LABEL.app]: repo });
   const doomed = imagesToPrune(images, history, keep, runningImageId, app);
   const removed: string[] = [];
   for (const img of doomed) {

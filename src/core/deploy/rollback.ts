@@ -1,4 +1,4 @@
-import type { Config } from '../config/types';
+import { imageName, type Config } from '../config/types';
 import { BmError, failureOf } from '../errors';
 import type { Logger, ProgressSink, Server } from '../ports';
 import { newDeployId, PhaseClock, toResult, type DeployResult } from './deploy';
@@ -64,7 +64,7 @@ export async function rollback(deps: RollbackDeps, opts: RollbackOptions = {}): 
     const history = await readJournal(server.files, stateBase, config.app, logger);
     const current = await currentRecord(server, config.app, history);
     const target = chooseRollbackTarget(history, current, opts.to, config.app);
-    const ref = imageTag(config.app, target.tag);
+    const ref = imageTag(imageName(config), target.tag);
     const image = await server.engine.image(ref);
     if (!image) {
       throw new BmError(

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { configFor } from '../../core/config/fleet';
 import { resolveSecrets, resolveTlsPair } from '../../core/config/secrets';
 import { deploy } from '../../core/deploy/deploy';
 import { rollback } from '../../core/deploy/rollback';
@@ -8,9 +9,11 @@ import { chooseServer, currentConfig, runOperation, workspaceDir, type CommandDe
 
 /** Deploys `ref` (a commit, or HEAD) to a server, with progress and Cancel. */
 async function deployRef(deps: CommandDeps, ref: string, item?: AnyItem): Promise<void> {
-  const config = currentConfig(deps);
+  const app = currentConfig(deps);
   const server = await chooseServer(deps, item);
   if (!server) return;
+  // The server's (and its groups') env, secrets and host names.
+  const config = configFor(app, server.name);
   const label = ref === 'HEAD' ? 'HEAD' : ref.slice(0, 7);
   await runOperation(deps, `Deploying ${label} to ${server.name}`, async (signal, progress) => {
     const secrets = await resolveSecrets(config);
@@ -48,9 +51,10 @@ export const deployCommit = (deps: CommandDeps) => async (item?: AnyItem) => {
 
 /** From a Deployments item: that deploy; from the palette: a quick pick of kept deploys. */
 export const rollbackTo = (deps: CommandDeps) => async (item?: AnyItem) => {
-  const config = currentConfig(deps);
+  const app = currentConfig(deps);
   const server = await chooseServer(deps, item);
   if (!server) return;
+  const config = configFor(app, server.name);
   let commit: string | undefined;
   if (item instanceof DeploymentItem) {
     commit = item.entry.commit;

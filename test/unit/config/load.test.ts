@@ -103,14 +103,14 @@ test('malformed JSON: unclosed object, single quotes, empty file', () => {
 test('unknown top-level property points at its key', () => {
   const text = '{\n  "app": "hello",\n  "sever": {}\n}';
   const e = invalid(text);
-  assert.equal(e.message, 'baremetal.json:3:3: unknown property "sever" in the top level; expected one of app, servers, build, run, keep, defaultServer, proxy.');
+  assert.equal(e.message, 'baremetal.json:3:3: unknown property "sever" in the top level; expected one of app, servers, groups, build, run, keep, defaultServer, proxy, rollout, roles.');
   // The missing "servers" comes second: the typo is the useful news.
   assert.equal(e.detail, `${e.message}\nbaremetal.json:1:1: missing required property "servers" in the top level (where to deploy, e.g. "servers": { "prod": { "host": "my-server" } }).`);
 });
 
 test('unknown nested property', () => {
   const text = '{ "app": "a",\n  "servers": { "prod": { "host": "h", "prot": 22 } } }';
-  assert.equal(message(text), 'baremetal.json:2:39: unknown property "prot" in servers.prod; expected one of host, user, port, identityFile, dockerSocket, stateDir.');
+  assert.equal(message(text), 'baremetal.json:2:39: unknown property "prot" in servers.prod; expected one of host, user, port, identityFile, dockerSocket, stateDir, env, secrets, secretsFile, proxy.');
 });
 
 test('a missing required property points at the parent object', () => {
