@@ -351,6 +351,7 @@ start_server() {
 start_engine() {
   local name=$1 dir=$ROOT/$1 engine
   engine=$(engine_of "$name")
+  D26=${D26:-$ROOT/docker-26} # where `up` put Docker 26 (restart-engine and small-disk run without up)
   local in=(nsenter --net="/run/netns/$name" --mount="$dir/mnt")
   if [[ $engine != none && $engine != podman ]]; then
     local path=$PATH dockerd=dockerd
@@ -394,7 +395,8 @@ stop_engine() {
   local name=$1 dir pid
   dir=$ROOT/$name
   case $(engine_of "$name") in none | podman) die "$name has no dockerd" ;; esac
-  pid=$(cat "$dir/run/docker.pid" 2>/dev/null) || die "$name: no dockerd pid file"
+  pid=$(cat "$dir/run/docker.pid" 2>/dev/null) || return 0 # not running
+  alive "$pid" || return 0
   kill -TERM "$pid"
   for ((i = 0; i < 300; i++)); do if alive "$pid"; then sleep 0.1; else break; fi; done
   if alive "$pid"; then die "dockerd on $name did not stop within 30 s"; fi
