@@ -19,6 +19,7 @@ import { LogDemuxer } from '../../src/drivers/docker/convert';
 import { checkHostKey, parseKnownHosts } from '../../src/drivers/ssh/known-hosts';
 import { resolveSshTarget } from '../../src/drivers/ssh/ssh-config';
 import { isFromWebview, isToWebview, savedPanelState, unpackLines, type LineBatch } from '../../src/protocol/logs';
+import { isFromWebview as resourceFromWebview, isToWebview as isResourceMessage } from '../../src/protocol/resources';
 import { explain, fuzz, mutateText, mutateTree, oddValue, type Rng } from './fuzz-kit';
 
 const PROJECT = join(__dirname, '..', '..');
@@ -331,6 +332,30 @@ test('messages between the editor and the log panel: only well-formed ones pass 
       }
       if (isToWebview(msg) && (msg as { type: string }).type === 'lines') unpackLines(msg as LineBatch);
       savedPanelState(msg);
+      return { input };
+    } catch (e) {
+      return { input, problem: `threw: ${(e as Error).stack}` };
+    }
+  });
+  assert.equal(o.failures.length, 0, explain(o));
+});
+
+test('messages to the resource panel: only well-formed ones pass (numbers finite, indexes in range), and the check never throws', async () => {
+  const point = { t: 1, cpu: 2.5, mem: 3, limit: 4, rx: 5, tx: 6 };
+  const o = await fuzz('resource panel messages', (rng) => {
+    const shapes = [
+      { type: 'init', app: 'a', servers: ['s'], spanMs: 600000 }, { type: 'points', server: 0, points: [point, { ...point, cpu: null }] },
+      { type: 'marker', server: 1, t: 5, text: 'deploy' }, { type: 'container', server: 0, name: 'a--live', commit: 'abc', cpus: 0.5 }, { type: 'status', server: 0, state: 'waiting', message: '' },
+    ];
+    const msg = rng.chance(0.1) ? oddValue(rng) : mutateTree(rng, rng.pick(shapes));
+    const input = JSON.stringify(msg) ?? String(msg);
+    try {
+      if (isResourceMessage(msg)) {
+        const m = msg as Record<string, unknown>;
+        if ('server' in m && !(Number.isInteger(m.server) && (m.server as number) >= 0)) return { input, problem: `accepted server ${String(m.server)}` };
+        if (m.type === 'points' && !(m.points as Record<string, unknown>[]).every((p) => ['t', 'mem', 'limit', 'rx', 'tx'].every((k) => Number.isFinite(p[k])))) return { input, problem: 'accepted a point that is not finite numbers' };
+      }
+      resourceFromWebview(msg);
       return { input };
     } catch (e) {
       return { input, problem: `threw: ${(e as Error).stack}` };
