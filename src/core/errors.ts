@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'LocalDockerUnavailable'
   | 'StatsUnavailable'
   | 'TransferFailed'
+  | 'DiskFull'
   | 'PortTaken'
   | 'StartFailed'
   | 'HealthCheckFailed'

@@ -97,7 +97,8 @@ export async function shipImage(req: ShipRequest, image: ExportedImage): Promise
           { cause: e },
         );
       }
-      if (req.signal?.aborted || (isBmError(e) && (e.code === 'Cancelled' || e.code === 'ConnectionLost'))) throw e;
+      // A full disk stays full whichever way the layers travel: no other path is tried.
+      if (req.signal?.aborted || (isBmError(e) && (e.code === 'Cancelled' || e.code === 'ConnectionLost' || e.code === 'DiskFull'))) throw e;
       req.logger.warn(`${path} transfer did not work (${(e as Error).message}); trying the next way`);
       lastError = e;
     }

@@ -39,6 +39,14 @@ export async function connectEngine(conn: SshConnection, socketPath: string, lab
   return { engine: new RemoteEngine(found.docker, conn, new EngineFacts(found.docker, found.version, apiVersion), label), transport: found.transport, socket };
 }
 
+/** The engine's own reason, or one sentence with the way out when its disk is full. */
+function transferFailure(how: 'load' | 'pull', failure: string): BmError {
+  if (/no space left on device|disk quota exceeded/i.test(failure)) {
+    return new BmError('DiskFull', `The server's disk is full: Docker ran out of space while taking in the image; free some (docker system prune, or a lower "keep"), then deploy again; the running version was not touched.`, failure);
+  }
+  return new BmError('TransferFailed', `The server could not ${how} the image: ${failure}`);
+}
+
 function statusOf(e: unknown): number | undefined {
   return (e as { statusCode?: number }).statusCode;
 }
@@ -98,14 +106,14 @@ export class RemoteEngine implements Engine {
     const res = (await this.docker.loadImage(counter, { quiet: true, abortSignal: signal } as never)) as unknown as Readable;
     let failure: string | undefined;
     for await (const m of progressMessages(res)) failure ??= m.error;
-    if (failure) throw new BmError('TransferFailed', `The server could not load the image: ${failure}`);
+    if (failure) throw transferFailure('load', failure);
   }
 
   async pull(ref: string, signal?: AbortSignal): Promise<void> {
     const stream = isPodman(this.facts.version) ? await this.libpodPull(ref, signal) : ((await this.docker.pull(ref, { abortSignal: signal } as never)) as unknown as Readable);
     let failure: string | undefined;
     for await (const m of progressMessages(stream)) failure ??= m.error;
-    if (failure) throw new BmError('TransferFailed', `The server could not pull the image: ${failure}`);
+    if (failure) throw transferFailure('pull', failure);
   }
 
   /**

@@ -158,8 +158,10 @@ interface Connected {
 
 async function connectOnce(target: SshTarget, opts: OpenOptions, sock: Duplex | undefined): Promise<Connected> {
   const known = await readKnownHosts(target.knownHostsFiles);
-  const checkedHost = target.hostKeyAlias ?? target.host;
-  const keyTypes = knownKeyTypes(known, checkedHost, target.port).flatMap(expandKeyType);
+  // As OpenSSH: a HostKeyAlias names the key's known_hosts entry by itself, with no port
+  // (an SSH tunnel or a jump through a local port keeps the server's own entry).
+  const [checkedHost, checkedPort] = target.hostKeyAlias ? [target.hostKeyAlias, 22] : [target.host, target.port];
+  const keyTypes = knownKeyTypes(known, checkedHost, checkedPort).flatMap(expandKeyType);
   const hostKeyAlgorithms = [...new Set([...keyTypes, ...DEFAULT_HOST_KEY_ALGORITHMS])];
   const keys = await loadKeys(target, opts);
   let verdict: HostKeyVerdict | undefined;
@@ -177,7 +179,7 @@ async function connectOnce(target: SshTarget, opts: OpenOptions, sock: Duplex | 
     algorithms: { serverHostKey: hostKeyAlgorithms as never },
     hostVerifier: (key: Buffer) => {
       offeredKey = key;
-      verdict = checkHostKey(known, checkedHost, target.port, key);
+      verdict = checkHostKey(known, checkedHost, checkedPort, key);
       return verdict.kind === 'trusted';
     },
     authHandler: makeAuthHandler(target, keys),
@@ -223,10 +225,10 @@ function describeConnectError(
     if (verdict.kind === 'unknown') {
       const unknown: UnknownHostKey = {
         host: target.hostKeyAlias ?? target.host,
-        port: target.port,
+        port: target.hostKeyAlias ? 22 : target.port,
         keyType: type,
         fingerprint: fp,
-        line: knownHostsLine(target.hostKeyAlias ?? target.host, target.port, offeredKey),
+        line: knownHostsLine(target.hostKeyAlias ?? target.host, target.hostKeyAlias ? 22 : target.port, offeredKey),
         knownHostsFile: target.knownHostsFiles[0] ?? '~/.ssh/known_hosts',
       };
       const e = new BmError(
