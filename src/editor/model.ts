@@ -9,6 +9,7 @@ import { withTimeout } from '../core/time';
 import { GitRepo } from '../drivers/git/repo';
 import type { ServerPool } from '../drivers/server-pool';
 import type { UnknownHostKey } from '../drivers/ssh/connection';
+import type { Runs } from './fleet-text';
 
 export type ConnectionState = 'connecting' | 'connected' | 'hostKeyUnknown' | 'hostKeyChanged' | 'unreachable' | 'authFailed' | 'noDocker' | 'dockerDenied' | 'error';
 
@@ -175,6 +176,14 @@ export class WorkspaceModel implements vscode.Disposable {
     // Views are redrawn only when what they show changed: a redraw costs the workbench's thread,
     // which is also the log panel's, and most refreshes change nothing.
     if (shown(state) !== before) this.changed.fire();
+  }
+
+  /** What one server runs now, as far as the model knows. */
+  runs(name: string): Runs {
+    const s = this.servers.get(name);
+    const known = s?.connection === 'connected' && s.status !== undefined;
+    const commit = known && s.status!.state !== 'absent' ? s.status!.commit : undefined;
+    return { name, known, ...(commit && { commit }) };
   }
 
   /** Which servers run this commit now (for the Commits view). */
