@@ -88,28 +88,47 @@ export function targetPicks(config: Pick<Config, 'servers' | 'groups' | 'default
 
 /**
  * One progress line for several servers at once: "bm1: Sending … · bm2: Checking health". The
- * fleet's own step (the build, a batch) leads while it is the latest news.
+ * fleet's own step (the build, a batch) leads while it is the latest news. Given the batches,
+ * a server's first step of its deploy says where the others are: the earlier batches' servers
+ * are done, the later ones wait for their batch.
  */
 export class FleetProgress {
   private fleet?: string;
-  private readonly servers = new Map<string, string>();
+  private readonly servers = new Map<string, { phase?: string; text: string }>();
 
-  constructor(names: readonly string[] = []) {
-    for (const n of names) this.servers.set(n, 'waiting');
+  constructor(names: readonly string[] = [], private readonly batches: readonly (readonly string[])[] = [names]) {
+    for (const n of names) this.servers.set(n, { text: 'waiting' });
   }
 
   /** `server` undefined: the fleet's own event. Returns the line to show. */
   report(server: string | undefined, e: Pick<ProgressEvent, 'message' | 'bytes'> & { phase: string }): string {
-    if (server === undefined) this.fleet = progressText(e);
-    else {
-      this.servers.set(server, progressText(e));
-      this.fleet = undefined;
+    if (server === undefined) {
+      this.fleet = progressText(e);
+      // The fleet speaks once every server is connected (the build, then the batches).
+      for (const s of this.servers.values()) if (s.phase === 'connect') Object.assign(s, { phase: 'connected', text: 'connected' });
+      return this.text();
     }
+    this.servers.set(server, { phase: e.phase, text: progressText(e) });
+    this.fleet = undefined;
+    if (e.phase !== 'connect') this.batchStarted(this.batchOf(server));
     return this.text();
   }
 
+  private batchOf(server: string): number {
+    return this.batches.findIndex((b) => b.includes(server));
+  }
+
+  private batchStarted(k: number): void {
+    if (k < 0 || this.batches.length < 2) return;
+    for (const [name, s] of this.servers) {
+      const j = this.batchOf(name);
+      if (j < k && s.phase !== 'done') Object.assign(s, { phase: 'done', text: 'done' });
+      else if (j > k && s.phase !== 'queued') Object.assign(s, { phase: 'queued', text: `waiting for batch ${j + 1}` });
+    }
+  }
+
   text(): string {
-    const each = [...this.servers].map(([n, t]) => `${n}: ${t}`).join(' · ');
+    const each = [...this.servers].map(([n, s]) => `${n}: ${s.text}`).join(' · ');
     return this.fleet ? `${this.fleet}${each ? ` — ${each}` : ''}` : each;
   }
 }

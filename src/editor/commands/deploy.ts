@@ -17,7 +17,7 @@ async function deployRef(deps: CommandDeps, ref: string, item?: AnyItem): Promis
   const targets = await chooseTargets(deps, item, `Deploy ${label} to which group or server?`);
   if (!targets) return;
   if (isRollout(app, targets)) {
-    await runRollout(deps, app, targets, `Deploying ${label} to ${targets.name}`, async (fleet, signal) =>
+    await runRollout(deps, app, targets, 'deploy', `Deploying ${label} to ${targets.name}`, async (fleet, signal) =>
       rolloutDeploy({ ...fleet, ...(await fleetParts(app, process.env, workspaceDir())) }, { ref, signal }),
     );
     return;
@@ -114,5 +114,5 @@ async function rollbackFleet(deps: CommandDeps, targets: Targets): Promise<void>
   );
   if (!picked) return;
   const what = picked.to ? picked.to.slice(0, 7) : 'the previous deploy';
-  await runRollout(deps, app, targets, `Rolling ${targets.name} back to ${what}`, (fleet, signal) => rolloutRollback(fleet, { to: picked.to, signal }));
+  await runRollout(deps, app, targets, 'rollback', `Rolling ${targets.name} back to ${what}`, (fleet, signal) => rolloutRollback(fleet, { to: picked.to, signal }));
 }

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { fleetDeps } from '../../app/fleet-deps';
 import type { Targets } from '../../core/config/fleet';
 import type { Config } from '../../core/config/types';
+import { planBatches } from '../../core/deploy/batches';
 import { rolloutRollback, type RolloutDeps, type RolloutResult } from '../../core/deploy/rollout';
 import { asBmError } from '../../core/errors';
 import type { Logger } from '../../core/ports';
@@ -32,6 +33,7 @@ export async function runRollout(
   deps: CommandDeps,
   config: Config,
   targets: Targets,
+  kind: RolloutResult['kind'],
   title: string,
   op: (fleet: FleetDeps, signal: AbortSignal) => Promise<RolloutResult>,
 ): Promise<RolloutResult | undefined> {
@@ -40,7 +42,9 @@ export async function runRollout(
     result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
       const abort = new AbortController();
       token.onCancellationRequested(() => abort.abort());
-      const line = new FleetProgress(targets.servers.map((s) => s.name));
+      const names = targets.servers.map((s) => s.name);
+      // The batches the core will go through (planBatches is its own rule), for "waiting for batch 2".
+      const line = new FleetProgress(names, planBatches(names, targets.rollout, { release: kind === 'deploy' && config.run.release !== undefined }));
       progress.report({ message: line.text() });
       const sink = (server?: string) => (e: Parameters<FleetProgress['report']>[1]) => {
         if (!e.bytes) deps.logger.info(`${server ? `${server}: ` : ''}${e.phase}: ${e.message}`);
@@ -63,7 +67,7 @@ export async function runRollout(
     deps.logger.error(err.message);
     const choice = await vscode.window.showErrorMessage(err.message, 'Show Log', 'Retry');
     if (choice === 'Show Log') deps.channel.show(true);
-    if (choice === 'Retry') return runRollout(deps, config, targets, title, op);
+    if (choice === 'Retry') return runRollout(deps, config, targets, kind, title, op);
     return undefined;
   }
   void deps.model.refresh();
@@ -88,6 +92,6 @@ export async function runRollout(
 async function rollBackMoved(deps: CommandDeps, config: Config, targets: Targets, moved: Map<string, string[]>): Promise<void> {
   for (const [commit, names] of moved) {
     const back: Targets = { name: names.join(', '), kind: 'group', servers: names.map((n) => config.servers[n]), ...(targets.rollout && { rollout: targets.rollout }) };
-    await runRollout(deps, config, back, `Putting ${back.name} back on ${commit.slice(0, 7)}`, (fleet, signal) => rolloutRollback(fleet, { to: commit, signal }));
+    await runRollout(deps, config, back, 'rollback', `Putting ${back.name} back on ${commit.slice(0, 7)}`, (fleet, signal) => rolloutRollback(fleet, { to: commit, signal }));
   }
 }

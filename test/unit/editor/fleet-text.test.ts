@@ -67,6 +67,15 @@ test("one progress line: each server's current step, the fleet's own step first 
   assert.equal(p.report('bm2', { phase: 'health', message: '' }), 'bm1: Sending shop:a1b2c3d (2.0 MiB sent) · bm2: Checking health');
 });
 
+test('in batches: once a batch starts, the earlier batches\' servers are done and the later ones wait for theirs', () => {
+  const p = new FleetProgress(['bm1', 'bm2', 'bm3'], [['bm1'], ['bm2'], ['bm3']]);
+  for (const n of ['bm1', 'bm2', 'bm3']) p.report(n, { phase: 'connect', message: `Connecting to ${n}` });
+  assert.equal(p.report(undefined, { phase: 'build', message: 'Building a1b2c3d' }), 'Building a1b2c3d — bm1: connected · bm2: connected · bm3: connected');
+  assert.equal(p.report('bm1', { phase: 'ship', message: 'Sending' }), 'bm1: Sending · bm2: waiting for batch 2 · bm3: waiting for batch 3');
+  assert.equal(p.report('bm2', { phase: 'ship', message: 'Sending' }), 'bm1: done · bm2: Sending · bm3: waiting for batch 3');
+  assert.equal(p.report('bm3', { phase: 'health', message: 'Checking health' }), 'bm1: done · bm2: done · bm3: Checking health');
+});
+
 const server = (s: Partial<ServerResult> & Pick<ServerResult, 'server' | 'outcome'>): ServerResult => ({ results: [], bytesSent: 0, durationMs: 0, ...s });
 const rollout = (r: Partial<RolloutResult>): RolloutResult => ({ kind: 'deploy', target: 'web', result: 'succeeded', commit: B, subject: 'second', batches: [['bm1'], ['bm2']], servers: [], builds: 1, durationMs: 1, ...r });
 
