@@ -62,7 +62,7 @@ test("one progress line: each server's current step, the fleet's own step first 
   const p = new FleetProgress(['bm1', 'bm2']);
   assert.equal(p.text(), 'bm1: waiting · bm2: waiting');
   p.report('bm1', { phase: 'connect', message: 'Connecting to bm1' });
-  assert.equal(p.report(undefined, { phase: 'build', message: 'Building a1b2c3d' }), 'Building a1b2c3d — bm1: Connecting to bm1 · bm2: waiting');
+  assert.equal(p.report(undefined, { phase: 'build', message: 'Building a1b2c3d' }), 'Building a1b2c3d — bm1: connected · bm2: waiting');
   p.report('bm1', { phase: 'ship', message: 'Sending shop:a1b2c3d', bytes: 2 * 1048576 });
   assert.equal(p.report('bm2', { phase: 'health', message: '' }), 'bm1: Sending shop:a1b2c3d (2.0 MiB sent) · bm2: Checking health');
 });
