@@ -84,7 +84,7 @@ describe('a group "web" of bm1 and bm2, in the editor', () => {
     return shown;
   }
 
-  it('deploys a commit to the group through the quick pick: a line per server, then the group and both servers on it', { timeout: TEST_TIMEOUT }, async () => {
+  it('deploys a commit to the group through the quick pick: a line per server, then the group and both servers on it', { timeout: TEST_TIMEOUT }, async (t) => {
     await expectGroup('2 servers · not deployed', { bm1: 'connected · not deployed', bm2: 'connected · not deployed' });
 
     const picks = await deployToGroup(first, 'first version', 'web');
@@ -99,7 +99,10 @@ describe('a group "web" of bm1 and bm2, in the editor', () => {
     // One progress line naming each server's step.
     const progress = seen.filter((t) => t.startsWith(`Deploying ${short(first)} to web: `));
     assert.ok(progress.some((t) => /bm1: .+ · bm2: /.test(t)), `no per-server progress line: ${seen.join(' | ')}`);
-    assert.ok(progress.some((t) => /bm2: (?!waiting)/.test(t)), `bm2's own steps never showed: ${progress.join(' | ')}`);
+    t.diagnostic(`progress: ${progress.join(' | ')}`);
+    // The canary alone first (batch 1), bm2 waiting for its batch; then bm2's own steps.
+    assert.ok(progress.some((t) => /bm1: (?!waiting|connected).+ · bm2: waiting for batch 2$/.test(t)), `bm1 was never seen alone: ${progress.join(' | ')}`);
+    assert.ok(progress.some((t) => /bm1: done · bm2: (?!waiting).+/.test(t)), `bm2's own steps never showed: ${progress.join(' | ')}`);
 
     await expectGroup(`2 servers · ${short(first)} on all`, { bm1: `connected · ${short(first)} running`, bm2: `connected · ${short(first)} running` });
     await wb.row('Commits', `${short(first)} first version`, /^on web · /).waitFor({ timeout: 20_000 });
