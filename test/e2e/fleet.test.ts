@@ -93,7 +93,7 @@ describe('a group "web" of bm1 and bm2, in the editor', () => {
     assert.ok(picks.some((t) => t.startsWith('allevery server: bm1, bm2')), picks.join(' | '));
     assert.ok(picks.some((t) => t.startsWith('bm2') && t.includes('runs not deployed')), picks.join(' | '));
 
-    const { seen, outcome } = await wb.watchToasts(`Deployed ${short(first)} (first version) to web`, 200_000);
+    const { seen, outcome } = await wb.watchToasts(`Deployed ${short(first)} `, 200_000);
     assert.equal(outcome.error, false, `the deploy failed: ${outcome.message}`);
     assert.equal(outcome.message, `Deployed ${short(first)} (first version) to web: bm1 runs ${short(first)} (deployed) · bm2 runs ${short(first)} (deployed).`);
     // One progress line naming each server's step.
