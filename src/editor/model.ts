@@ -11,6 +11,8 @@ import type { ServerPool } from '../drivers/server-pool';
 import type { UnknownHostKey } from '../drivers/ssh/connection';
 import type { Runs } from './fleet-text';
 
+export type ModelChange = 'local' | 'all';
+
 export type ConnectionState = 'connecting' | 'connected' | 'hostKeyUnknown' | 'hostKeyChanged' | 'unreachable' | 'authFailed' | 'noDocker' | 'dockerDenied' | 'error';
 
 /** What the editor knows of one server; refreshed in the background, read by the views. */
@@ -35,7 +37,8 @@ const REFRESH_TIMEOUT_MS = 8000;
  * never do I/O themselves. Refreshes run in the background and never block the editor.
  */
 export class WorkspaceModel implements vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<void>();
+  /** `local`: only the commits and uncommitted files changed (the servers' views need no redraw). */
+  private readonly changed = new vscode.EventEmitter<ModelChange>();
   readonly onDidChange = this.changed.event;
 
   config?: Config;
@@ -105,7 +108,7 @@ export class WorkspaceModel implements vscode.Disposable {
     const dir = this.dir();
     if (!dir) return;
     await this.refreshCommits(dir);
-    this.changed.fire();
+    this.changed.fire('local');
   }
 
   private async doRefresh(): Promise<void> {
@@ -122,7 +125,7 @@ export class WorkspaceModel implements vscode.Disposable {
     const config = this.config;
     if (!config) {
       this.servers.clear();
-      this.changed.fire();
+      this.changed.fire('all');
       return;
     }
     for (const name of [...this.servers.keys()]) if (!config.servers[name]) this.servers.delete(name);
@@ -135,7 +138,7 @@ export class WorkspaceModel implements vscode.Disposable {
         known.config = s;
       }
     }
-    this.changed.fire();
+    this.changed.fire('all');
     await Promise.all(Object.values(config.servers).map((s) => this.refreshServer(config, s)));
   }
 
@@ -175,7 +178,7 @@ export class WorkspaceModel implements vscode.Disposable {
     }
     // Views are redrawn only when what they show changed: a redraw costs the workbench's thread,
     // which is also the log panel's, and most refreshes change nothing.
-    if (shown(state) !== before) this.changed.fire();
+    if (shown(state) !== before) this.changed.fire('all');
   }
 
   /** What one server runs now, as far as the model knows. */

@@ -126,4 +126,28 @@ describe('a group "web" of bm1 and bm2, in the editor', () => {
     await expectGroup(`2 servers · ${short(first)} on all`, { bm1: `connected · ${short(first)} running`, bm2: `connected · ${short(first)} running` });
     for (const s of SERVERS) assert.equal(await servedCommit(server(s).host, ws.port), first, `${s} serves ${short(first)} again`);
   });
+
+  it("the rocket on the group's line deploys HEAD to both servers, without asking", { timeout: TEST_TIMEOUT }, async () => {
+    const fixed = await ws.commit('fixed', { 'start.sh': failingStart.replace('[ -n "$FAIL_HERE" ]', '[ -n "$NEVER_SET" ]') });
+    await wb.row('Commits', `${short(fixed)} fixed`).waitFor({ timeout: 20_000 });
+    await wb.page.keyboard.press('Escape');
+    const web = wb.row('Servers', /^web$/);
+    await web.hover();
+    await web.locator('.action-label[aria-label="Deploy HEAD"]').click();
+    const { outcome } = await wb.watchToasts('Deployed ', 200_000);
+    assert.equal(outcome.message, `Deployed ${short(fixed)} (fixed) to web: bm1 runs ${short(fixed)} (deployed) · bm2 runs ${short(fixed)} (deployed).`);
+    await expectGroup(`2 servers · ${short(fixed)} on all`, { bm1: `connected · ${short(fixed)} running`, bm2: `connected · ${short(fixed)} running` });
+    for (const s of SERVERS) assert.equal(await servedCommit(server(s).host, ws.port), fixed, `${s} serves ${short(fixed)}`);
+  });
+
+  it('Roll Back… from the palette, on the group: each server back on its previous deploy', { timeout: TEST_TIMEOUT }, async () => {
+    await wb.runCommand('Bare Metal: Roll Back…');
+    const pick = (label: string) => wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ has: wb.page.locator('.label-name', { hasText: new RegExp(`^${label}$`) }) }).first();
+    await pick('web').click();
+    await pick('Previous deploy').click();
+    const { outcome } = await wb.watchToasts('Rolled back ', 120_000);
+    assert.equal(outcome.message, `Rolled back to web: bm1 runs ${short(first)} (put back) · bm2 runs ${short(first)} (put back).`);
+    await expectGroup(`2 servers · ${short(first)} on all`, { bm1: `connected · ${short(first)} running`, bm2: `connected · ${short(first)} running` });
+    for (const s of SERVERS) assert.equal(await servedCommit(server(s).host, ws.port), first, `${s} serves ${short(first)}`);
+  });
 });
