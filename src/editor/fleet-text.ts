@@ -103,12 +103,12 @@ export class FleetProgress {
   /** `server` undefined: the fleet's own event. Returns the line to show. */
   report(server: string | undefined, e: Pick<ProgressEvent, 'message' | 'bytes'> & { phase: string }): string {
     if (server === undefined) {
-      this.fleet = progressText(e);
+      this.fleet = shortText(e);
       // The fleet speaks once every server is connected (the build, then the batches).
       for (const s of this.servers.values()) if (s.phase === 'connect') Object.assign(s, { phase: 'connected', text: 'connected' });
       return this.text();
     }
-    this.servers.set(server, { phase: e.phase, text: progressText(e) });
+    this.servers.set(server, { phase: e.phase, text: shortText(e) });
     this.fleet = undefined;
     if (e.phase !== 'connect') this.batchStarted(this.batchOf(server));
     return this.text();
@@ -131,6 +131,11 @@ export class FleetProgress {
     const each = [...this.servers].map(([n, s]) => `${n}: ${s.text}`).join(' · ');
     return this.fleet ? `${this.fleet}${each ? ` — ${each}` : ''}` : each;
   }
+}
+
+/** A step's words with full commit ids cut to 12 (the image tag `app:<40 hex>` fills a line several servers share). */
+function shortText(e: Pick<ProgressEvent, 'message' | 'bytes'> & { phase: string }): string {
+  return progressText(e).replace(/\b([0-9a-f]{12})[0-9a-f]{28}\b/g, '$1');
 }
 
 function serverOutcome(s: ServerResult): string {

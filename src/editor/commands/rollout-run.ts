@@ -49,6 +49,8 @@ export async function runRollout(
       const sink = (server?: string) => (e: Parameters<FleetProgress['report']>[1]) => {
         if (!e.bytes) deps.logger.info(`${server ? `${server}: ` : ''}${e.phase}: ${e.message}`);
         progress.report({ message: line.report(server, e) });
+        // A server that has switched shows its new commit in the Servers view before the others finish.
+        if (server && e.phase === 'record') deps.model.refreshSoon([1_000]);
       };
       const fleet = await fleetDeps(config, targets, {
         pool: deps.pool,
@@ -79,7 +81,9 @@ export async function runRollout(
     return result;
   }
   const moved = movedBack(result);
-  const choice = await vscode.window.showErrorMessage(summary, ...(moved.size ? [ROLL_BACK_MOVED] : []), 'Show Log');
+  // Cancel is the user's own choice: a warning, not an error; the moved servers can still go back.
+  const show = result.result === 'cancelled' ? vscode.window.showWarningMessage : vscode.window.showErrorMessage;
+  const choice = await show(summary, ...(moved.size ? [ROLL_BACK_MOVED] : []), 'Show Log');
   if (choice === 'Show Log') deps.channel.show(true);
   if (choice === ROLL_BACK_MOVED) await rollBackMoved(deps, config, targets, moved);
   return result;

@@ -65,6 +65,8 @@ test("one progress line: each server's current step, the fleet's own step first 
   assert.equal(p.report(undefined, { phase: 'build', message: 'Building a1b2c3d' }), 'Building a1b2c3d — bm1: connected · bm2: waiting');
   p.report('bm1', { phase: 'ship', message: 'Sending shop:a1b2c3d', bytes: 2 * 1048576 });
   assert.equal(p.report('bm2', { phase: 'health', message: '' }), 'bm1: Sending shop:a1b2c3d (2.0 MiB sent) · bm2: Checking health');
+  // The image's full tag is cut to 12 hex digits: the line is shared by every server.
+  assert.equal(p.report('bm2', { phase: 'start', message: `Starting shop:${A}` }), 'bm1: Sending shop:a1b2c3d (2.0 MiB sent) · bm2: Starting shop:a1b2c3d4e5f6');
 });
 
 test('in batches: once a batch starts, the earlier batches\' servers are done and the later ones wait for theirs', () => {
