@@ -6,8 +6,10 @@
  * "web" rolls the commit out with one progress line per server, and the Servers view then shows
  * the group on that commit with both its servers (each row saying so), and the Commits view says
  * "on web". A commit that fails on bm2 (its own env sets FAIL_HERE) stops the rollout with a
- * sentence per server and a "Roll Back Moved Servers" button, which puts bm1 back. Both servers
- * serve what the editor says; the app is removed from both after.
+ * sentence per server and a "Roll Back Moved Servers" button, which puts bm1 back. The rocket on
+ * the group's line deploys HEAD there without asking; Roll Back… on the group puts each server
+ * back on its previous deploy. Both servers serve what the editor says; the app is removed from
+ * both after.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
