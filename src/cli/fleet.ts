@@ -9,41 +9,32 @@ import type { Config } from '../core/config/types';
 import { asBmError } from '../core/errors';
 import { rolloutDeploy, rolloutRollback, type RolloutDeps, type RolloutResult, type ServerResult } from '../core/deploy/rollout';
 import { history, status, type AppStatus, type HistoryEntry } from '../core/deploy/status';
-import { fleetParts, memberParts } from '../app/deploy-parts';
+import { fleetParts } from '../app/deploy-parts';
+import { fleetDeps } from '../app/fleet-deps';
 import { abbreviateLines, formatBytes, formatDuration, relativeTime } from './output';
 import type { Ctx } from './main';
 
-/** Connects each server and gathers its secrets; the secrets of all of them are masked in every line. */
-async function fleetDeps(ctx: Ctx, config: Config, targets: Targets): Promise<Omit<RolloutDeps, 'repo' | 'builder' | 'cache'>> {
+/** Each server's lines prefixed with its name when there are several; the secrets of all of them are masked in every line. */
+function fleetDepsOf(ctx: Ctx, config: Config, targets: Targets): ReturnType<typeof fleetDeps> {
   const width = Math.max(...targets.servers.map((s) => s.name.length));
-  const own = new Map<string, Awaited<ReturnType<typeof memberParts>>>();
-  for (const s of targets.servers) own.set(s.name, await memberParts(config, s.name));
-  for (const p of own.values()) Object.assign(ctx.out.secrets, p.secrets, p.tlsPair ? { TLS_CERT: p.tlsPair.cert, TLS_KEY: p.tlsPair.key } : {});
   const several = targets.servers.length > 1;
-  return {
-    config,
-    targets,
+  return fleetDeps(config, targets, {
+    pool: ctx.pool,
     who: ctx.who,
+    signal: ctx.signal,
     logger: ctx.out,
     progress: ctx.out.progress,
-    async member(name) {
+    forServer(name) {
       const out = several ? ctx.out.forServer(name, width) : ctx.out;
-      const server = config.servers[name];
-      out.progress({ phase: 'connect', message: `Connecting to ${name}` });
-      const connected = await ctx.pool.get(server, ctx.signal);
-      const parts = own.get(name)!;
-      const builder = parts.builderFor(connected);
-      return {
-        server: connected, secrets: parts.secrets, tlsPair: parts.tlsPair, logger: out, progress: out.progress,
-        reconnect: () => ctx.pool.get(server, ctx.signal), ...(builder && { builder }),
-      };
+      return { logger: out, progress: out.progress };
     },
-  };
+    onSecrets: (values) => Object.assign(ctx.out.secrets, values),
+  });
 }
 
 export async function fleetDeploy(ctx: Ctx, config: Config, targets: Targets, forceTransfer: RolloutDeps['forceTransfer']): Promise<number> {
   const shared = await fleetParts(config);
-  const deps = await fleetDeps(ctx, config, targets);
+  const deps = await fleetDepsOf(ctx, config, targets);
   const r = await rolloutDeploy(
     { ...deps, ...shared, forceTransfer },
     { ref: ctx.args.commit, allowDirty: ctx.args['allow-dirty'], wait: ctx.args.wait, signal: ctx.signal, rollbackOnFailure: ctx.args['rollback-on-failure'] },
@@ -52,7 +43,7 @@ export async function fleetDeploy(ctx: Ctx, config: Config, targets: Targets, fo
 }
 
 export async function fleetRollback(ctx: Ctx, config: Config, targets: Targets): Promise<number> {
-  const deps = await fleetDeps(ctx, config, targets);
+  const deps = await fleetDepsOf(ctx, config, targets);
   return report(ctx, await rolloutRollback(deps, { to: ctx.args.to, wait: ctx.args.wait, signal: ctx.signal }));
 }
 

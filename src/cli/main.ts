@@ -2,7 +2,7 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, pickServer } from '../core/config/load';
-import { configFor, resolveTargets, type Targets } from '../core/config/fleet';
+import { configFor, isRollout, resolveTargets, type Targets } from '../core/config/fleet';
 import { redact, resolveBuildSecrets, resolveSecrets, resolveTlsPair } from '../core/config/secrets';
 import type { Config, ServerConfig } from '../core/config/types';
 import { asBmError, BmError } from '../core/errors';
@@ -178,7 +178,7 @@ async function setup(ctx: Ctx): Promise<{ config: Config; server: ServerConfig }
 async function targetsOf(ctx: Ctx): Promise<{ config: Config; targets: Targets; fleet: boolean }> {
   const config = await loadConfig(ctx.cwd);
   const targets = resolveTargets(config, ctx.args.server);
-  return { config, targets, fleet: targets.servers.length > 1 || config.roles !== undefined };
+  return { config, targets, fleet: isRollout(config, targets) };
 }
 
 async function connect(ctx: Ctx, server: ServerConfig) {

@@ -9,6 +9,9 @@ import { withTimeout } from '../core/time';
 import { GitRepo } from '../drivers/git/repo';
 import type { ServerPool } from '../drivers/server-pool';
 import type { UnknownHostKey } from '../drivers/ssh/connection';
+import type { Runs } from './fleet-text';
+
+export type ModelChange = 'local' | 'all';
 
 export type ConnectionState = 'connecting' | 'connected' | 'hostKeyUnknown' | 'hostKeyChanged' | 'unreachable' | 'authFailed' | 'noDocker' | 'dockerDenied' | 'error';
 
@@ -34,7 +37,8 @@ const REFRESH_TIMEOUT_MS = 8000;
  * never do I/O themselves. Refreshes run in the background and never block the editor.
  */
 export class WorkspaceModel implements vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<void>();
+  /** `local`: only the commits and uncommitted files changed (the servers' views need no redraw). */
+  private readonly changed = new vscode.EventEmitter<ModelChange>();
   readonly onDidChange = this.changed.event;
 
   config?: Config;
@@ -104,7 +108,7 @@ export class WorkspaceModel implements vscode.Disposable {
     const dir = this.dir();
     if (!dir) return;
     await this.refreshCommits(dir);
-    this.changed.fire();
+    this.changed.fire('local');
   }
 
   private async doRefresh(): Promise<void> {
@@ -121,7 +125,7 @@ export class WorkspaceModel implements vscode.Disposable {
     const config = this.config;
     if (!config) {
       this.servers.clear();
-      this.changed.fire();
+      this.changed.fire('all');
       return;
     }
     for (const name of [...this.servers.keys()]) if (!config.servers[name]) this.servers.delete(name);
@@ -134,7 +138,7 @@ export class WorkspaceModel implements vscode.Disposable {
         known.config = s;
       }
     }
-    this.changed.fire();
+    this.changed.fire('all');
     await Promise.all(Object.values(config.servers).map((s) => this.refreshServer(config, s)));
   }
 
@@ -174,7 +178,15 @@ export class WorkspaceModel implements vscode.Disposable {
     }
     // Views are redrawn only when what they show changed: a redraw costs the workbench's thread,
     // which is also the log panel's, and most refreshes change nothing.
-    if (shown(state) !== before) this.changed.fire();
+    if (shown(state) !== before) this.changed.fire('all');
+  }
+
+  /** What one server runs now, as far as the model knows. */
+  runs(name: string): Runs {
+    const s = this.servers.get(name);
+    const known = s?.connection === 'connected' && s.status !== undefined;
+    const commit = known && s.status!.state !== 'absent' ? s.status!.commit : undefined;
+    return { name, known, ...(commit && { commit }) };
   }
 
   /** Which servers run this commit now (for the Commits view). */

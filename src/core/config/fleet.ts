@@ -42,6 +42,14 @@ export function resolveTargets(config: Config, spec?: string): Targets {
   throw new BmError('UnknownServer', `No ${what} named "${wanted}" in baremetal.json; ${knownTargets(config)}.`);
 }
 
+/**
+ * Whether the targets take the rollout (several servers, or roles: several containers on one
+ * server); one server without roles keeps the one-server deploy and what it says.
+ */
+export function isRollout(config: Pick<Config, 'roles'>, targets: Targets): boolean {
+  return targets.servers.length > 1 || config.roles !== undefined;
+}
+
 function rolloutOf(config: Config, group?: GroupConfig): { rollout?: RolloutConfig } {
   const r = group?.rollout ?? config.rollout;
   return r ? { rollout: r } : {};

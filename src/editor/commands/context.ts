@@ -47,7 +47,7 @@ export async function chooseServer(deps: CommandDeps, item?: AnyItem): Promise<S
   if (item instanceof ServerItem) return item.state.config;
   if (item instanceof DeploymentItem || item instanceof ContainerItem || item instanceof UrlItem) return item.server.config;
   const names = Object.keys(config.servers);
-  // A defaultServer naming a group is the CLI's; the editor deploys to one server for now.
+  // For commands on one server (logs, shell…); deploys and rollbacks choose targets (targets.ts).
   if (names.length === 1 || (config.defaultServer && names.includes(config.defaultServer))) return pickServer(config);
   const picked = await vscode.window.showQuickPick(
     names.map((n) => ({ label: n, description: config.servers[n].host })),

@@ -1,20 +1,30 @@
 import * as vscode from 'vscode';
-import { configFor } from '../../core/config/fleet';
+import { configFor, isRollout, type Targets } from '../../core/config/fleet';
 import { resolveSecrets, resolveTlsPair } from '../../core/config/secrets';
 import { deploy } from '../../core/deploy/deploy';
 import { rollback } from '../../core/deploy/rollback';
-import { deployParts } from '../../app/deploy-parts';
+import { rolloutDeploy, rolloutRollback } from '../../core/deploy/rollout';
+import { deployParts, fleetParts } from '../../app/deploy-parts';
 import { CommitItem, DeploymentItem, type AnyItem } from '../views/items';
-import { chooseServer, currentConfig, runOperation, workspaceDir, type CommandDeps } from './context';
+import { currentConfig, runOperation, workspaceDir, type CommandDeps } from './context';
+import { runRollout } from './rollout-run';
+import { chooseTargets } from './targets';
 
-/** Deploys `ref` (a commit, or HEAD) to a server, with progress and Cancel. */
+/** Deploys `ref` (a commit, or HEAD) to a server, a group or all, with progress and Cancel. */
 async function deployRef(deps: CommandDeps, ref: string, item?: AnyItem): Promise<void> {
   const app = currentConfig(deps);
-  const server = await chooseServer(deps, item);
-  if (!server) return;
+  const label = ref === 'HEAD' ? 'HEAD' : ref.slice(0, 7);
+  const targets = await chooseTargets(deps, item, `Deploy ${label} to which group or server?`);
+  if (!targets) return;
+  if (isRollout(app, targets)) {
+    await runRollout(deps, app, targets, 'deploy', `Deploying ${label} to ${targets.name}`, async (fleet, signal) =>
+      rolloutDeploy({ ...fleet, ...(await fleetParts(app, process.env, workspaceDir())) }, { ref, signal }),
+    );
+    return;
+  }
+  const server = targets.servers[0];
   // The server's (and its groups') env, secrets and host names.
   const config = configFor(app, server.name);
-  const label = ref === 'HEAD' ? 'HEAD' : ref.slice(0, 7);
   await runOperation(deps, `Deploying ${label} to ${server.name}`, async (signal, progress) => {
     const secrets = await resolveSecrets(config);
     progress({ phase: 'connect', message: `Connecting to ${server.name}` });
@@ -37,7 +47,8 @@ async function deployRef(deps: CommandDeps, ref: string, item?: AnyItem): Promis
   });
 }
 
-export const deployHead = (deps: CommandDeps) => async () => deployRef(deps, 'HEAD');
+/** From a server's or a group's item: there; from the palette or the view's title: where the user picks. */
+export const deployHead = (deps: CommandDeps) => async (item?: AnyItem) => deployRef(deps, 'HEAD', item instanceof CommitItem ? undefined : item);
 
 /** From a Commits item: that commit; from the palette: a quick pick of recent commits. */
 export const deployCommit = (deps: CommandDeps) => async (item?: AnyItem) => {
@@ -52,8 +63,10 @@ export const deployCommit = (deps: CommandDeps) => async (item?: AnyItem) => {
 /** From a Deployments item: that deploy; from the palette: a quick pick of kept deploys. */
 export const rollbackTo = (deps: CommandDeps) => async (item?: AnyItem) => {
   const app = currentConfig(deps);
-  const server = await chooseServer(deps, item);
-  if (!server) return;
+  const targets = await chooseTargets(deps, item, 'Roll back which group or server?');
+  if (!targets) return;
+  if (isRollout(app, targets) && !(item instanceof DeploymentItem)) return rollbackFleet(deps, targets);
+  const server = targets.servers[0];
   const config = configFor(app, server.name);
   let commit: string | undefined;
   if (item instanceof DeploymentItem) {
@@ -81,3 +94,25 @@ export const rollbackTo = (deps: CommandDeps) => async (item?: AnyItem) => {
     return rollback({ config, server: connected, serverName: server.name, secrets, tlsPair, logger: deps.logger, progress, who: deps.who }, { to, signal });
   });
 };
+
+/**
+ * A group's (or all servers') rollback: each server back on its previous deploy, or on one
+ * commit every one of them has kept.
+ */
+async function rollbackFleet(deps: CommandDeps, targets: Targets): Promise<void> {
+  const app = currentConfig(deps);
+  const names = targets.servers.map((s) => s.name);
+  const kept = names.map((n) => new Set((deps.model.servers.get(n)?.history ?? []).filter((h) => h.result === 'succeeded').map((h) => h.commit)));
+  const seen = new Set<string>();
+  const everywhere = (deps.model.servers.get(names[0])?.history ?? []).filter((h) => h.result === 'succeeded' && kept.every((k) => k.has(h.commit)) && !seen.has(h.commit) && seen.add(h.commit));
+  const picked = await vscode.window.showQuickPick(
+    [
+      { label: 'Previous deploy', description: 'each server back on the deploy before its current one', to: undefined as string | undefined },
+      ...everywhere.map((h) => ({ label: `${h.commit.slice(0, 7)} ${h.subject}`, description: `kept on ${targets.name}`, to: h.commit })),
+    ],
+    { placeHolder: `Roll ${targets.name} back to what?` },
+  );
+  if (!picked) return;
+  const what = picked.to ? picked.to.slice(0, 7) : 'the previous deploy';
+  await runRollout(deps, app, targets, 'rollback', `Rolling ${targets.name} back to ${what}`, (fleet, signal) => rolloutRollback(fleet, { to: picked.to, signal }));
+}

@@ -4,6 +4,7 @@ import { describeProxy, type ProxyStatus } from '../../core/proxy/proxy-status';
 import type { CommitInfo, ContainerInfo } from '../../core/ports';
 import { displayUrl } from '../app-url';
 import { COMMANDS } from '../commands/ids';
+import { groupDescription, type Runs } from '../fleet-text';
 import type { ServerState } from '../model';
 
 /**
@@ -12,10 +13,11 @@ import type { ServerState } from '../model';
  */
 export class ServerItem extends vscode.TreeItem {
   readonly kind = 'server';
-  constructor(readonly state: ServerState, expandable: boolean) {
+  /** `group`: the group it is shown under (a server in two groups shows under each, with its own ids). */
+  constructor(readonly state: ServerState, expandable: boolean, readonly group?: string) {
     super(state.config.name, expandable ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
     const s = state;
-    this.id = `server:${s.config.name}`;
+    this.id = `${group ? `group:${group}/` : ''}server:${s.config.name}`;
     this.contextValue = `server.${s.connection}`;
     const describe: Record<ServerState['connection'], [string, string, string?]> = {
       connecting: ['connecting…', 'loading~spin'],
@@ -40,6 +42,23 @@ export class ServerItem extends vscode.TreeItem {
     // The action that fixes each state, on a click.
     if (s.connection === 'hostKeyUnknown') this.command = { command: 'baremetal.trustServer', title: 'Trust Server Host Key', arguments: [this] };
     else if (s.connection !== 'connected' && s.connection !== 'connecting') this.command = { command: 'baremetal.showServerProblem', title: 'Show Problem', arguments: [this] };
+  }
+}
+
+/**
+ * A group of baremetal.json in the Servers view: its servers below it, and on its line which
+ * commit they run ("2 servers · a1b2c3d on all", or "mixed: …"). Deploy on it deploys HEAD there.
+ */
+export class GroupItem extends vscode.TreeItem {
+  readonly kind = 'group';
+  constructor(readonly name: string, readonly members: readonly ServerState[], runs: readonly Runs[]) {
+    super(name, vscode.TreeItemCollapsibleState.Expanded);
+    this.id = `group:${name}`;
+    this.description = groupDescription(runs);
+    const mixed = new Set(runs.map((r) => r.commit)).size > 1;
+    this.iconPath = new vscode.ThemeIcon('server-environment', mixed ? new vscode.ThemeColor('problemsWarningIcon.foreground') : undefined);
+    this.tooltip = new vscode.MarkdownString([`**${name}**: a group of baremetal.json`, ...runs.map((r) => `- ${r.name}: ${r.known ? (r.commit ?? 'not deployed') : 'not connected'}`)].join('\n\n'));
+    this.contextValue = 'group';
   }
 }
 
@@ -157,7 +176,7 @@ export class MessageItem extends vscode.TreeItem {
   }
 }
 
-export type AnyItem = ServerItem | ContainerItem | UrlItem | ProxyItem | DeploymentItem | CommitItem | UncommittedItem | MessageItem;
+export type AnyItem = GroupItem | ServerItem | ContainerItem | UrlItem | ProxyItem | DeploymentItem | CommitItem | UncommittedItem | MessageItem;
 
 /** "3 min", "2 h", "5 d". */
 export function since(iso: string, now = Date.now()): string {

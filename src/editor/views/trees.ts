@@ -1,9 +1,10 @@
 import * as vscode from 'vscode';
 import { LABEL } from '../../core/deploy/labels';
 import { appAddress } from '../app-url';
-import type { ServerState, WorkspaceModel } from '../model';
+import type { ModelChange, ServerState, WorkspaceModel } from '../model';
 import type { ContainerStats } from './container-stats';
-import { CommitItem, ContainerItem, DeploymentItem, MessageItem, ProxyItem, ServerItem, UncommittedItem, UrlItem, type AnyItem } from './items';
+import { deployedOnNames } from '../fleet-text';
+import { CommitItem, ContainerItem, DeploymentItem, GroupItem, MessageItem, ProxyItem, ServerItem, UncommittedItem, UrlItem, type AnyItem } from './items';
 
 /** Shared shape of the three views: read the model (never do I/O), re-render when it changes. */
 abstract class ModelTree implements vscode.TreeDataProvider<AnyItem>, vscode.Disposable {
@@ -12,7 +13,17 @@ abstract class ModelTree implements vscode.TreeDataProvider<AnyItem>, vscode.Dis
   private readonly subscription: vscode.Disposable;
 
   constructor(protected readonly model: WorkspaceModel) {
-    this.subscription = model.onDidChange(() => this.redraw());
+    this.subscription = model.onDidChange((what) => this.shows(what) && this.redraw());
+  }
+
+  /**
+   * Whether a change of the model touches this view. A redraw is not free: it costs the
+   * workbench's thread, and an inline action clicked during one was once seen (the fleet e2e
+   * test, the group's Deploy right after a commit) to reach its command without its item, as if
+   * run from the palette. So views skip changes they do not show.
+   */
+  protected shows(_what: ModelChange): boolean {
+    return true;
   }
 
   protected redraw(): void {
@@ -55,6 +66,11 @@ export class ServersTree extends ModelTree {
     this.statsSubscription = stats?.onDidChange(() => this.redraw());
   }
 
+  /** Commits and uncommitted files are not shown here. */
+  protected override shows(what: ModelChange): boolean {
+    return what !== 'local';
+  }
+
   override dispose(): void {
     this.statsSubscription?.dispose();
     super.dispose();
@@ -66,19 +82,34 @@ export class ServersTree extends ModelTree {
       if (problem) return problem;
       // Always expandable: an item first shown as a leaf (while connecting) would otherwise stay
       // collapsed once its containers arrive (the tree keeps the state it first saw for an id).
-      return [...this.model.servers.values()].map((s) => new ServerItem(s, true));
+      // Groups first, each with its servers; then the servers in no group.
+      const groups = Object.entries(this.model.config?.groups ?? {});
+      const grouped = new Set(groups.flatMap(([, g]) => g.servers));
+      const states = (names: readonly string[]) => names.map((n) => this.model.servers.get(n)).filter((s): s is ServerState => s !== undefined);
+      return [
+        ...groups.map(([name, g]) => new GroupItem(name, states(g.servers), g.servers.map((n) => this.model.runs(n)))),
+        ...[...this.model.servers.values()].filter((s) => !grouped.has(s.config.name)).map((s) => new ServerItem(s, true)),
+      ];
     }
+    if (item instanceof GroupItem) return item.members.map((s) => new ServerItem(s, true, item.name));
     if (item instanceof ServerItem) {
-      const s = item.state;
-      const running = s.status?.deployId;
-      const containers = s.containers
-        .slice()
-        .sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running'))
-        .map((c) => new ContainerItem(s, c, c.labels[LABEL.deployId] === running, this.stats?.text(c.id), this.stats?.problem(s.config.name)));
-      const proxy = s.connection === 'connected' && s.status?.proxy && this.model.config ? [new ProxyItem(s, s.status.proxy, this.model.config.app)] : [];
-      return [...this.urls(s), ...proxy, ...containers];
+      const children = this.serverChildren(item);
+      // Under a group, the same server's rows need ids of their own (it may be in two groups).
+      if (item.group) for (const c of children) c.id = `group:${item.group}/${c.id}`;
+      return children;
     }
     return [];
+  }
+
+  private serverChildren(item: ServerItem): AnyItem[] {
+    const s = item.state;
+    const running = s.status?.deployId;
+    const containers = s.containers
+      .slice()
+      .sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running'))
+      .map((c) => new ContainerItem(s, c, c.labels[LABEL.deployId] === running, this.stats?.text(c.id), this.stats?.problem(s.config.name)));
+    const proxy = s.connection === 'connected' && s.status?.proxy && this.model.config ? [new ProxyItem(s, s.status.proxy, this.model.config.app)] : [];
+    return [...this.urls(s), ...proxy, ...containers];
   }
 
   /**
@@ -94,6 +125,10 @@ export class ServersTree extends ModelTree {
 }
 
 export class DeploymentsTree extends ModelTree {
+  protected override shows(what: ModelChange): boolean {
+    return what !== 'local';
+  }
+
   getChildren(item?: AnyItem): AnyItem[] {
     if (!item) {
       const problem = this.configProblem();
@@ -116,7 +151,9 @@ export class CommitsTree extends ModelTree {
     if (!this.model.repo) return [new MessageItem('This folder is not a git repository: deploys are tied to commits', 'warning')];
     const items: AnyItem[] = [];
     if (this.model.uncommitted.length) items.push(new UncommittedItem(this.model.uncommitted));
-    for (const c of this.model.commits) items.push(new CommitItem(c, this.model.deployedOn(c.sha)));
+        // "on web" when every server of the group runs it, rather than each server's name.
+    const groups = Object.fromEntries(Object.entries(this.model.config?.groups ?? {}).map(([n, g]) => [n, g.servers]));
+    for (const c of this.model.commits) items.push(new CommitItem(c, deployedOnNames(this.model.deployedOn(c.sha), groups)));
     return items;
   }
 }

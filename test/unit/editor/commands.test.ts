@@ -64,3 +64,11 @@ test('Open Shell and Run Command…: on a connected server, a container and the 
     assert.ok(QUICK_ACTIONS.some((a) => a.command === id), `${id} in the status bar menu`);
   }
 });
+
+test("a group's item in the Servers view: Deploy HEAD inline and in its menu, and Roll Back…", () => {
+  const entries = manifest.contributes.menus['view/item/context'] as { command: string; when?: string; group?: string }[];
+  const onGroup = entries.filter((e) => /viewItem == group\b/.test(e.when ?? '') && /view == baremetal\.servers/.test(e.when ?? ''));
+  assert.ok(onGroup.some((e) => e.command === COMMANDS.deployHead && e.group === 'inline'), JSON.stringify(onGroup));
+  assert.ok(onGroup.some((e) => e.command === COMMANDS.deployHead && e.group?.startsWith('1_deploy')));
+  assert.ok(onGroup.some((e) => e.command === COMMANDS.rollback));
+});
