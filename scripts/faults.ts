@@ -21,10 +21,10 @@
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { commitOf, getVia, pollVia } from '../test/helpers/proxy-poll';
 import { cleanupApp, cli, cliEnv, makeWorkspace, onServer, PROJECT, server, testEnv, type Workspace } from '../test/helpers/world';
 
 const exec = promisify(execFile);
@@ -55,45 +55,9 @@ interface Outcome {
   nextMs: number;
 }
 
-const commitOf = (body: string) => /<code id="commit">([0-9a-f]+)<\/code>/.exec(body)?.[1];
-
-function get(host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: server(SERVER).host, port: 80, path: '/', headers: { Host: host }, agent: false, timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-/** Two workers, a request every ~20 ms each: failures, the longest gap between answers, the commits seen. */
-function poll(host: string) {
-  let stop = false;
-  let last = Date.now();
-  const r = { ok: 0, failed: [] as string[], maxGapMs: 0, commits: new Set<string>() };
-  const worker = async () => {
-    while (!stop) {
-      try {
-        const res = await get(host);
-        if (res.status === 200) {
-          r.ok++;
-          const now = Date.now();
-          r.maxGapMs = Math.max(r.maxGapMs, now - last);
-          last = now;
-          r.commits.add(commitOf(res.body) ?? '?');
-        } else r.failed.push(`HTTP ${res.status}`);
-      } catch (e) {
-        r.failed.push((e as Error).message);
-      }
-      await sleep(20);
-    }
-  };
-  const workers = [worker(), worker()];
-  return { stop: async () => ((stop = true), await Promise.all(workers), r) };
-}
+/** GET through the proxy of the server under test, by the app's host name. */
+const get = (host: string) => getVia(SERVER, host);
+const poll = (host: string) => pollVia(SERVER, host);
 
 async function proxiedApp(): Promise<Workspace & { host: string }> {
   const ws = await makeWorkspace({ servers: { [SERVER]: { host: SERVER } } });

@@ -5,6 +5,7 @@
  * server-sent-events stream stays open on app B while app A is redeployed and rolled back.
  */
 import assert from 'node:assert/strict';
+import { commitOf, getVia, pollVia } from '../helpers/proxy-poll';
 import { execFile, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -48,50 +49,8 @@ async function proxied(on: string, opts: { tls?: string; extra?: object; run?: o
   return Object.assign(ws, { host });
 }
 
-/** GET through the proxy by host name, as the app's users do. */
-function get(on: string, host: string, path = '/', scheme: 'http' | 'https' = 'http'): Promise<{ status: number; body: string; location?: string }> {
-  return new Promise((resolve, reject) => {
-    const lib = scheme === 'https' ? https : http;
-    const req = lib.get(
-      { host: server(on).host, port: scheme === 'https' ? 443 : 80, path, headers: { Host: host }, servername: host, rejectUnauthorized: false, timeout: 5000, agent: false },
-      (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, location: res.headers.location }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-const commitOf = (body: string) => /<code id="commit">([0-9a-f]+)<\/code>/.exec(body)?.[1];
-
-/** Requests every ~20 ms from two workers until stopped: failures, the longest gap between successes, commits seen. */
-function poll(on: string, host: string) {
-  let stop = false;
-  let last = Date.now();
-  const r = { ok: 0, failed: [] as string[], maxGapMs: 0, commits: new Set<string>() };
-  const worker = async () => {
-    while (!stop) {
-      try {
-        const res = await get(on, host);
-        if (res.status === 200) {
-          r.ok++;
-          const now = Date.now();
-          r.maxGapMs = Math.max(r.maxGapMs, now - last);
-          last = now;
-          r.commits.add(commitOf(res.body) ?? '?');
-        } else r.failed.push(`HTTP ${res.status}`);
-      } catch (e) {
-        r.failed.push((e as Error).message);
-      }
-      await new Promise((res) => setTimeout(res, 20));
-    }
-  };
-  const workers = [worker(), worker()];
-  return { stop: async () => ((stop = true), await Promise.all(workers), r) };
-}
+const get = getVia;
+const poll = pollVia;
 
 /** An event stream held open through the proxy: how many events arrived and whether it was cut. */
 function holdStream(on: string, host: string) {

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
+import { panelHtml } from './panel-html';
 import { redact } from '../../core/config/secrets';
 import type { ServerConfig } from '../../core/config/types';
 import { followAppLogs } from '../../core/logs/follow';
@@ -178,33 +178,14 @@ export class LogsPanel implements vscode.Disposable {
   }
 
   private html(): string {
-    const webview = this.panel.webview;
-    const nonce = randomBytes(16).toString('base64');
-    const asset = (name: string) => webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview', name));
-    // xterm injects <style> elements for its renderer, so styles allow 'unsafe-inline'; scripts
-    // only run with the nonce, and nothing may be fetched from anywhere.
-    const csp = [
-      "default-src 'none'",
-      `style-src ${webview.cspSource} 'unsafe-inline'`,
-      `font-src ${webview.cspSource}`,
-      `script-src 'nonce-${nonce}'`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${asset('xterm.css')}">
-<link rel="stylesheet" href="${asset('logs.css')}">
-<title>Logs</title>
-</head>
-<body>
-<div id="toolbar"></div>
-<div id="terminal"></div>
-<script nonce="${nonce}" src="${asset('logs.js')}"></script>
-</body>
-</html>`;
+    // xterm injects <style> elements for its renderer, so styles allow 'unsafe-inline'.
+    return panelHtml(this.panel.webview, this.extensionUri, {
+      title: 'Logs',
+      styles: ['xterm.css', 'logs.css'],
+      script: 'logs.js',
+      body: '<div id="toolbar"></div>\n<div id="terminal"></div>',
+      inlineStyles: true,
+    });
   }
 
   dispose(): void {

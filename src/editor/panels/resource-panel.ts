@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
+import { panelHtml } from './panel-html';
 import type { Config, ServerConfig } from '../../core/config/types';
 import { history as readHistory } from '../../core/deploy/status';
 import { LABEL } from '../../core/deploy/labels';
@@ -184,28 +184,14 @@ export class ResourcePanel implements vscode.Disposable {
   }
 
   private html(): string {
-    const webview = this.panel.webview;
-    const nonce = randomBytes(16).toString('base64');
-    const asset = (name: string) => webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview', name));
-    // As the log panel's; uPlot draws on canvases and sets sizes through the CSSOM, which style-src
-    // does not govern, so no inline style is needed: scripts only with the nonce, nothing fetched.
-    const csp = ["default-src 'none'", `style-src ${webview.cspSource}`, `font-src ${webview.cspSource}`, `script-src 'nonce-${nonce}'`].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${asset('uPlot.min.css')}">
-<link rel="stylesheet" href="${asset('resources.css')}">
-<title>Resources</title>
-</head>
-<body>
-<div id="header"></div>
-<div id="charts"></div>
-<script nonce="${nonce}" src="${asset('resources.js')}"></script>
-</body>
-</html>`;
+    // uPlot draws on canvases and sets sizes through the CSSOM, which style-src does not govern:
+    // no inline style is needed.
+    return panelHtml(this.panel.webview, this.extensionUri, {
+      title: 'Resources',
+      styles: ['uPlot.min.css', 'resources.css'],
+      script: 'resources.js',
+      body: '<div id="header"></div>\n<div id="charts"></div>',
+    });
   }
 
   dispose(): void {
