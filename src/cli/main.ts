@@ -18,6 +18,7 @@ import { deployParts, layerCache } from '../app/deploy-parts';
 import { ServerPool } from '../drivers/server-pool';
 import { abbreviateLines, CliOutput, formatBytes, formatDuration } from './output';
 import { execCommand, runCommand } from './in-app';
+import { fleetLogs } from './fleet-logs';
 import { describeHistory, fleetDeploy, fleetHistory, fleetRollback, fleetStatus } from './fleet';
 import { askHidden, confirm } from './prompt';
 
@@ -36,7 +37,8 @@ Commands:
   history   [--server NAME|GROUP|all] [--json]   deploys on each server, newest first
   status    [--server NAME|GROUP|all] [--json]   what runs now, its health and uptime
             (default: every server)
-  logs      [--server NAME] [--follow] [--tail N] [--since TIME] [--timestamps]
+  logs      [--server NAME|GROUP|all] [--follow] [--tail N] [--since TIME] [--timestamps]
+            the app's output; of a group, one stream in time order, each line under its server
   exec      [--server NAME] [-i] [-t] [-- CMD…]
             run CMD in the app's running container (no CMD: its shell, bash else sh,
             or run.shell); -i passes stdin, -t gives it a terminal (colours, Ctrl-C, size)
@@ -163,11 +165,6 @@ export interface Ctx {
   cwd: string;
   signal: AbortSignal;
   who: string;
-}
-
-async function setup(ctx: Ctx): Promise<{ config: Config; server: ServerConfig }> {
-  const config = await loadConfig(ctx.cwd);
-  return { config, server: pickServer(config, ctx.args.server) };
 }
 
 /**
@@ -318,12 +315,15 @@ async function statusCommand(ctx: Ctx): Promise<number> {
 }
 
 async function logsCommand(ctx: Ctx): Promise<number> {
-  const { config, server } = await setup(ctx);
-  const connected = await connect(ctx, server);
+  const { config, targets } = await targetsOf(ctx);
   const tail = ctx.args.tail === undefined ? (ctx.args.follow ? 100 : undefined) : Number(ctx.args.tail);
   if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new BmError('ConfigInvalid', `--tail takes a whole number, not "${ctx.args.tail}".`);
   // The app may print its secrets; what this tool shows never does.
   ctx.out.secrets = await resolveSecrets(config).catch(() => ({}));
+  // A group or all: one stream in time order, each line under its server's name.
+  if (targets.servers.length > 1) return fleetLogs(ctx, config, targets.servers, { tail, since: ctx.args.since, follow: ctx.args.follow ?? false });
+  const server = targets.servers[0];
+  const connected = await connect(ctx, server);
   const print = (l: LogLine) => {
     const text = ctx.args.timestamps && l.time ? `${l.time} ${l.text}` : l.text;
     (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${redact(text, ctx.out.secrets)}\n`);

@@ -55,6 +55,13 @@ test('a group deploy: built once, both servers serve the commit, each has its ow
   const h = await cli(['history', '--server', 'web', '--json'], { cwd: ws.dir });
   assert.equal(h.code, 0, h.stderr);
   assert.deepEqual((h.json as { server: string; entries: unknown[] }[]).map((x) => [x.server, x.entries.length]), [['bm1', 1], ['bm26c', 1]]);
+  // logs on the group: both servers' lines, each under its server's name, in time order.
+  const lg = await cli(['logs', '--server', 'web', '--timestamps'], { cwd: ws.dir });
+  assert.equal(lg.code, 0, lg.stderr);
+  const lines = lg.stdout.split('\n').filter(Boolean);
+  for (const s of SERVERS) assert.ok(lines.some((l) => new RegExp(`^${s} +\\| \\S+ hello: serving /www on :8080`).test(l)), `${s}'s start line: ${lg.stdout}`);
+  const times = lines.map((l) => / \| (\S+) /.exec(l)?.[1] ?? '');
+  assert.deepEqual(times, [...times].sort(), 'merged in time order');
   const st = await cli(['status', '--server', 'web'], { cwd: ws.dir });
   assert.equal(st.code, 0, st.stderr);
   assert.match(st.stdout, new RegExp(`^bm1: ${ws.app} ${first.slice(0, 12)} .*running`, 'm'));
