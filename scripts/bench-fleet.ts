@@ -1,7 +1,8 @@
 /**
- * npm run bench:fleet: the same small image deployed to 1, 2 and 4 servers (bm1, bm26c, bm2,
- * bm26o: Docker 20.10 and 26) with one `deploy --server GROUP`, as a user runs it: wall time of
- * the command and bytes sent to each server. Goal: 4 servers in at most 1.5x the time of one.
+ * npm run bench:fleet: the same small image deployed to 1, 2, 4 (and, with `test-servers.sh up 6`,
+ * 8) servers (bm1, bm26c, bm2, bm26o, …: Docker 20.10 and 26) with one `deploy --server GROUP`, as
+ * a user runs it: wall time of the command and bytes sent to each server. Goal: 4 servers in at
+ * most 1.5x the time of one.
  *
  *   node --import tsx scripts/bench-fleet.ts      (as root, test servers up, CLI built)
  *
@@ -13,10 +14,12 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, makeWorkspace, PROJECT, removeTestApp, type Workspace } from '../test/helpers/world';
+import { cli, makeWorkspace, PROJECT, removeTestApp, testEnv, type Workspace } from '../test/helpers/world';
 
-const ORDER = ['bm1', 'bm26c', 'bm2', 'bm26o'];
-const SIZES = [1, 2, 4];
+// Docker 20.10 and 26 alternating; with `test-servers.sh up 6` there are eight (bm1..bm6, bm26c, bm26o).
+const docker = testEnv().servers.filter((s) => s.hasDocker && s.engine !== 'none' && !s.engine?.startsWith('podman')).map((s) => s.name);
+const ORDER = ['bm1', 'bm26c', 'bm2', 'bm26o', 'bm3', 'bm4', 'bm5', 'bm6'].filter((s) => docker.includes(s));
+const SIZES = [1, 2, 4, 8].filter((n) => n <= ORDER.length);
 const MB = Number(process.env.BENCH_FLEET_MB ?? 2);
 const RUNS = Number(process.env.BENCH_FLEET_RUNS ?? 3);
 const log = (m: string) => console.log(`[bench:fleet] ${m}`);
@@ -62,7 +65,7 @@ async function main(): Promise<void> {
   }
   const one = median(rows[0].wallMs);
   const lines = [
-    '# bench:fleet: one image to 1, 2 and 4 servers',
+    `# bench:fleet: one image to ${SIZES.join(', ')} servers`,
     '',
     `${MB} MB of new data per deploy, median of ${RUNS} runs, built on the default workstation engine (ws26c), servers in the order ${ORDER.join(', ')}. Wall time of \`baremetal deploy --server GROUP\` as a user runs it (connect, build once, send, health check, record).`,
     '',
