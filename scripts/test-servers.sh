@@ -8,6 +8,7 @@
 #   bash scripts/test-servers.sh status             show what is up
 #   bash scripts/test-servers.sh restart-engine NAME  stop and start the Docker Engine of NAME (a "reboot")
 #   bash scripts/test-servers.sh small-disk NAME SIZE|off  NAME's engine on an empty tmpfs of SIZE (or its own disk again)
+#   bash scripts/test-servers.sh link|unlink NAME NAME…  let the servers reach each other (a swarm) or not
 #
 # Server bmN = network namespace bmN (veth bmN-h 10.213.N.1 <-> bmN-s 10.213.N.2) + a persistent mount
 # namespace ($ROOT/bmN/mnt) with private /run /root /home /tmp + its own dockerd and sshd.
@@ -565,10 +566,53 @@ cmd_status() {
   if [[ -f $ROOT/env.json ]]; then echo "env: $ROOT/env.json"; else echo "env: none (run up)"; fi
 }
 
+# Servers are isolated from each other by default: each namespace only knows its own /24, and the
+# host's FORWARD policy (its dev engine's Docker) is DROP. A swarm needs its nodes to reach each
+# other (TCP 2377, TCP/UDP 7946, UDP 4789), so `link` adds, for every pair: a route in each
+# namespace to the other's /24 via its host end, and a host FORWARD accept between the two /24s
+# (commented bm-link so `unlink` removes exactly those). Nothing else on the host changes.
+link_rules() { # NAME NAME: the two FORWARD rules of the pair, as iptables arguments after -A/-D
+  local a b
+  a=10.213.$(net_of "$1").0/24 b=10.213.$(net_of "$2").0/24
+  echo "FORWARD -s $a -d $b -m comment --comment bm-link -j ACCEPT"
+  echo "FORWARD -s $b -d $a -m comment --comment bm-link -j ACCEPT"
+}
+
+cmd_link() {
+  (($# >= 2)) || die "usage: link NAME NAME..."
+  local a b rule
+  for a in "$@"; do for b in "$@"; do
+    [[ $a != "$b" ]] || continue
+    ip -n "$a" route replace "10.213.$(net_of "$b").0/24" via "10.213.$(net_of "$a").1"
+    [[ $a < $b ]] || continue
+    while read -r rule; do
+      # shellcheck disable=SC2086 # the rule is a word list
+      iptables -C $rule 2>/dev/null || iptables -I $rule
+    done < <(link_rules "$a" "$b")
+  done; done
+  log "linked: $*"
+}
+
+cmd_unlink() {
+  (($# >= 2)) || die "usage: unlink NAME NAME..."
+  local a b rule
+  for a in "$@"; do for b in "$@"; do
+    [[ $a != "$b" ]] || continue
+    ip -n "$a" route del "10.213.$(net_of "$b").0/24" 2>/dev/null || true
+    [[ $a < $b ]] || continue
+    while read -r rule; do
+      # shellcheck disable=SC2086
+      while iptables -C $rule 2>/dev/null; do iptables -D $rule; done
+    done < <(link_rules "$a" "$b")
+  done; done
+  log "unlinked: $*"
+}
+
 case ${1:-} in
   up | down | exec) cmd="cmd_$1" && shift && "$cmd" "$@" ;;
   restart-engine) shift && cmd_restart_engine "$@" ;;
   small-disk) shift && cmd_small_disk "$@" ;;
   status) cmd_status ;;
-  *) sed -n '4,10p' "$0" | cut -c5- >&2 && exit 2 ;;
+  link | unlink) cmd="cmd_$1" && shift && "$cmd" "$@" ;;
+  *) sed -n '4,11p' "$0" | cut -c5- >&2 && exit 2 ;;
 esac
