@@ -18,6 +18,7 @@ import { deployParts, layerCache } from '../app/deploy-parts';
 import { ServerPool } from '../drivers/server-pool';
 import { abbreviateLines, CliOutput, formatBytes, formatDuration } from './output';
 import { execCommand, runCommand } from './in-app';
+import { swarmDeployCommand, swarmLogsCommand, swarmRollbackCommand, swarmStatusCommand } from './swarm';
 import { describeHistory, fleetDeploy, fleetHistory, fleetRollback, fleetStatus } from './fleet';
 import { askHidden, confirm } from './prompt';
 
@@ -177,7 +178,8 @@ async function setup(ctx: Ctx): Promise<{ config: Config; server: ServerConfig }
  */
 async function targetsOf(ctx: Ctx): Promise<{ config: Config; targets: Targets; fleet: boolean }> {
   const config = await loadConfig(ctx.cwd);
-  const targets = resolveTargets(config, ctx.args.server);
+  // A swarm is one target whatever --server says: the service on the manager, the image on every node.
+  const targets = resolveTargets(config, config.swarm && ctx.args.server === undefined ? config.swarm.manager : ctx.args.server);
   return { config, targets, fleet: targets.servers.length > 1 || config.roles !== undefined };
 }
 
@@ -210,6 +212,7 @@ async function runAndReport(ctx: Ctx, op: () => Promise<DeployResult>): Promise<
 async function deployCommand(ctx: Ctx): Promise<number> {
   const { config: app, targets, fleet } = await targetsOf(ctx);
   layerCache(); // a bad BAREMETAL_CACHE_MAX stops us before connecting
+  if (app.swarm && !ctx.args['dry-run']) return swarmDeployCommand(ctx, app, transferOverride());
   if (fleet && !ctx.args['dry-run']) return fleetDeploy(ctx, app, targets, transferOverride());
   if (fleet) throw new BmError('UnknownServer', `--dry-run looks at one server: add --server ${targets.servers[0].name} (one of ${targets.servers.map((s) => s.name).join(', ')}).`);
   const server = targets.servers[0];
@@ -262,6 +265,7 @@ function describePlan(plan: DeployPlan): string {
 
 async function rollbackCommand(ctx: Ctx): Promise<number> {
   const { config: app, targets, fleet } = await targetsOf(ctx);
+  if (app.swarm) return swarmRollbackCommand(ctx, app);
   if (fleet) return fleetRollback(ctx, app, targets);
   const server = targets.servers[0];
   const config = configFor(app, server.name);
@@ -294,6 +298,7 @@ async function historyCommand(ctx: Ctx): Promise<number> {
 
 async function statusCommand(ctx: Ctx): Promise<number> {
   const config = await loadConfig(ctx.cwd);
+  if (config.swarm) return swarmStatusCommand(ctx, config);
   // Without --server: every server, as before groups existed.
   const targets = resolveTargets(config, ctx.args.server ?? 'all');
   const one = targets.servers.length === 1 && !config.roles;
@@ -318,10 +323,12 @@ async function statusCommand(ctx: Ctx): Promise<number> {
 }
 
 async function logsCommand(ctx: Ctx): Promise<number> {
-  const { config, server } = await setup(ctx);
-  const connected = await connect(ctx, server);
   const tail = ctx.args.tail === undefined ? (ctx.args.follow ? 100 : undefined) : Number(ctx.args.tail);
   if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new BmError('ConfigInvalid', `--tail takes a whole number, not "${ctx.args.tail}".`);
+  const loaded = await loadConfig(ctx.cwd);
+  if (loaded.swarm) return swarmLogsCommand(ctx, loaded, tail);
+  const { config, server } = await setup(ctx);
+  const connected = await connect(ctx, server);
   // The app may print its secrets; what this tool shows never does.
   ctx.out.secrets = await resolveSecrets(config).catch(() => ({}));
   const print = (l: LogLine) => {

@@ -36,6 +36,8 @@ export type ErrorCode =
   | 'LockHeld'
   | 'NothingToRollBack'
   | 'ImagePruned'
+  | 'NotASwarm'
+  | 'SwarmUpdateFailed'
   | 'SecretMissing'
   | 'Cancelled'
   | 'ConnectionLost'
