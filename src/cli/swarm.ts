@@ -63,7 +63,8 @@ export async function swarmStatusCommand(ctx: Ctx, app: Config): Promise<number>
   const deps = await swarmDeps(ctx, app);
   const s = await swarmStatus(deps);
   ctx.out.result(s, ctx.args.json ?? false, () => describeSwarm(s));
-  return s.state === 'running' || s.state === 'absent' ? 0 : 1;
+  // After Swarm rolled back, the old version serves: that is not an error of the swarm.
+  return s.state === 'running' || s.state === 'absent' || (s.state === 'rolled-back' && s.running >= (s.replicas ?? 0)) ? 0 : 1;
 }
 
 export function describeSwarm(s: SwarmStatus): string {

@@ -30,7 +30,9 @@ export function judge(svc: ServiceInfo, tasks: TaskInfo[], image: string, replic
   const wanted = tasks.filter((t) => t.desiredState === 'running');
   const running = wanted.filter((t) => t.image === image && t.state === 'running').length;
   const u = svc.update?.state;
-  const why = svc.update?.message ? ` (${svc.update.message})` : '';
+  // The new tasks' own failure says more than Swarm's update message ("rollback completed").
+  const failedTask = tasks.filter((t) => t.image === image && t.error).sort((a, b) => b.since.localeCompare(a.since))[0];
+  const why = failedTask?.error ? ` (${failedTask.error})` : svc.update?.message ? ` (${svc.update.message})` : '';
   // rollback_started: Swarm is putting the old tasks back; failing once it is done says the old version serves.
   if (u === 'rollback_completed' || u === 'rollback_paused') {
     return { done: false, running, failure: `Swarm rolled ${svc.labels['dev.baremetal.app'] ?? 'the service'} back to the version it ran before: a new task did not become healthy${why}; see why with "baremetal logs"` };
