@@ -16,6 +16,7 @@ import { newDeployId, PhaseClock, type DeployOptions } from './deploy';
 import { appendJournal, readJournal, type DeployRecord } from './journal';
 import { imageTag } from './labels';
 import { acquireLock } from './lock';
+import { pruneImages } from './prune';
 import { chooseRollbackTarget } from './rollback';
 import { shareImage } from './shared-image';
 import { NOWHERE_REGISTRY, pinnedReference, serviceSpec } from './swarm-spec';
@@ -196,7 +197,11 @@ export async function swarmDeploy(deps: SwarmBuildDeps, opts: DeployOptions = {}
     logger.info(`the swarm runs ${short(commit.sha)} (${commit.subject}) as ${config.swarm.replicas} replica(s), every one healthy after ${servingAfterMs} ms`);
     const ok = record('succeeded');
     progress({ phase: 'record', message: `Recording the deploy in ${config.swarm.manager}'s history` });
-    await clock.time('record', () => appendJournal(sw.manager.server.files, stateBase, ok, logger));
+    const history = await clock.time('record', () => appendJournal(sw.manager.server.files, stateBase, ok, logger));
+    // Each node keeps the images of the last `keep` deploys (the manager's history says which).
+    progress({ phase: 'prune', message: `Removing images beyond the ${config.keep} kept on every node` });
+    await clock.time('prune', () => Promise.all(sw.members.map((m, i) =>
+      pruneImages(m.server.engine, { apps: [config.app], repo: imageName(config) }, config.keep, history, ids[i], m.logger).catch((e: unknown) => m.logger.warn(`prune: ${String(e)}`)))));
     return result(ok);
   } catch (e) {
     const err = failureOf(e, signal);
