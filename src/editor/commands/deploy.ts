@@ -3,13 +3,24 @@ import { configFor } from '../../core/config/fleet';
 import { resolveSecrets, resolveTlsPair } from '../../core/config/secrets';
 import { deploy } from '../../core/deploy/deploy';
 import { rollback } from '../../core/deploy/rollback';
-import { deployParts } from '../../app/deploy-parts';
+import { deployParts, fleetParts } from '../../app/deploy-parts';
+import { swarmConfigOf, swarmDeploy, swarmRollback, type SwarmDeps, type SwarmResult } from '../../core/deploy/swarm';
+import type { DeployResult } from '../../core/deploy/deploy';
+import type { Config } from '../../core/config/types';
+import type { ProgressEvent } from '../../core/ports';
 import { CommitItem, DeploymentItem, type AnyItem } from '../views/items';
 import { chooseServer, currentConfig, runOperation, workspaceDir, type CommandDeps } from './context';
 
 /** Deploys `ref` (a commit, or HEAD) to a server, with progress and Cancel. */
 async function deployRef(deps: CommandDeps, ref: string, item?: AnyItem): Promise<void> {
   const app = currentConfig(deps);
+  if (app.swarm) {
+    await runOperation(deps, `Deploying ${ref === 'HEAD' ? 'HEAD' : ref.slice(0, 7)} to ${app.swarm.manager}'s swarm`, async (signal, progress) => {
+      const parts = await fleetParts(app, process.env, workspaceDir());
+      return asDeployResult(await swarmDeploy({ ...(await swarmParts(deps, app, signal, progress)), ...parts }, { ref, signal }));
+    });
+    return;
+  }
   const server = await chooseServer(deps, item);
   if (!server) return;
   // The server's (and its groups') env, secrets and host names.
@@ -52,7 +63,8 @@ export const deployCommit = (deps: CommandDeps) => async (item?: AnyItem) => {
 /** From a Deployments item: that deploy; from the palette: a quick pick of kept deploys. */
 export const rollbackTo = (deps: CommandDeps) => async (item?: AnyItem) => {
   const app = currentConfig(deps);
-  const server = await chooseServer(deps, item);
+  // A swarm's history is its manager's: the rollback is a service update there.
+  const server = app.swarm ? app.servers[app.swarm.manager] : await chooseServer(deps, item);
   if (!server) return;
   const config = configFor(app, server.name);
   let commit: string | undefined;
@@ -74,6 +86,11 @@ export const rollbackTo = (deps: CommandDeps) => async (item?: AnyItem) => {
   }
   if (!commit) return;
   const to = commit;
+  if (app.swarm) {
+    await runOperation(deps, `Rolling ${app.swarm.manager}'s swarm back to ${to.slice(0, 7)}`, async (signal, progress) =>
+      asDeployResult(await swarmRollback(await swarmParts(deps, app, signal, progress), { to, signal })));
+    return;
+  }
   await runOperation(deps, `Rolling ${server.name} back to ${to.slice(0, 7)}`, async (signal, progress) => {
     const secrets = await resolveSecrets(config);
     const connected = await deps.pool.get(server, signal);
@@ -81,3 +98,21 @@ export const rollbackTo = (deps: CommandDeps) => async (item?: AnyItem) => {
     return rollback({ config, server: connected, serverName: server.name, secrets, tlsPair, logger: deps.logger, progress, who: deps.who }, { to, signal });
   });
 };
+
+/** A swarm command's parts in the editor: each node over the pool's connection, the manager's secrets. */
+async function swarmParts(deps: CommandDeps, app: Config, signal: AbortSignal, progress: (e: ProgressEvent) => void): Promise<SwarmDeps> {
+  const config = swarmConfigOf(app);
+  return {
+    config, secrets: await resolveSecrets(configFor(config, config.swarm.manager)), who: deps.who, logger: deps.logger, progress,
+    node: async (name) => ({ server: await deps.pool.get(config.servers[name], signal), logger: deps.logger, progress }),
+  };
+}
+
+/** What the notification says: the swarm's result in the one-server shape ("… to bm2's swarm"). */
+function asDeployResult(r: SwarmResult): DeployResult {
+  return {
+    id: r.id, kind: r.kind, result: r.result, commit: r.commit, subject: r.subject, server: `${r.manager}'s swarm`, image: r.image, tag: '',
+    bytesSent: r.nodes.reduce((a, n) => a + n.bytesSent, 0), durationMs: r.durationMs, phasesMs: r.phasesMs, transport: 'none',
+    ...(r.servingAfterMs !== undefined && { servingAfterMs: r.servingAfterMs }),
+  };
+}

@@ -3,7 +3,7 @@ import { LABEL } from '../../core/deploy/labels';
 import { appAddress } from '../app-url';
 import type { ServerState, WorkspaceModel } from '../model';
 import type { ContainerStats } from './container-stats';
-import { CommitItem, ContainerItem, DeploymentItem, MessageItem, ProxyItem, ServerItem, UncommittedItem, UrlItem, type AnyItem } from './items';
+import { CommitItem, SwarmNodeItem, ContainerItem, DeploymentItem, MessageItem, ProxyItem, ServerItem, UncommittedItem, UrlItem, type AnyItem } from './items';
 
 /** Shared shape of the three views: read the model (never do I/O), re-render when it changes. */
 abstract class ModelTree implements vscode.TreeDataProvider<AnyItem>, vscode.Disposable {
@@ -76,7 +76,11 @@ export class ServersTree extends ModelTree {
         .sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running'))
         .map((c) => new ContainerItem(s, c, c.labels[LABEL.deployId] === running, this.stats?.text(c.id), this.stats?.problem(s.config.name)));
       const proxy = s.connection === 'connected' && s.status?.proxy && this.model.config ? [new ProxyItem(s, s.status.proxy, this.model.config.app)] : [];
-      return [...this.urls(s), ...proxy, ...containers];
+      // On the manager of a swarm: the service's replicas and every node with its tasks.
+      const swarm = s.swarm
+        ? [new MessageItem(s.swarm.state === 'absent' ? 'swarm: not deployed' : `swarm: ${s.swarm.running} of ${s.swarm.replicas ?? '?'} replicas ${s.swarm.commit?.slice(0, 7) ?? '?'} ${s.swarm.state}`, 'server-environment'), ...s.swarm.nodes.map((n) => new SwarmNodeItem(s, n))]
+        : [];
+      return [...this.urls(s), ...proxy, ...swarm, ...containers];
     }
     return [];
   }
