@@ -23,7 +23,11 @@ const made: Workspace[] = [];
 
 const docker = (name: string, ...args: string[]) => onServer(name, ['docker', ...args]);
 async function leaveSwarm(): Promise<void> {
-  for (const n of NODES) await docker(n, 'swarm', 'leave', '--force').catch(() => undefined);
+  for (const n of NODES) {
+    await docker(n, 'swarm', 'leave', '--force').catch(() => undefined);
+    // Joining made it; leaving keeps it.
+    await docker(n, 'network', 'rm', 'docker_gwbridge').catch(() => undefined);
+  }
 }
 
 before(async () => {
