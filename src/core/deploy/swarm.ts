@@ -180,6 +180,8 @@ export async function swarmDeploy(deps: SwarmBuildDeps, opts: DeployOptions = {}
     throwIfAborted(signal);
 
     const ids = await Promise.all(sw.members.map(async (m) => (await m.server.engine.image(ref))?.id ?? ''));
+    const without = sw.members.filter((_, i) => !ids[i]).map((m) => m.name);
+    if (without.length) throw new BmError('TransferFailed', `${without.join(', ')} did not keep ${ref} after the transfer: deploy again (its tasks could not start without it).`);
     const pin = pinnedReference(ids, imageName(config), tag);
     if (!pin.byId) {
       logger.info(`the nodes' image stores name ${short(commit.sha)} by different IDs: the service runs it by the tag ${pin.ref}, which every node has`);
