@@ -7,6 +7,7 @@
 #   bash scripts/test-servers.sh exec NAME -- CMD…  run CMD inside server NAME's net + mount namespaces
 #   bash scripts/test-servers.sh status             show what is up
 #   bash scripts/test-servers.sh restart-engine NAME  stop and start the Docker Engine of NAME (a "reboot")
+#   bash scripts/test-servers.sh stop-engine|start-engine NAME  NAME's Docker Engine down (a node lost) or up again
 #   bash scripts/test-servers.sh small-disk NAME SIZE|off  NAME's engine on an empty tmpfs of SIZE (or its own disk again)
 #   bash scripts/test-servers.sh link|unlink NAME NAME…  let the servers reach each other (a swarm) or not
 #
@@ -405,6 +406,20 @@ stop_engine() {
 
 # A server's Docker Engine stopped (SIGTERM: its containers stop, as on a reboot) and started
 # again; containers with a restart policy come back by themselves. For npm run faults.
+# A server whose engine is down (a crashed or powered-off node, as its swarm sees it) and up again.
+cmd_stop_engine() {
+  local name=${1:?usage: stop-engine NAME}
+  stop_engine "$name"
+  log "stopped the Docker Engine of $name"
+}
+cmd_start_engine() {
+  local name=${1:?usage: start-engine NAME} dir
+  dir=$ROOT/$name
+  start_engine "$name"
+  wait_for 60 "dockerd on $name" "$dir/dockerd.log" docker -H "unix://$dir/run/docker.sock" info
+  log "started the Docker Engine of $name"
+}
+
 cmd_restart_engine() {
   local name=${1:?usage: restart-engine NAME} dir
   dir=$ROOT/$name
@@ -611,8 +626,10 @@ cmd_unlink() {
 case ${1:-} in
   up | down | exec) cmd="cmd_$1" && shift && "$cmd" "$@" ;;
   restart-engine) shift && cmd_restart_engine "$@" ;;
+  stop-engine) shift && cmd_stop_engine "$@" ;;
+  start-engine) shift && cmd_start_engine "$@" ;;
   small-disk) shift && cmd_small_disk "$@" ;;
   status) cmd_status ;;
   link | unlink) cmd="cmd_$1" && shift && "$cmd" "$@" ;;
-  *) sed -n '4,11p' "$0" | cut -c5- >&2 && exit 2 ;;
+  *) sed -n '4,12p' "$0" | cut -c5- >&2 && exit 2 ;;
 esac

@@ -37,7 +37,7 @@ export async function swarmStatus(deps: Pick<SwarmDeps, 'config' | 'node' | 'log
   const sw = await connectSwarm(deps, { tolerant: true });
   const svc = await sw.swarm.service(config.app);
   const base = { app: config.app, manager: config.swarm.manager };
-  const serverOf = (id: string) => sw.members.find((m) => m.nodeId === id)?.name;
+  const serverOf = (id: string) => Object.entries(sw.known).find(([, nodeId]) => nodeId === id)?.[0];
   const tasks = svc ? (await sw.swarm.tasks(config.app)).filter((t) => t.desiredState === 'running') : [];
   const nodes: NodeStatus[] = sw.nodes.map((n) => ({
     ...(serverOf(n.id) && { server: serverOf(n.id) }),

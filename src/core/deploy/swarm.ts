@@ -13,7 +13,7 @@ import { trimLayerCache } from '../transfer/cache-eviction';
 import type { ExportedImage, LayerCache } from '../transfer/layer-cache';
 import { shipImage, type TransferPath } from '../transfer/ship';
 import { newDeployId, PhaseClock, type DeployOptions } from './deploy';
-import { appendJournal, readJournal, type DeployRecord } from './journal';
+import { appendJournal, readJournal, stateDir, type DeployRecord } from './journal';
 import { imageTag } from './labels';
 import { acquireLock } from './lock';
 import { pruneImages } from './prune';
@@ -80,6 +80,8 @@ interface Connected {
   members: Member[];
   swarm: SwarmEngine;
   nodes: SwarmNode[];
+  /** Server name → node ID, of the nodes connected now and (status) those seen before. */
+  known: Record<string, string>;
 }
 
 /**
@@ -117,11 +119,30 @@ export async function connectSwarm(deps: Pick<SwarmDeps, 'config' | 'node'> & { 
   for (const m of members) {
     if (!nodes.some((n) => n.id === m.nodeId)) throw new BmError('NotASwarm', `${m.name} is in another swarm than ${manager.name}: join it to ${manager.name}'s swarm or take it out of swarm.nodes.`);
   }
+  // Which server each node is, kept on the manager: a node that cannot be asked (its engine
+  // down) is still named by its server in the status.
+  const mapPath = `${stateDir(deps.config.servers[sc.manager].stateDir, deps.config.app)}/swarm-nodes.json`;
+  const known: Record<string, string> = opts.tolerant ? parseNodeMap(await manager.server.files.read(mapPath).catch(() => undefined)) : {};
+  for (const m of members) known[m.name] = m.nodeId;
+  if (!opts.tolerant) {
+    await manager.server.files.mkdirp(stateDir(deps.config.servers[sc.manager].stateDir, deps.config.app));
+    await manager.server.files.writeAtomic(mapPath, `${JSON.stringify(known)}\n`);
+  }
   const stranger = opts.tolerant ? undefined : nodes.find((n) => n.availability === 'active' && n.state === 'ready' && !members.some((m) => m.nodeId === n.id));
   if (stranger) {
     throw new BmError('NotASwarm', `The swarm has a node at ${stranger.addr} (ID ${stranger.id.slice(0, 12)}) that is not in swarm.nodes, so it would get no image: add its server to swarm.nodes, or drain it ("docker node update --availability drain ${stranger.id.slice(0, 12)}").`);
   }
-  return { manager, members, swarm, nodes };
+  return { manager, members, swarm, nodes, known };
+}
+
+function parseNodeMap(text: string | undefined): Record<string, string> {
+  try {
+    const v: unknown = JSON.parse(text ?? '{}');
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return {};
+    return Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch {
+    return {};
+  }
 }
 
 const short = (sha: string) => sha.slice(0, 12);
