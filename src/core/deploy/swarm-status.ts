@@ -46,6 +46,8 @@ export async function swarmStatus(deps: Pick<SwarmDeps, 'config' | 'node' | 'log
       ...(t.slot !== undefined && { slot: t.slot }), state: t.state, ...(t.labels[LABEL.commit] && { commit: t.labels[LABEL.commit] }), since: t.since, ...(t.error && { error: t.error }),
     })),
   }));
+  // Managers first, then by server (or address): the same order on every refresh.
+  nodes.sort((a, b) => Number(b.role === 'manager') - Number(a.role === 'manager') || (a.server ?? a.addr).localeCompare(b.server ?? b.addr));
   if (!svc) return { ...base, state: 'absent', running: 0, nodes };
   const history: DeployRecord[] = await readJournal(sw.manager.server.files, config.servers[config.swarm.manager].stateDir, config.app, deps.logger).catch(() => []);
   const commit = svc.labels[LABEL.commit];
