@@ -7,7 +7,9 @@
 #   bash scripts/test-servers.sh exec NAME -- CMD…  run CMD inside server NAME's net + mount namespaces
 #   bash scripts/test-servers.sh status             show what is up
 #   bash scripts/test-servers.sh restart-engine NAME  stop and start the Docker Engine of NAME (a "reboot")
+#   bash scripts/test-servers.sh stop-engine|start-engine NAME  NAME's Docker Engine down (a node lost) or up again
 #   bash scripts/test-servers.sh small-disk NAME SIZE|off  NAME's engine on an empty tmpfs of SIZE (or its own disk again)
+#   bash scripts/test-servers.sh link|unlink NAME NAME…  let the servers reach each other (a swarm) or not
 #
 # Server bmN = network namespace bmN (veth bmN-h 10.213.N.1 <-> bmN-s 10.213.N.2) + a persistent mount
 # namespace ($ROOT/bmN/mnt) with private /run /root /home /tmp + its own dockerd and sshd.
@@ -404,6 +406,20 @@ stop_engine() {
 
 # A server's Docker Engine stopped (SIGTERM: its containers stop, as on a reboot) and started
 # again; containers with a restart policy come back by themselves. For npm run faults.
+# A server whose engine is down (a crashed or powered-off node, as its swarm sees it) and up again.
+cmd_stop_engine() {
+  local name=${1:?usage: stop-engine NAME}
+  stop_engine "$name"
+  log "stopped the Docker Engine of $name"
+}
+cmd_start_engine() {
+  local name=${1:?usage: start-engine NAME} dir
+  dir=$ROOT/$name
+  start_engine "$name"
+  wait_for 60 "dockerd on $name" "$dir/dockerd.log" docker -H "unix://$dir/run/docker.sock" info
+  log "started the Docker Engine of $name"
+}
+
 cmd_restart_engine() {
   local name=${1:?usage: restart-engine NAME} dir
   dir=$ROOT/$name
@@ -565,10 +581,55 @@ cmd_status() {
   if [[ -f $ROOT/env.json ]]; then echo "env: $ROOT/env.json"; else echo "env: none (run up)"; fi
 }
 
+# Servers are isolated from each other by default: each namespace only knows its own /24, and the
+# host's FORWARD policy (its dev engine's Docker) is DROP. A swarm needs its nodes to reach each
+# other (TCP 2377, TCP/UDP 7946, UDP 4789), so `link` adds, for every pair: a route in each
+# namespace to the other's /24 via its host end, and a host FORWARD accept between the two /24s
+# (commented bm-link so `unlink` removes exactly those). Nothing else on the host changes.
+link_rules() { # NAME NAME: the two FORWARD rules of the pair, as iptables arguments after -A/-D
+  local a b
+  a=10.213.$(net_of "$1").0/24 b=10.213.$(net_of "$2").0/24
+  echo "FORWARD -s $a -d $b -m comment --comment bm-link -j ACCEPT"
+  echo "FORWARD -s $b -d $a -m comment --comment bm-link -j ACCEPT"
+}
+
+cmd_link() {
+  (($# >= 2)) || die "usage: link NAME NAME..."
+  local a b rule
+  for a in "$@"; do for b in "$@"; do
+    [[ $a != "$b" ]] || continue
+    ip -n "$a" route replace "10.213.$(net_of "$b").0/24" via "10.213.$(net_of "$a").1"
+    [[ $a < $b ]] || continue
+    while read -r rule; do
+      # shellcheck disable=SC2086 # the rule is a word list
+      iptables -C $rule 2>/dev/null || iptables -I $rule
+    done < <(link_rules "$a" "$b")
+  done; done
+  log "linked: $*"
+}
+
+cmd_unlink() {
+  (($# >= 2)) || die "usage: unlink NAME NAME..."
+  local a b rule
+  for a in "$@"; do for b in "$@"; do
+    [[ $a != "$b" ]] || continue
+    ip -n "$a" route del "10.213.$(net_of "$b").0/24" 2>/dev/null || true
+    [[ $a < $b ]] || continue
+    while read -r rule; do
+      # shellcheck disable=SC2086
+      while iptables -C $rule 2>/dev/null; do iptables -D $rule; done
+    done < <(link_rules "$a" "$b")
+  done; done
+  log "unlinked: $*"
+}
+
 case ${1:-} in
   up | down | exec) cmd="cmd_$1" && shift && "$cmd" "$@" ;;
   restart-engine) shift && cmd_restart_engine "$@" ;;
+  stop-engine) shift && cmd_stop_engine "$@" ;;
+  start-engine) shift && cmd_start_engine "$@" ;;
   small-disk) shift && cmd_small_disk "$@" ;;
   status) cmd_status ;;
-  *) sed -n '4,10p' "$0" | cut -c5- >&2 && exit 2 ;;
+  link | unlink) cmd="cmd_$1" && shift && "$cmd" "$@" ;;
+  *) sed -n '4,12p' "$0" | cut -c5- >&2 && exit 2 ;;
 esac

@@ -19,6 +19,7 @@ import { ServerPool } from '../drivers/server-pool';
 import { abbreviateLines, CliOutput, formatBytes, formatDuration } from './output';
 import { execCommand, runCommand } from './in-app';
 import { fleetLogs } from './fleet-logs';
+import { swarmDeployCommand, swarmLogsCommand, swarmRollbackCommand, swarmStatusCommand } from './swarm';
 import { describeHistory, fleetDeploy, fleetHistory, fleetRollback, fleetStatus } from './fleet';
 import { askHidden, confirm } from './prompt';
 
@@ -174,7 +175,8 @@ export interface Ctx {
  */
 async function targetsOf(ctx: Ctx): Promise<{ config: Config; targets: Targets; fleet: boolean }> {
   const config = await loadConfig(ctx.cwd);
-  const targets = resolveTargets(config, ctx.args.server);
+  // A swarm is one target whatever --server says: the service on the manager, the image on every node.
+  const targets = resolveTargets(config, config.swarm && ctx.args.server === undefined ? config.swarm.manager : ctx.args.server);
   return { config, targets, fleet: isRollout(config, targets) };
 }
 
@@ -207,6 +209,7 @@ async function runAndReport(ctx: Ctx, op: () => Promise<DeployResult>): Promise<
 async function deployCommand(ctx: Ctx): Promise<number> {
   const { config: app, targets, fleet } = await targetsOf(ctx);
   layerCache(); // a bad BAREMETAL_CACHE_MAX stops us before connecting
+  if (app.swarm && !ctx.args['dry-run']) return swarmDeployCommand(ctx, app, transferOverride());
   if (fleet && !ctx.args['dry-run']) return fleetDeploy(ctx, app, targets, transferOverride());
   if (fleet) throw new BmError('UnknownServer', `--dry-run looks at one server: add --server ${targets.servers[0].name} (one of ${targets.servers.map((s) => s.name).join(', ')}).`);
   const server = targets.servers[0];
@@ -259,6 +262,7 @@ function describePlan(plan: DeployPlan): string {
 
 async function rollbackCommand(ctx: Ctx): Promise<number> {
   const { config: app, targets, fleet } = await targetsOf(ctx);
+  if (app.swarm) return swarmRollbackCommand(ctx, app);
   if (fleet) return fleetRollback(ctx, app, targets);
   const server = targets.servers[0];
   const config = configFor(app, server.name);
@@ -291,6 +295,7 @@ async function historyCommand(ctx: Ctx): Promise<number> {
 
 async function statusCommand(ctx: Ctx): Promise<number> {
   const config = await loadConfig(ctx.cwd);
+  if (config.swarm) return swarmStatusCommand(ctx, config);
   // Without --server: every server, as before groups existed.
   const targets = resolveTargets(config, ctx.args.server ?? 'all');
   const one = targets.servers.length === 1 && !config.roles;
@@ -315,9 +320,11 @@ async function statusCommand(ctx: Ctx): Promise<number> {
 }
 
 async function logsCommand(ctx: Ctx): Promise<number> {
-  const { config, targets } = await targetsOf(ctx);
   const tail = ctx.args.tail === undefined ? (ctx.args.follow ? 100 : undefined) : Number(ctx.args.tail);
   if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new BmError('ConfigInvalid', `--tail takes a whole number, not "${ctx.args.tail}".`);
+  const { config, targets } = await targetsOf(ctx);
+  // A swarm's log is its service's, merged by the manager.
+  if (config.swarm) return swarmLogsCommand(ctx, config, tail);
   // The app may print its secrets; what this tool shows never does.
   ctx.out.secrets = await resolveSecrets(config).catch(() => ({}));
   // A group or all: one stream in time order, each line under its server's name.

@@ -37,6 +37,8 @@ export type ErrorCode =
   | 'LockHeld'
   | 'NothingToRollBack'
   | 'ImagePruned'
+  | 'NotASwarm'
+  | 'SwarmUpdateFailed'
   | 'SecretMissing'
   | 'Cancelled'
   | 'ConnectionLost'

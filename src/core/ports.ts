@@ -179,6 +179,86 @@ export interface ProcessSession {
   close(): Promise<void>;
 }
 
+/** This engine's place in a swarm (GET /info's Swarm part). */
+export interface SwarmMembership {
+  /** "active" when it is a node; "inactive", "pending", "error" or "locked" otherwise. */
+  state: string;
+  nodeId: string;
+  isManager: boolean;
+}
+
+/** A node as the manager lists it. Nodes are told apart by ID and address, never by hostname. */
+export interface SwarmNode {
+  id: string;
+  /** The address other nodes reach it at. */
+  addr: string;
+  role: 'manager' | 'worker';
+  /** "ready", "down", "unknown" or "disconnected". */
+  state: string;
+  availability: 'active' | 'pause' | 'drain';
+  engineVersion?: string;
+}
+
+/** What a Swarm service runs: one image (by a reference every node resolves locally) as N tasks. */
+export interface ServiceSpec {
+  name: string;
+  image: string;
+  env: Record<string, string>;
+  /** On the service and on each task's container (bm.app, bm.commit…). */
+  labels: Record<string, string>;
+  replicas: number;
+  ports: PortMapping[];
+  /** Swarm's routing mesh, or each node's own task only. */
+  publish: 'ingress' | 'host';
+  volumes: VolumeMapping[];
+  command?: string[];
+  memoryBytes?: number;
+  cpus?: number;
+  /** Run inside the container by Swarm; a task counts as running only once it passes. */
+  healthcheck?: { test: string[]; intervalSeconds: number; timeoutSeconds: number; retries: number; startPeriodSeconds: number };
+}
+
+export interface ServiceInfo {
+  id: string;
+  /** The object version an update must name (optimistic concurrency). */
+  version: number;
+  image: string;
+  labels: Record<string, string>;
+  replicas?: number;
+  /** Swarm's last rolling update: "updating", "completed", "paused", "rollback_started", "rollback_completed"… */
+  update?: { state: string; message?: string };
+}
+
+export interface TaskInfo {
+  id: string;
+  nodeId: string;
+  slot?: number;
+  image: string;
+  /** The task's container labels (bm.commit of the deploy that made it). */
+  labels: Record<string, string>;
+  desiredState: string;
+  /** "new", "pending", "preparing", "starting", "running", "failed", "shutdown", "rejected"… */
+  state: string;
+  message?: string;
+  error?: string;
+  /** ISO 8601 of its last state change. */
+  since: string;
+}
+
+/** The Swarm API of an engine that is a node (the service calls work on a manager only). */
+export interface SwarmEngine {
+  membership(): Promise<SwarmMembership>;
+  nodes(): Promise<SwarmNode[]>;
+  service(name: string): Promise<ServiceInfo | undefined>;
+  /** Created with no registry credentials: every node must have the image already. */
+  createService(spec: ServiceSpec): Promise<string>;
+  updateService(id: string, version: number, spec: ServiceSpec): Promise<void>;
+  tasks(service: string): Promise<TaskInfo[]>;
+  /** Every task's output, merged by Swarm (from whichever nodes run them). */
+  serviceLogs(service: string, opts: LogOptions, signal?: AbortSignal): AsyncIterable<LogLine>;
+  removeService(id: string): Promise<void>;
+}
+
 /** The server's Docker Engine, reached over the server's one SSH connection. */
 export interface Engine {
   image(ref: string): Promise<ImageInfo | undefined>;
@@ -221,6 +301,8 @@ export interface Engine {
   httpGet(host: string, port: number, path: string, timeoutMs: number): Promise<number>;
   /** The server's OS and CPU as image platforms name them ("linux", "arm", "v7"); optional so fakes may omit it. */
   platform?(): Promise<{ os: string; architecture: string; variant?: string }>;
+  /** Docker's Swarm API on this engine; absent where there is none (Podman, fakes). */
+  readonly swarm?: SwarmEngine;
 }
 
 /** Small files on the server (history, lock), written atomically. */

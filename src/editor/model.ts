@@ -3,6 +3,8 @@ import { loadConfig } from '../core/config/load';
 import type { Config, ServerConfig } from '../core/config/types';
 import { history as readHistory, status as readStatus, type AppStatus, type HistoryEntry } from '../core/deploy/status';
 import { LABEL } from '../core/deploy/labels';
+import { swarmStatus, type SwarmStatus } from '../core/deploy/swarm-status';
+import { swarmConfigOf } from '../core/deploy/swarm';
 import { asBmError, BmError } from '../core/errors';
 import type { CommitInfo, ContainerInfo, Logger } from '../core/ports';
 import { withTimeout } from '../core/time';
@@ -26,6 +28,8 @@ export interface ServerState {
   status?: AppStatus;
   containers: ContainerInfo[];
   history: HistoryEntry[];
+  /** On a swarm's manager: the service and every node's tasks. */
+  swarm?: SwarmStatus;
 }
 
 /** How long a server may take to answer a refresh before it is shown as not answering. */
@@ -167,7 +171,8 @@ export class WorkspaceModel implements vscode.Disposable {
       );
       // The connection's own target: what ssh resolved, known without asking anyone again.
       const address = server.connection.target.host;
-      Object.assign(state, { connection: 'connected', error: undefined, hostKey: undefined, address, status, containers, history });
+      const swarm = config.swarm?.manager === s.name ? await withTimeout(this.swarmOf(config), REFRESH_TIMEOUT_MS, slow).catch((e: unknown) => (this.logger.warn(`swarm: ${asBmError(e).message}`), undefined)) : undefined;
+      Object.assign(state, { connection: 'connected', error: undefined, hostKey: undefined, address, status, containers, history, swarm });
     } catch (e) {
       const err = asBmError(e);
       // Said once per change, not every refresh: the log tells why a server is not connected.
@@ -189,6 +194,16 @@ export class WorkspaceModel implements vscode.Disposable {
     return { name, known, ...(commit && { commit }) };
   }
 
+  /** The swarm as its manager sees it; each node over the pool's connection to it (a node down still shows). */
+  private swarmOf(config: Config): Promise<SwarmStatus> {
+    const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+    return swarmStatus({
+      config: swarmConfigOf(config),
+      logger: quiet,
+      node: async (name) => ({ server: await this.pool.get(config.servers[name]), logger: quiet, progress: () => undefined }),
+    });
+  }
+
   /** Which servers run this commit now (for the Commits view). */
   deployedOn(sha: string): string[] {
     return [...this.servers.values()].filter((s) => s.status?.commit === sha).map((s) => s.config.name);
@@ -204,7 +219,7 @@ export class WorkspaceModel implements vscode.Disposable {
 /** What the views show of a server, as one comparable string. */
 function shown(s: ServerState): string {
   // (uptimeSeconds grows on every read; the views count uptime from startedAt when they draw.)
-  return JSON.stringify([s.connection, s.error?.message, s.hostKey, s.address, { ...s.status, uptimeSeconds: undefined }, s.containers, s.history]);
+  return JSON.stringify([s.connection, s.error?.message, s.hostKey, s.address, { ...s.status, uptimeSeconds: undefined }, s.containers, s.history, s.swarm]);
 }
 
 export function connectionStateOf(err: BmError): ConnectionState {

@@ -9,10 +9,11 @@ import Ajv, { type ValidateFunction } from 'ajv';
 import { getNodeValue, parseTree, printParseErrorCode, stripComments, visit, type Node } from 'jsonc-parser';
 import schema from '../../../schemas/baremetal.schema.json';
 import { BmError } from '../errors';
-import type { Batch, Config, GroupConfig, HealthcheckConfig, Overrides, PortMapping, ProxyConfig, ProxyTls, RestartPolicy, RoleConfig, ServerConfig, VolumeMapping } from './types';
+import type { Batch, Config, GroupConfig, HealthcheckConfig, Overrides, PortMapping, ProxyConfig, ProxyTls, RestartPolicy, RoleConfig, ServerConfig, SwarmConfig, VolumeMapping } from './types';
 import { fleetProblems } from './fleet-rules';
+import { swarmProblems } from './swarm-rules';
 import { locate, schemaProblems, type Problem } from './schema-problems';
-import type { RawConfig, RawGroup, RawHealthcheck, RawOverrides, RawProxy, RawRole } from './raw';
+import type { RawConfig, RawGroup, RawHealthcheck, RawOverrides, RawProxy, RawRole, RawSwarm } from './raw';
 
 export const CONFIG_FILE = 'baremetal.json';
 
@@ -174,6 +175,19 @@ function build(raw: RawConfig, file: string): Config {
     ...(groups && { groups }),
     ...(raw.rollout?.batch !== undefined && { rollout: { batch: parseBatch(raw.rollout.batch) } }),
     ...(raw.roles && { roles: Object.fromEntries(Object.entries(raw.roles).map(([name, role]) => [name, roleConfig(name, role, raw)])) }),
+    ...(raw.swarm && { swarm: swarmConfig(raw.swarm, Object.keys(raw.servers)) }),
+  };
+}
+
+function swarmConfig(s: RawSwarm, servers: string[]): SwarmConfig {
+  const SWARM = schema.properties.swarm.properties;
+  const nodes = s.nodes ?? servers;
+  return {
+    manager: s.manager,
+    nodes: [s.manager, ...nodes.filter((n) => n !== s.manager)],
+    replicas: s.replicas ?? SWARM.replicas.default,
+    publish: s.publish ?? (SWARM.publish.default as SwarmConfig['publish']),
+    timeoutSeconds: s.timeoutSeconds ?? SWARM.timeoutSeconds.default,
   };
 }
 
@@ -325,6 +339,7 @@ function semanticProblems(raw: RawConfig, root: Node): Problem[] {
     add('/defaultServer', `defaultServer "${raw.defaultServer}" is not one of the servers; known servers: ${names.join(', ')}${groupNames.length ? `; groups: ${groupNames.join(', ')}` : ''}`);
   }
   fleetProblems(raw, add);
+  swarmProblems(raw, add);
   const env = raw.run?.env ?? {};
   (raw.run?.secrets ?? []).forEach((s, i) => {
     if (Object.prototype.hasOwnProperty.call(env, s)) add(`/run/secrets/${i}`, `run.secrets[${i}] "${s}" is also set in run.env; a secret's value must stay out of baremetal.json, so remove it from run.env`);

@@ -10,6 +10,7 @@ export type RawProxy = {
   hosts: string[]; port: number; tls?: ProxyTls; drainSeconds?: number; image?: string;
   healthcheck?: { path?: string; timeoutSeconds?: number; intervalSeconds?: number };
 };
+export interface RawSwarm { manager: string; nodes?: string[]; replicas?: number; publish?: 'ingress' | 'host'; timeoutSeconds?: number }
 export interface RawRole { servers?: string[]; command?: string[]; ports?: string[]; env?: Record<string, string>; healthcheck?: RawHealthcheck; proxy?: false | RawProxy }
 export interface RawConfig {
   app: string;
@@ -25,5 +26,6 @@ export interface RawConfig {
   groups?: Record<string, RawGroup>;
   rollout?: RawRollout;
   roles?: Record<string, RawRole>;
+  swarm?: RawSwarm;
 }
 

@@ -107,6 +107,21 @@ export interface ProxyConfig {
   image: string;
 }
 
+/**
+ * The app as a Docker Swarm service: the manager creates and updates it, Swarm rolls it out
+ * (start-first, health-checked, rolled back by itself on failure); every node is sent the image.
+ */
+export interface SwarmConfig {
+  /** The server that is a swarm manager; it keeps the app's history and lock. */
+  manager: string;
+  /** Every server that is a node, the manager first (each is sent the image over its own connection). */
+  nodes: string[];
+  replicas: number;
+  /** run.ports through Swarm's routing mesh, or on each node's own task only. */
+  publish: 'ingress' | 'host';
+  timeoutSeconds: number;
+}
+
 export interface Config {
   /** Path of baremetal.json as it was given to the loader. */
   file: string;
@@ -161,6 +176,8 @@ export interface Config {
   role?: string;
   /** Where secret values are read from besides the environment, relative to `dir` (default .baremetal.secrets). */
   secretsFile?: string;
+  /** Set: the app is a Swarm service (swarm.ts), not containers per server. */
+  swarm?: SwarmConfig;
 }
 
 /** The image repository a config runs: the app's own unless it is a role's. */

@@ -13,6 +13,7 @@ import { isAccounted, toSample, type RawStats, type ResourceSample } from '../..
 import { dialEngine, NOT_A_SOCKET, type Dialled, type DockerTransport } from './engine-dial';
 import { EngineFacts, isPodman, negotiateApiVersion, type EngineInfo, type EnginePlatform } from './engine-facts';
 import { execInContainer, runOneOffContainer } from './engine-exec';
+import { DockerSwarm } from './swarm-engine';
 import { diagnoseArgv, parseDiagnosis, reachEngine, type EngineReach } from './engine-socket';
 
 export type { DockerTransport } from './engine-dial';
@@ -60,6 +61,12 @@ export class RemoteEngine implements Engine {
     /** The server's name, for sentences ("The connection to bm1 dropped…"). */
     private readonly label = conn.target.host,
   ) {}
+
+  /** Docker's Swarm API over the same connection (swarm-engine.ts). */
+  get swarm(): DockerSwarm {
+    return (this.swarmApi ??= new DockerSwarm(this.docker));
+  }
+  private swarmApi: DockerSwarm | undefined;
 
   exec(container: string, req: ProcessRequest): Promise<ProcessSession> {
     return execInContainer(this.docker, this.conn, this.label, container, req);

@@ -5,6 +5,10 @@ import { deploy } from '../../core/deploy/deploy';
 import { rollback } from '../../core/deploy/rollback';
 import { rolloutDeploy, rolloutRollback } from '../../core/deploy/rollout';
 import { deployParts, fleetParts } from '../../app/deploy-parts';
+import { swarmConfigOf, swarmDeploy, swarmRollback, type SwarmDeps, type SwarmResult } from '../../core/deploy/swarm';
+import type { DeployResult } from '../../core/deploy/deploy';
+import type { Config } from '../../core/config/types';
+import type { ProgressEvent } from '../../core/ports';
 import { CommitItem, DeploymentItem, type AnyItem } from '../views/items';
 import { currentConfig, runOperation, workspaceDir, type CommandDeps } from './context';
 import { runRollout } from './rollout-run';
@@ -14,6 +18,13 @@ import { chooseTargets } from './targets';
 async function deployRef(deps: CommandDeps, ref: string, item?: AnyItem): Promise<void> {
   const app = currentConfig(deps);
   const label = ref === 'HEAD' ? 'HEAD' : ref.slice(0, 7);
+  if (app.swarm) {
+    await runOperation(deps, `Deploying ${label} to ${app.swarm.manager}'s swarm`, async (signal, progress) => {
+      const parts = await fleetParts(app, process.env, workspaceDir());
+      return asDeployResult(await swarmDeploy({ ...(await swarmParts(deps, app, signal, progress)), ...parts }, { ref, signal }));
+    });
+    return;
+  }
   const targets = await chooseTargets(deps, item, `Deploy ${label} to which group or server?`);
   if (!targets) return;
   if (isRollout(app, targets)) {
@@ -63,10 +74,15 @@ export const deployCommit = (deps: CommandDeps) => async (item?: AnyItem) => {
 /** From a Deployments item: that deploy; from the palette: a quick pick of kept deploys. */
 export const rollbackTo = (deps: CommandDeps) => async (item?: AnyItem) => {
   const app = currentConfig(deps);
-  const targets = await chooseTargets(deps, item, 'Roll back which group or server?');
-  if (!targets) return;
-  if (isRollout(app, targets) && !(item instanceof DeploymentItem)) return rollbackFleet(deps, targets);
-  const server = targets.servers[0];
+  // A swarm's history is its manager's: the rollback is a service update there.
+  let server;
+  if (app.swarm) server = app.servers[app.swarm.manager];
+  else {
+    const targets = await chooseTargets(deps, item, 'Roll back which group or server?');
+    if (!targets) return;
+    if (isRollout(app, targets) && !(item instanceof DeploymentItem)) return rollbackFleet(deps, targets);
+    server = targets.servers[0];
+  }
   const config = configFor(app, server.name);
   let commit: string | undefined;
   if (item instanceof DeploymentItem) {
@@ -87,6 +103,11 @@ export const rollbackTo = (deps: CommandDeps) => async (item?: AnyItem) => {
   }
   if (!commit) return;
   const to = commit;
+  if (app.swarm) {
+    await runOperation(deps, `Rolling ${app.swarm.manager}'s swarm back to ${to.slice(0, 7)}`, async (signal, progress) =>
+      asDeployResult(await swarmRollback(await swarmParts(deps, app, signal, progress), { to, signal })));
+    return;
+  }
   await runOperation(deps, `Rolling ${server.name} back to ${to.slice(0, 7)}`, async (signal, progress) => {
     const secrets = await resolveSecrets(config);
     const connected = await deps.pool.get(server, signal);
@@ -115,4 +136,22 @@ async function rollbackFleet(deps: CommandDeps, targets: Targets): Promise<void>
   if (!picked) return;
   const what = picked.to ? picked.to.slice(0, 7) : 'the previous deploy';
   await runRollout(deps, app, targets, 'rollback', `Rolling ${targets.name} back to ${what}`, (fleet, signal) => rolloutRollback(fleet, { to: picked.to, signal }));
+}
+
+/** A swarm command's parts in the editor: each node over the pool's connection, the manager's secrets. */
+async function swarmParts(deps: CommandDeps, app: Config, signal: AbortSignal, progress: (e: ProgressEvent) => void): Promise<SwarmDeps> {
+  const config = swarmConfigOf(app);
+  return {
+    config, secrets: await resolveSecrets(configFor(config, config.swarm.manager)), who: deps.who, logger: deps.logger, progress,
+    node: async (name) => ({ server: await deps.pool.get(config.servers[name], signal), logger: deps.logger, progress }),
+  };
+}
+
+/** What the notification says: the swarm's result in the one-server shape ("… to bm2's swarm"). */
+function asDeployResult(r: SwarmResult): DeployResult {
+  return {
+    id: r.id, kind: r.kind, result: r.result, commit: r.commit, subject: r.subject, server: `${r.manager}'s swarm`, image: r.image, tag: '',
+    bytesSent: r.nodes.reduce((a, n) => a + n.bytesSent, 0), durationMs: r.durationMs, phasesMs: r.phasesMs, transport: 'none',
+    ...(r.servingAfterMs !== undefined && { servingAfterMs: r.servingAfterMs }),
+  };
 }

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { HistoryEntry } from '../../core/deploy/status';
+import type { NodeStatus } from '../../core/deploy/swarm-status';
 import { describeProxy, type ProxyStatus } from '../../core/proxy/proxy-status';
 import type { CommitInfo, ContainerInfo } from '../../core/ports';
 import { displayUrl } from '../app-url';
@@ -167,6 +168,22 @@ export class ProxyItem extends vscode.TreeItem {
   }
 }
 
+/** A node of the swarm under its manager: which server it is, its state, the app's tasks on it. */
+export class SwarmNodeItem extends vscode.TreeItem {
+  readonly kind = 'swarmNode';
+  constructor(readonly server: ServerState, readonly node: NodeStatus) {
+    super(`node ${node.server ?? node.addr}`, vscode.TreeItemCollapsibleState.None);
+    this.id = `swarmNode:${server.config.name}:${node.nodeId}`;
+    const tasks = node.tasks.map((t) => `${t.commit?.slice(0, 7) ?? '?'} ${t.state}`).join(', ') || 'no task';
+    const off = node.state !== 'ready' || node.availability !== 'active';
+    this.description = `${node.role} · ${node.state}${node.availability !== 'active' ? ` · ${node.availability}` : ''} · ${tasks}`;
+    const up = node.tasks.some((t) => t.state === 'running');
+    this.iconPath = new vscode.ThemeIcon(off ? 'debug-disconnect' : up ? 'pass-filled' : 'circle-outline', new vscode.ThemeColor(off ? 'problemsWarningIcon.foreground' : up ? 'testing.iconPassed' : 'disabledForeground'));
+    this.tooltip = [`${node.server ?? '(not in swarm.nodes)'} · ${node.addr} · ${node.nodeId.slice(0, 12)}`, ...node.tasks.map((t) => `task ${t.slot ?? '?'}: ${t.state} ${t.commit?.slice(0, 12) ?? '?'}${t.error ? ` (${t.error})` : ''}`)].join('\n');
+    this.contextValue = 'swarmNode';
+  }
+}
+
 export class MessageItem extends vscode.TreeItem {
   readonly kind = 'message';
   constructor(label: string, icon = 'info', command?: vscode.Command) {
@@ -176,7 +193,7 @@ export class MessageItem extends vscode.TreeItem {
   }
 }
 
-export type AnyItem = GroupItem | ServerItem | ContainerItem | UrlItem | ProxyItem | DeploymentItem | CommitItem | UncommittedItem | MessageItem;
+export type AnyItem = GroupItem | ServerItem | SwarmNodeItem | ContainerItem | UrlItem | ProxyItem | DeploymentItem | CommitItem | UncommittedItem | MessageItem;
 
 /** "3 min", "2 h", "5 d". */
 export function since(iso: string, now = Date.now()): string {

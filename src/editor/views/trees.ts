@@ -4,7 +4,7 @@ import { appAddress } from '../app-url';
 import type { ModelChange, ServerState, WorkspaceModel } from '../model';
 import type { ContainerStats } from './container-stats';
 import { deployedOnNames } from '../fleet-text';
-import { CommitItem, ContainerItem, DeploymentItem, GroupItem, MessageItem, ProxyItem, ServerItem, UncommittedItem, UrlItem, type AnyItem } from './items';
+import { CommitItem, ContainerItem, DeploymentItem, GroupItem, MessageItem, ProxyItem, ServerItem, SwarmNodeItem, UncommittedItem, UrlItem, type AnyItem } from './items';
 
 /** Shared shape of the three views: read the model (never do I/O), re-render when it changes. */
 abstract class ModelTree implements vscode.TreeDataProvider<AnyItem>, vscode.Disposable {
@@ -95,7 +95,7 @@ export class ServersTree extends ModelTree {
     if (item instanceof ServerItem) {
       const children = this.serverChildren(item);
       // Under a group, the same server's rows need ids of their own (it may be in two groups).
-      if (item.group) for (const c of children) c.id = `group:${item.group}/${c.id}`;
+      if (item.group) for (const c of children) if (c.id) c.id = `group:${item.group}/${c.id}`;
       return children;
     }
     return [];
@@ -109,7 +109,11 @@ export class ServersTree extends ModelTree {
       .sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running'))
       .map((c) => new ContainerItem(s, c, c.labels[LABEL.deployId] === running, this.stats?.text(c.id), this.stats?.problem(s.config.name)));
     const proxy = s.connection === 'connected' && s.status?.proxy && this.model.config ? [new ProxyItem(s, s.status.proxy, this.model.config.app)] : [];
-    return [...this.urls(s), ...proxy, ...containers];
+    // On the manager of a swarm: the service's replicas and every node with its tasks.
+    const swarm = s.swarm
+      ? [new MessageItem(s.swarm.state === 'absent' ? 'swarm: not deployed' : `swarm: ${s.swarm.running} of ${s.swarm.replicas ?? '?'} replicas ${s.swarm.commit?.slice(0, 7) ?? '?'} ${s.swarm.state}`, 'server-environment'), ...s.swarm.nodes.map((n) => new SwarmNodeItem(s, n))]
+      : [];
+    return [...this.urls(s), ...proxy, ...swarm, ...containers];
   }
 
   /**

@@ -103,7 +103,7 @@ test('malformed JSON: unclosed object, single quotes, empty file', () => {
 test('unknown top-level property points at its key', () => {
   const text = '{\n  "app": "hello",\n  "sever": {}\n}';
   const e = invalid(text);
-  assert.equal(e.message, 'baremetal.json:3:3: unknown property "sever" in the top level; expected one of app, servers, groups, build, run, keep, defaultServer, proxy, rollout, roles.');
+  assert.equal(e.message, 'baremetal.json:3:3: unknown property "sever" in the top level; expected one of app, servers, groups, build, run, keep, defaultServer, proxy, rollout, roles, swarm.');
   // The missing "servers" comes second: the typo is the useful news.
   assert.equal(e.detail, `${e.message}\nbaremetal.json:1:1: missing required property "servers" in the top level (where to deploy, e.g. "servers": { "prod": { "host": "my-server" } }).`);
 });

@@ -1,0 +1,79 @@
+/**
+ * A swarm app in the real editor (the packaged .vsix in code-server, headless Chromium): a swarm
+ * of bm2 (manager, Docker 20.10) and bm26c (Docker 26, containerd store), made in before() and
+ * taken apart in after(). The Servers view shows, under the manager, the replicas and each node
+ * with its task; Deploy HEAD from the palette rolls the new commit out through Swarm.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { cli, makeWorkspace, onServer, PROJECT, removeTestApp, server, testEnv, type Workspace } from '../helpers/world';
+import { CodeServer } from './harness';
+import { e2eSession, Workbench } from './workbench';
+
+const run = promisify(execFile);
+const env = testEnv();
+const NODES = ['bm2', 'bm26c'] as const;
+const script = join(PROJECT, 'scripts', 'test-servers.sh');
+const docker = (name: string, ...args: string[]) => onServer(name, ['docker', ...args]);
+const short = (sha: string) => sha.slice(0, 7);
+const session = e2eSession();
+
+async function leaveSwarm(): Promise<void> {
+  for (const n of NODES) {
+    await docker(n, 'swarm', 'leave', '--force').catch(() => undefined);
+    await docker(n, 'network', 'rm', 'docker_gwbridge').catch(() => undefined);
+  }
+}
+
+describe('a swarm app in the editor', () => {
+  let ws: Workspace;
+  let wb: Workbench;
+  let first = '';
+
+  before(async () => {
+    await run('bash', [script, 'link', ...NODES]);
+    await leaveSwarm();
+    await docker('bm2', 'swarm', 'init', '--advertise-addr', server('bm2').host);
+    const token = (await docker('bm2', 'swarm', 'join-token', '-q', 'worker')).trim();
+    await docker('bm26c', 'swarm', 'join', '--advertise-addr', server('bm26c').host, '--token', token, `${server('bm2').host}:2377`);
+    ws = await makeWorkspace({
+      prefix: 'swe',
+      servers: { bm2: { host: 'bm2' }, bm26c: { host: 'bm26c' } },
+      extra: { defaultServer: 'bm2', swarm: { manager: 'bm2', replicas: 1, publish: 'host', timeoutSeconds: 120 } },
+    });
+    first = await ws.git('rev-parse', 'HEAD');
+    const deployed = await cli(['deploy'], { cwd: ws.dir });
+    assert.equal(deployed.code, 0, deployed.stderr);
+    const cs = await CodeServer.start({ name: 'swarm', env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost, ...(env.dockerConfig ? { DOCKER_CONFIG: env.dockerConfig } : {}) } });
+    session.servers.push(cs);
+    wb = await Workbench.open(session.browser(), cs.folderUrl(ws.dir));
+    session.workbenches.push(wb);
+    await wb.openBareMetal();
+  });
+
+  after(async () => {
+    if (ws) await docker('bm2', 'service', 'rm', ws.app).catch(() => undefined);
+    await leaveSwarm();
+    await run('bash', [script, 'unlink', ...NODES]);
+    if (ws) await removeTestApp(ws, NODES).catch(() => undefined);
+  });
+
+  it('the manager shows the replicas and both nodes, the one with the task running the commit', { timeout: 90_000 }, async () => {
+    await wb.row('Servers', `swarm: 1 of 1 replicas ${short(first)} running`).waitFor({ timeout: 45_000 });
+    await wb.row('Servers', 'node bm2', /^manager · ready · /).waitFor({ timeout: 10_000 });
+    await wb.row('Servers', 'node bm26c', /^worker · ready · /).waitFor({ timeout: 10_000 });
+    const texts = (await wb.treeTexts('Servers')).join('\n');
+    assert.match(texts, new RegExp(`${short(first)} running`), texts);
+  });
+
+  it('Deploy HEAD goes to the swarm: the notification names it, the view shows the new commit', { timeout: 180_000 }, async () => {
+    const second = await ws.commit('second version', { 'www/extra.txt': 'more\n' });
+    await wb.runCommand('Bare Metal: Deploy HEAD');
+    const { outcome } = await wb.watchToasts(`Deployed ${short(second)} (second version) to bm2's swarm`, 150_000);
+    assert.equal(outcome.error, false, outcome.message);
+    await wb.row('Servers', `swarm: 1 of 1 replicas ${short(second)} running`).waitFor({ timeout: 45_000 });
+  });
+});
