@@ -20,7 +20,7 @@
  */
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -89,12 +89,12 @@ async function sshdOf(pid: number): Promise<string | undefined> {
 interface Run { code: number | null; stderr: string; stoppedAt?: number; ms: number }
 
 /** The CLI with the fault switch on; `onStop` runs while it is frozen at the phase. */
-function runWithFault(ws: Workspace, args: string[], phase: string, onStop: (pid: number) => Promise<'kill' | 'continue'>): Promise<Run> {
+function runWithFault(ws: Workspace, args: string[], phase: string, onStop: (pid: number) => Promise<'kill' | 'continue'>, extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
   const t0 = Date.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(PROJECT, 'dist', 'cli.js'), ...args], {
       cwd: ws.dir,
-      env: { ...process.env, ...cliEnv(testEnv()), BAREMETAL_FAULT_STOP_AT: phase },
+      env: { ...process.env, ...cliEnv(testEnv()), ...extraEnv, BAREMETAL_FAULT_STOP_AT: phase },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -244,6 +244,7 @@ const FAULT_LABEL: Record<string, string> = {
   'garbage-history': 'a truncated history file with garbage after it',
   'truncated-cache-blob': 'a truncated blob in the local layer cache',
   'disk-full': "the server's disk full during the transfer",
+  'clock-skew': 'two clients whose clocks differ by 10 minutes',
 };
 
 /** A TCP relay on 127.0.0.1 to host:port that holds every chunk `delayMs` in each direction, in order. */
@@ -286,6 +287,43 @@ const mustOk = async (ws: Workspace, args: string[], env?: NodeJS.ProcessEnv) =>
 };
 
 const SPECIALS: Special[] = [
+  {
+    id: 'clock-skew/deploy/-',
+    run: () => withApp(async (ws) => {
+      // Two real clients, one's clock 5 minutes slow, the other's 5 minutes fast (libfaketime).
+      const lib = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+      if (!existsSync(lib)) throw new Error('faketime is not installed (apt-get install faketime; scripts/setup.sh does)');
+      const skewed = (offset: string) => ({ LD_PRELOAD: lib, FAKETIME: offset, DONT_FAKE_MONOTONIC: '1' });
+      const broke: string[] = [];
+      await mustOk(ws, ['deploy']);
+      await ws.commit('version B', { 'www/b.txt': 'b\n' });
+      // The slow client holds the lock, frozen during its health check (alive: its SSH session stays).
+      let fastTried: Awaited<ReturnType<typeof cli>> | undefined;
+      let waitedMs = 0;
+      const slow = await runWithFault(ws, ['deploy', '--json'], 'health', async (pid) => {
+        // Not stolen: judged on its own clock, the slow client's lease ended 4 minutes ago.
+        fastTried = await cli(['deploy'], { cwd: ws.dir, env: skewed('+5m') });
+        // Not stuck: frozen, it renews nothing; the fast client waits out the lease (60 s on the
+        // server's clock), not the lease plus the clocks' 10 minutes.
+        const t0 = Date.now();
+        const waiting = cli(['deploy', '--wait'], { cwd: ws.dir, env: skewed('+5m') });
+        const r = await waiting;
+        waitedMs = Date.now() - t0;
+        if (r.code !== 0) broke.push(`the fast client's --wait deploy failed: ${r.stderr.trim().split('\n').pop()}`);
+        process.kill(pid, 'SIGKILL');
+        return 'kill';
+      }, skewed('-5m'));
+      if (slow.stoppedAt === undefined) broke.push('the slow client never reached its health check');
+      if (!fastTried || fastTried.code === 0) broke.push('the fast client took a live lock (its clock said the lease had long run out)');
+      else if (!/is running|running for/.test(fastTried.stderr)) broke.push(`the fast client was refused, but not for the lock: ${fastTried.stderr.trim().split('\n').pop()}`);
+      if (waitedMs > 100_000) broke.push(`the fast client waited ${(waitedMs / 1000).toFixed(0)} s for a frozen holder (the lease is 60 s)`);
+      const head = await ws.git('rev-parse', 'HEAD');
+      if ((await servesAgain(ws.host, [head], 10_000)) === undefined) broke.push('the new version does not serve');
+      // The first deploy, the frozen client's (recorded by the one that took its lock over), the fast one's.
+      broke.push(...(await historyProblems(ws.app, 3)), ...(await leftovers(ws.app)));
+      return { broke, gapMs: 0, requests: 0, lock: `a client 5 min fast was refused the live lock of one 5 min slow, then took it over ${(waitedMs / 1000).toFixed(0)} s later (the lease, on the server's clock)`, nextMs: waitedMs };
+    }),
+  },
   ...(['ship:mid', 'health'] as const).map((phase): Special => ({
     id: `engine-restart/deploy/${phase}`,
     run: () => withApp(async (ws) => {
