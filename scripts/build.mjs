@@ -24,35 +24,25 @@ await build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/exten
 await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } });
 await chmod('dist/cli.js', 0o755);
 
-// The log panel's webview: bundled for the browser, with xterm's stylesheet beside it.
-await build({
-  bundle: true,
-  platform: 'browser',
-  format: 'iife',
-  target: 'es2022',
-  minify: production,
-  sourcemap: production ? false : 'inline',
-  entryPoints: ['webview/src/logs.ts'],
-  outfile: 'dist/webview/logs.js',
-  logLevel: 'warning',
-});
-await copyFile(require.resolve('@xterm/xterm/css/xterm.css'), 'dist/webview/xterm.css');
-await copyFile('webview/src/logs.css', 'dist/webview/logs.css');
+/** A webview's page script, bundled for the browser, with its stylesheets copied beside it. */
+async function webview(name, styles) {
+  await build({
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    minify: production,
+    sourcemap: production ? false : 'inline',
+    entryPoints: [`webview/src/${name}.ts`],
+    outfile: `dist/webview/${name}.js`,
+    logLevel: 'warning',
+  });
+  for (const [from, to] of styles) await copyFile(from, `dist/webview/${to}`);
+}
 
-// The resource panel's webview (Show Resource Use): uPlot's charts, with its stylesheet beside it.
-await build({
-  bundle: true,
-  platform: 'browser',
-  format: 'iife',
-  target: 'es2022',
-  minify: production,
-  sourcemap: production ? false : 'inline',
-  entryPoints: ['webview/src/resources.ts'],
-  outfile: 'dist/webview/resources.js',
-  logLevel: 'warning',
-});
-await copyFile(require.resolve('uplot/dist/uPlot.min.css'), 'dist/webview/uPlot.min.css');
-await copyFile('webview/src/resources.css', 'dist/webview/resources.css');
+// The log panel (xterm and its stylesheet) and the resource panel (uPlot's charts).
+await webview('logs', [[require.resolve('@xterm/xterm/css/xterm.css'), 'xterm.css'], ['webview/src/logs.css', 'logs.css']]);
+await webview('resources', [[require.resolve('uplot/dist/uPlot.min.css'), 'uPlot.min.css'], ['webview/src/resources.css', 'resources.css']]);
 
 // dockerode reads its gRPC .proto files at run time, relative to its own module.
 const protoDir = join(dirname(require.resolve('dockerode/package.json')), 'lib', 'proto');

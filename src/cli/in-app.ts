@@ -8,20 +8,10 @@ import { resolveSecrets } from '../core/config/secrets';
 import { BmError } from '../core/errors';
 import { execInApp, runInApp, type InAppProcess } from '../core/exec/in-app';
 import type { ProcessSession, TerminalSize } from '../core/ports';
-import type { ServerPool } from '../drivers/server-pool';
-import type { CliOutput } from './output';
+import type { Ctx } from './main';
 
-export interface InAppContext {
-  args: { server?: string; interactive?: boolean; tty?: boolean };
-  /** Words after the command's name and before `--` (there should be none). */
-  rest: string[];
-  /** Everything after `--`. */
-  command?: string[];
-  out: CliOutput;
-  pool: ServerPool;
-  cwd: string;
-  signal: AbortSignal;
-}
+/** The CLI's context (main.ts) with the options exec and run take. */
+export type InAppContext = Omit<Ctx, 'args' | 'who'> & { args: { server?: string; interactive?: boolean; tty?: boolean } };
 
 export async function execCommand(ctx: InAppContext): Promise<number> {
   const command = commandOf(ctx, 'exec', false);
