@@ -65,6 +65,8 @@ export function buildCancelled(): BmError {
  */
 export function featureHint(failure: string): string {
   if (/--mount option requires BuildKit/i.test(failure)) return ' (this engine builds without BuildKit: install docker buildx, or use Docker 23 or newer)';
+  // A `# syntax=docker/dockerfile:1` line makes BuildKit pull that frontend from Docker Hub first.
+  if (/resolve source metadata for docker\.io\/docker\/dockerfile/i.test(failure)) return ' (the Dockerfile\'s "# syntax=" line makes BuildKit fetch its frontend from Docker Hub, which this machine cannot reach: remove the line, the built-in frontend of Docker 23 or newer has heredocs and COPY --link, or pull that image once)';
   if (/unknown instruction|unknown flag: link|heredoc/i.test(failure)) return ' (heredocs and COPY --link need BuildKit 0.10, which comes with Docker 23 or newer on the building engine; Docker 20.10 has 0.8)';
   return '';
 }

@@ -71,5 +71,6 @@ test('platforms: what runs where, and the sentence for a mismatch', () => {
 test('a Dockerfile feature the engine lacks says what to upgrade', () => {
   assert.match(featureHint('dockerfile parse error line 5: unknown instruction: ECHO'), /Docker 23 or newer/);
   assert.match(featureHint('the --mount option requires BuildKit'), /install docker buildx/);
+  assert.match(featureHint('failed to solve: failed to resolve source metadata for docker.io/docker/dockerfile:1: failed to do request: dial tcp: network is unreachable'), /"# syntax=" line .* remove the line/);
   assert.equal(featureHint('process "/bin/sh -c exit 3" did not complete successfully: exit code: 3'), '');
 });
