@@ -268,6 +268,34 @@ test('a proxy image that is nowhere to be found: one sentence naming it and the 
   assert.match(errorLine(d.stderr), /^error: The proxy image local\/caddy:does-not-exist is nowhere to be found: bm26o cannot pull it and this machine's Docker Engine does not have it; pull it here \(docker pull local\/caddy:does-not-exist\) or set "proxy.image" to one you have; nothing was changed\.$/);
 });
 
+test('a switch cut between its two renames (old renamed away, new not yet in): status shows the recorded version, removes the unrecorded one, and the old takes its name back', async () => {
+  const a = await proxied('bm26c');
+  assert.equal((await cli(['deploy'], { cwd: a.dir })).code, 0);
+  const first = await a.git('rev-parse', 'HEAD');
+  const firstImage = (await onServer('bm26c', ['docker', 'inspect', '-f', '{{.Config.Image}}', `${a.app}--live`])).trim();
+  const second = await a.commit('second', { 'www/second.html': 'second\n' });
+  assert.equal((await cli(['deploy'], { cwd: a.dir })).code, 0);
+  // The moment a killed client can leave: the recorded version renamed to --old-, a newer
+  // container (never recorded as deployed) still --new-; both carry the fallback name.
+  const p = poll('bm26c', a.host);
+  await onServer('bm26c', ['docker', 'rename', `${a.app}--live`, `${a.app}--old-cut001`]);
+  await onServer('bm26c', ['docker', 'run', '-d', '--name', `${a.app}--new-cut001`, '--label', `dev.baremetal.app=${a.app}`, '--label', `dev.baremetal.commit=${first}`, '--network', 'baremetal', '--network-alias', `${a.app}--any`, firstImage]);
+  const st = await cli(['status'], { cwd: a.dir });
+  assert.equal(st.code, 0, st.stderr);
+  assert.match(st.stdout, new RegExp(`^bm26c: ${a.app} ${second.slice(0, 12)} \\(second\\) running`, 'm'));
+  assert.match(st.stdout, new RegExp(`removed: ${a.app}--new-cut001, left by a deploy that did not finish`));
+  const names = (await onServer('bm26c', ['docker', 'ps', '-a', '--format', '{{.Names}}'])).split('\n').filter((n) => n.startsWith(a.app));
+  assert.deepEqual(names, [`${a.app}--live`], 'the old version holds the live name again');
+  await new Promise((r) => setTimeout(r, 1000));
+  const r = await p.stop();
+  assert.deepEqual(r.failed, []);
+  assert.equal(commitOf((await get('bm26c', a.host)).body), second);
+  const third = await a.commit('third', { 'www/third.html': 'third\n' });
+  const d = await cli(['deploy'], { cwd: a.dir });
+  assert.equal(d.code, 0, d.stderr);
+  assert.equal(commitOf((await get('bm26c', a.host)).body), third);
+});
+
 for (const phase of ['Starting shop', 'Switching', 'Letting requests']) {
   test(`a client killed at "${phase}": the app answers throughout with the old or the new version; the next deploy finishes the job`, async () => {
     const a = await proxied('bm26c', { extra: {} });

@@ -16,6 +16,7 @@ import { sleep } from '../time';
 import { waitHealthy } from './health';
 import { LABEL } from './labels';
 import { acquireLock } from './lock';
+import { sortOut } from './leftovers';
 import { oneOffSpec } from './one-off';
 import { lastLines, limits, type SwapResult } from './swap';
 
@@ -160,28 +161,17 @@ function routeTls(tls: NonNullable<Config['proxy']>['tls']): RouteTls {
   return typeof tls === 'object' ? 'files' : tls;
 }
 
-/** A container of the app that a deploy which did not finish left: never switched to, or not running. */
-export function isLeftover(c: ContainerInfo, app: string): boolean {
-  return c.name.startsWith(`${app}--new-`) || c.state !== 'running';
-}
-
 /**
- * The app's containers before a swap, after removing what a killed client left: containers
- * that never took the name (`--new-…`, stopped `--old-…`). When no container holds the live name
- * (a client killed between the two renames), the newest running one takes it back.
+ * The app's containers before a swap, after removing what a killed client left (see sortOut);
+ * a container cut off between the two renames takes the live name back.
  */
 async function tidyUp(engine: Engine, app: string, logger: Logger): Promise<ContainerInfo[]> {
-  const all = await engine.containers({ [LABEL.app]: app });
-  const running = all.filter((c) => c.state === 'running' || c.state === 'restarting');
-  let live = running.find((c) => c.name === liveName(app));
-  const left = all.filter((c) => c !== live && isLeftover(c, app));
+  const { live, renameLive, left, rest } = sortOut(await engine.containers({ [LABEL.app]: app }), app);
   for (const c of left) {
     await engine.remove(c.id).catch(() => undefined);
     logger.info(`removed ${c.name}, left by an earlier deploy that did not finish`);
   }
-  const rest = all.filter((c) => !left.includes(c));
-  if (!live && rest.length) {
-    live = [...rest].sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''))[0];
+  if (live && renameLive) {
     await engine.rename!(live.id, liveName(app));
     logger.info(`${live.name} takes the live name back (an earlier switch was cut off)`);
     live.name = liveName(app);

@@ -5,7 +5,7 @@ import { LABEL } from './labels';
 import { acquireLock } from './lock';
 import { recordAbandoned } from './abandoned';
 import { liveName } from '../proxy/caddy-config';
-import { isLeftover } from './proxy-swap';
+import { sortOut } from './leftovers';
 import { proxyStatus, type ProxyStatus } from '../proxy/proxy-status';
 
 /**
@@ -67,11 +67,15 @@ export async function status(server: Server, config: Config, serverName: string,
   const all = await server.engine.containers({ [LABEL.app]: config.app });
   const proxy = await proxyStatus(server, config.servers[serverName].stateDir);
   const withProxy = config.proxy || proxy.state !== 'absent' ? { proxy } : {};
-  const c = all.find((x) => x.name === liveName(config.app) && x.state === 'running') ?? all.find((x) => x.state === 'running') ?? all[0];
+  const sorted = sortOut(all, config.app);
+  // Only never-switched containers (a first deploy killed before its switch): show the newest.
+  const c = sorted.live ?? all.find((x) => x.state === 'running') ?? all[0];
   if (!c) return { server: serverName, app: config.app, state: 'absent', ...withProxy };
-  const left = all.filter((x) => x !== c && isLeftover(x, config.app));
+  const left = sorted.left.filter((x) => x !== c);
+  // A switch cut between its renames: the old version takes its name back, as a deploy would.
+  const rename = !!config.proxy && sorted.renameLive && c === sorted.live;
   let leftovers: AppStatus['leftovers'];
-  if (left.length) {
+  if (left.length || rename) {
     let removed = false;
     if (opts.tidy) {
       const lock = await acquireLock(server.files, config.servers[serverName].stateDir, config.app, { owner: opts.who ?? 'status', operation: 'status', sessions: server.sessions }).catch(() => undefined);
@@ -79,13 +83,17 @@ export async function status(server: Server, config: Config, serverName: string,
         try {
           await recordAbandoned(server, config.servers[serverName].stateDir, config.app, lock.abandoned, opts.who ?? 'status', { debug() {}, info() {}, warn() {}, error() {} }).catch(() => undefined);
           for (const x of left) await server.engine.remove(x.id);
+          if (rename) {
+            await server.engine.rename!(c.id, liveName(config.app));
+            c.name = liveName(config.app);
+          }
           removed = true;
         } finally {
           await lock.release().catch(() => undefined);
         }
       }
     }
-    leftovers = left.map((x) => ({ name: x.name, removed }));
+    if (left.length) leftovers = left.map((x) => ({ name: x.name, removed }));
   }
   const records = await readJournal(server.files, config.servers[serverName].stateDir, config.app);
   const rec = records.find((r) => r.id === c.labels[LABEL.deployId] && r.result === 'succeeded');
