@@ -31,7 +31,9 @@ export interface SortedOut {
  */
 export function sortOut(all: ContainerInfo[], app: string): SortedOut {
   const named = all.find((c) => c.name === liveName(app) && isRunning(c));
-  const left = all.filter((c) => c !== named && isLeftover(c, app));
+  // With the live name held, anything else is what a killed deploy left (a `--old-` one it was
+  // draining included: the proxy no longer sends to it).
+  const left = all.filter((c) => c !== named && (named !== undefined || isLeftover(c, app)));
   const rest = all.filter((c) => !left.includes(c));
   const live = named ?? [...rest].sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''))[0];
   return { live, renameLive: !!live && live !== named, left, rest };

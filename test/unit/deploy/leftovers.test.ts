@@ -14,6 +14,12 @@ test('the container holding the live name is the app; a never-switched one and a
   assert.deepEqual(names(s.rest), ['web--live']);
 });
 
+test('an old version still running beside the live one (a client killed while it drained) is left over', () => {
+  const s = sortOut([box('web--live', 'running', '2026-01-02T00:00:00Z'), box('web--old-abc123', 'running', '2026-01-01T00:00:00Z')], 'web');
+  assert.equal(s.live?.name, 'web--live');
+  assert.deepEqual(names(s.left), ['web--old-abc123']);
+});
+
 test('a switch cut between its two renames: the old version takes the name back, the newer unrecorded one is left over', () => {
   const s = sortOut([box('web--new-abc123', 'running', '2026-01-02T00:00:00Z'), box('web--old-abc123', 'running', '2026-01-01T00:00:00Z')], 'web');
   assert.equal(s.live?.name, 'web--old-abc123');
