@@ -218,6 +218,9 @@ export class LayerCache {
     const done = new Promise<void>((resolve, reject) => {
       extract.on('entry', (header, stream, next) => {
         const fail = (e: Error) => extract.destroy(e);
+        // Listened to at once: a save that dies while this entry waits on the disk (mkdir, a
+        // cache lookup) errors the entry stream, and an unheard error would crash the process.
+        stream.on('error', fail);
         if (header.type !== 'file') {
           stream.on('end', next).resume();
           return;
@@ -230,7 +233,6 @@ export class LayerCache {
             small.set(header.name, Buffer.concat(chunks));
             next();
           });
-          stream.on('error', fail);
           return;
         }
         // A big entry is a layer: skipped when cached, else hashed and stored as it passes.

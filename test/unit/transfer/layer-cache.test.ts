@@ -119,17 +119,21 @@ test('a save without manifest.json, or without a listed layer, is an error', asy
   await assert.rejects(cache.exportImage(Readable.from([noLayer])), /docker save produced no layer abc\/layer.tar/);
 });
 
-test('a save stream that fails in the middle of a big layer rejects, leaving no temporary file', async () => {
-  const parts = await threeLayers();
-  const tarball = await saveTar(parts, 'web:1', 'classic');
-  const cache = tempCache();
-  const failing = new Readable({ read() {} });
-  failing.push(tarball.subarray(0, 3 * MiB));
-  setTimeout(() => failing.destroy(new Error('the local engine went away')), 20);
-  await assert.rejects(cache.exportImage(failing), /the local engine went away/);
-  await new Promise((r) => setTimeout(r, 50));
-  assert.deepEqual((await readdir(cache.dir).catch(() => [])).filter((n) => n.startsWith('.tmp-')), []);
-});
+// At 0-3 ms the big layer's entry is still waiting on the disk (the cache folder, a lookup): an
+// error there once went unheard and crashed the process.
+for (const ms of [0, 1, 3, 20]) {
+  test(`a save stream that fails ${ms} ms into a big layer rejects, leaving no temporary file`, async () => {
+    const parts = await threeLayers();
+    const tarball = await saveTar(parts, 'web:1', 'classic');
+    const cache = tempCache();
+    const failing = new Readable({ read() {} });
+    failing.push(tarball.subarray(0, 3 * MiB));
+    setTimeout(() => failing.destroy(new Error('the local engine went away')), ms);
+    await assert.rejects(cache.exportImage(failing), /the local engine went away/);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual((await readdir(cache.dir).catch(() => [])).filter((n) => n.startsWith('.tmp-')), []);
+  });
+}
 
 test('a truncated save stream rejects instead of hanging', async () => {
   const tarball = await saveTar(await threeLayers(), 'web:1', 'classic');
