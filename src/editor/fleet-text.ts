@@ -174,3 +174,44 @@ export function movedBack(r: RolloutResult): Map<string, string[]> {
   }
   return out;
 }
+
+/** What the status bar says: the default target (a server, a group, or every server) and what it runs. */
+export interface BarText {
+  text: string;
+  tooltip: string;
+}
+
+/** A server on the status bar: what it runs once connected, else its state ("unreachable") and why. */
+export type BarRuns = Runs & { problem?: string; why?: string };
+
+/**
+ * `app@bm1 a1b2c3d ↑2` for one server; for a group or several servers `app@web a1b2c3d ↑2` when
+ * all run one commit, `app@web mixed` when they differ, each server in the tooltip. `ahead`: how
+ * many commits HEAD is ahead of a commit (-1: further than the list goes; undefined: no commits known).
+ */
+export function statusBarText(app: string, target: string, runs: readonly BarRuns[], ahead: (sha: string) => number | undefined): BarText {
+  const many = runs.length > 1;
+  let text = `$(server-environment) ${app}@${target}`;
+  let tooltip = many ? `${app} on ${target} (${runs.map((r) => r.name).join(', ')})` : `${app} on ${target}`;
+  const down = runs.filter((r) => r.problem);
+  const known = runs.filter((r) => r.known && !r.problem);
+  const commits = new Set(known.map((r) => r.commit));
+  if (!many && down.length) {
+    text += ` $(warning) ${down[0].problem}`;
+    tooltip += `: ${down[0].why ?? down[0].problem}`;
+  } else if (known.length && commits.size === 1) {
+    const [sha] = commits;
+    if (sha) {
+      const n = ahead(sha);
+      const arrow = n === undefined || n === 0 ? '' : n > 0 ? ` $(arrow-up)${n}` : ' $(arrow-up)30+';
+      const words = n === undefined || n < 0 ? '' : n > 0 ? `; HEAD is ${n} commit(s) ahead` : ' (HEAD)';
+      text += ` ${short(sha)}${arrow}`;
+      tooltip += `: ${many ? 'all run' : 'runs'} ${sha.slice(0, 12)}${words}`;
+    } else text += ' (not deployed)';
+  } else if (commits.size > 1) text += ' $(warning) mixed';
+  if (many) {
+    if (down.length) text += ` · ${down.length} of ${runs.length} ${down.length === 1 ? down[0].problem : 'not connected'}`;
+    tooltip += `\n${runs.map((r) => `${r.name}: ${r.problem ? (r.why ?? r.problem) : runsText(r)}`).join('\n')}`;
+  }
+  return { text, tooltip: `${tooltip}\nClick for actions` };
+}

@@ -1,8 +1,9 @@
 import * as vscode from 'vscode';
 import type { WorkspaceModel } from './model';
 import { COMMANDS } from './commands/ids';
+import { statusBarText, type BarRuns } from './fleet-text';
 
-/** `app@server abc1234 ↑2`: what runs on the default server, and how far HEAD is ahead of it. */
+/** `app@server abc1234 ↑2`: what runs on the default target (a server or a group), and how far HEAD is ahead of it. */
 export class DeployStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('baremetal.status', vscode.StatusBarAlignment.Left, 50);
   private readonly subscription: vscode.Disposable;
@@ -25,26 +26,20 @@ export class DeployStatusBar implements vscode.Disposable {
       } else this.item.hide();
       return;
     }
-    const name = config.defaultServer ?? Object.keys(config.servers)[0];
-    const state = this.model.servers.get(name);
-    const sha = state?.status?.commit;
-    let text = `$(server-environment) ${config.app}@${name}`;
-    let tooltip = `${config.app} on ${name}`;
-    if (state?.connection === 'connected') {
-      if (sha) {
-        const ahead = this.model.commits.findIndex((c) => c.sha === sha);
-        const aheadText = ahead > 0 ? ` $(arrow-up)${ahead}` : ahead < 0 && this.model.commits.length ? ' $(arrow-up)30+' : '';
-        text += ` ${sha.slice(0, 7)}${aheadText}`;
-        tooltip += `: runs ${sha.slice(0, 12)}${ahead > 0 ? `; HEAD is ${ahead} commit(s) ahead` : ahead === 0 ? ' (HEAD)' : ''}`;
-      } else {
-        text += ' (not deployed)';
-      }
-    } else if (state) {
-      text += ` $(warning) ${state.connection}`;
-      tooltip += `: ${state.error?.message ?? state.connection}`;
-    }
+    // What a deploy with no target named goes to: the default server or group, else every server.
+    const names = Object.keys(config.servers);
+    const target = config.defaultServer ?? (names.length === 1 ? names[0] : 'all');
+    const members = target === 'all' ? names : (config.groups?.[target]?.servers ?? [target]);
+    const runs = members.map((name): BarRuns => {
+      const state = this.model.servers.get(name);
+      if (!state) return { name, known: false };
+      if (state.connection !== 'connected') return { name, known: false, problem: state.connection, why: state.error?.message };
+      return { name, known: true, commit: state.status?.state === 'absent' ? undefined : state.status?.commit };
+    });
+    const commits = this.model.commits;
+    const { text, tooltip } = statusBarText(config.app, target, runs, (sha) => (commits.length ? commits.findIndex((c) => c.sha === sha) : undefined));
     this.item.text = text;
-    this.item.tooltip = `${tooltip}\nClick for actions`;
+    this.item.tooltip = tooltip;
     this.item.show();
   }
 

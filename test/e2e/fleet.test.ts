@@ -109,6 +109,8 @@ describe('a group "web" of bm1 and bm2, in the editor', () => {
     await expectGroup(`2 servers · ${short(first)} on all`, { bm1: `connected · ${short(first)} running`, bm2: `connected · ${short(first)} running` });
     await wb.row('Commits', `${short(first)} first version`, /^on web · /).waitFor({ timeout: 20_000 });
     for (const s of SERVERS) assert.equal(await servedCommit(server(s).host, ws.port), first, `${s} serves ${short(first)}`);
+    // No default server: the status bar speaks for all of them, HEAD running on both.
+    await waitFor('the status bar for all servers', async () => (await wb.statusBarTexts()).find((t) => t.startsWith(`${ws.app}@all ${short(first)}|`)), 20_000);
   });
 
   it('a commit that fails on bm2 after bm1 moved: each server named with what it runs, and Roll Back Moved Servers puts bm1 back', { timeout: TEST_TIMEOUT }, async () => {
@@ -120,6 +122,7 @@ describe('a group "web" of bm1 and bm2, in the editor', () => {
     // Mixed, as the group's line says, until the button is pressed.
     await expectGroup(`mixed: bm1 ${short(bad)}, bm2 ${short(first)}`, { bm1: `connected · ${short(bad)} running`, bm2: `connected · ${short(first)} running` });
     assert.equal(await servedCommit(server('bm1').host, ws.port), bad);
+    await waitFor('the status bar saying mixed', async () => (await wb.statusBarTexts()).find((t) => new RegExp(`^${ws.app}@all\\s+mixed\\|`).test(t)), 20_000);
 
     await wb.page.locator('.notification-toast .monaco-button', { hasText: 'Roll Back Moved Servers' }).click();
     const back = await wb.watchToasts('Rolled back to bm1', 120_000);

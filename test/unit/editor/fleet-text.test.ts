@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RolloutResult, ServerResult } from '../../../src/core/deploy/rollout';
-import { asksForTargets, deployedOnNames, FleetProgress, groupDescription, movedBack, rolloutSummary, targetPicks, type Runs } from '../../../src/editor/fleet-text';
+import { asksForTargets, deployedOnNames, FleetProgress, groupDescription, movedBack, rolloutSummary, statusBarText, targetPicks, type Runs } from '../../../src/editor/fleet-text';
 
 const A = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
 const B = 'e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3';
@@ -111,4 +111,27 @@ test('Roll Back Moved Servers: the servers a failed deploy moved, by the commit 
   });
   assert.deepEqual([...movedBack(failed)], [[A, ['bm1']]]);
   assert.deepEqual([...movedBack(rollout({ servers: [server({ server: 'bm1', outcome: 'deployed', commit: B, previousCommit: A })] }))], [], 'nothing to put back after a success');
+});
+
+test('the status bar: one server as before; a group by its name, one commit, mixed, or a server down', () => {
+  const ahead = (sha: string) => (sha === A ? 2 : sha === B ? 0 : -1);
+  const one = statusBarText('shop', 'bm1', [on('bm1', A)], ahead);
+  assert.equal(one.text, '$(server-environment) shop@bm1 a1b2c3d $(arrow-up)2');
+  assert.match(one.tooltip, /^shop on bm1: runs a1b2c3d4e5f6; HEAD is 2 commit\(s\) ahead\nClick for actions$/);
+  assert.equal(statusBarText('shop', 'bm1', [on('bm1')], ahead).text, '$(server-environment) shop@bm1 (not deployed)');
+  const down = statusBarText('shop', 'bm1', [{ name: 'bm1', known: false, problem: 'unreachable', why: 'bm1 (10.0.0.1:22) did not answer.' }], ahead);
+  assert.equal(down.text, '$(server-environment) shop@bm1 $(warning) unreachable');
+  assert.match(down.tooltip, /^shop on bm1: bm1 \(10\.0\.0\.1:22\) did not answer\./);
+
+  const same = statusBarText('shop', 'web', [on('web1', B), on('web2', B)], ahead);
+  assert.equal(same.text, '$(server-environment) shop@web e4f5a6b');
+  assert.equal(same.tooltip, 'shop on web (web1, web2): all run e4f5a6b7c8d9 (HEAD)\nweb1: e4f5a6b\nweb2: e4f5a6b\nClick for actions');
+  const mixed = statusBarText('shop', 'web', [on('web1', A), on('web2', B)], ahead);
+  assert.equal(mixed.text, '$(server-environment) shop@web $(warning) mixed');
+  assert.match(mixed.tooltip, /\nweb1: a1b2c3d\nweb2: e4f5a6b\n/);
+  const half = statusBarText('shop', 'all', [on('web1', A), { name: 'web2', known: false, problem: 'unreachable', why: 'web2 did not answer.' }], ahead);
+  assert.equal(half.text, '$(server-environment) shop@all a1b2c3d $(arrow-up)2 · 1 of 2 unreachable');
+  assert.match(half.tooltip, /\nweb2: web2 did not answer\.\n/);
+  // No commits known yet: no arrow, and no claim that it is HEAD.
+  assert.equal(statusBarText('shop', 'bm1', [on('bm1', A)], () => undefined).tooltip, 'shop on bm1: runs a1b2c3d4e5f6\nClick for actions');
 });
