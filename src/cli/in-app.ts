@@ -3,6 +3,7 @@
  * container of the running image): the process's output on ours, our stdin on its (-i), a TTY
  * that follows our terminal's size (-t), and its exit code as ours.
  */
+import { rolesOn } from '../core/config/fleet';
 import { loadConfig, pickServer } from '../core/config/load';
 import { resolveSecrets } from '../core/config/secrets';
 import { BmError } from '../core/errors';
@@ -11,7 +12,7 @@ import type { ProcessSession, TerminalSize } from '../core/ports';
 import type { Ctx } from './main';
 
 /** The CLI's context (main.ts) with the options exec and run take. */
-export type InAppContext = Omit<Ctx, 'args' | 'who'> & { args: { server?: string; interactive?: boolean; tty?: boolean } };
+export type InAppContext = Omit<Ctx, 'args' | 'who'> & { args: { server?: string; role?: string; interactive?: boolean; tty?: boolean } };
 
 export async function execCommand(ctx: InAppContext): Promise<number> {
   const command = commandOf(ctx, 'exec', false);
@@ -39,8 +40,13 @@ function commandOf(ctx: InAppContext, name: string, required: boolean): string[]
 type Base = Parameters<typeof execInApp>[0];
 
 async function inApp(ctx: InAppContext, tty: boolean, stdin: boolean, open: (base: Omit<Base, 'command'>) => Promise<InAppProcess>, needsSecrets = false): Promise<number> {
-  const config = await loadConfig(ctx.cwd);
-  const server = pickServer(config, ctx.args.server);
+  const file = await loadConfig(ctx.cwd);
+  const server = pickServer(file, ctx.args.server);
+  // With roles: the role named, else the first placed on this server (said, with the others).
+  const roles = rolesOn(file, server.name, ctx.args.role);
+  const config = roles[0];
+  if (!config) throw new BmError('NotRunning', `The role ${ctx.args.role} does not run on ${server.name}: name a server it runs on with --server.`);
+  if (file.roles && !ctx.args.role && roles.length > 1) ctx.out.info(`in the ${config.role} role (--role ${roles.slice(1).map((r) => r.role).join(' or --role ')} for another)`);
   // run: the values go to the container as env; exec: the container has them already. Either
   // way they are masked in what this tool itself prints.
   ctx.out.secrets = needsSecrets ? await resolveSecrets(config) : await resolveSecrets(config).catch(() => ({}));

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, pickServer } from '../core/config/load';
-import { configFor, isRollout, resolveTargets, type Targets } from '../core/config/fleet';
+import { appStreams, configFor, isRollout, resolveTargets, type Targets } from '../core/config/fleet';
 import { redact, resolveBuildSecrets, resolveSecrets, resolveTlsPair } from '../core/config/secrets';
 import type { Config, ServerConfig } from '../core/config/types';
 import { asBmError, BmError } from '../core/errors';
@@ -38,12 +38,15 @@ Commands:
   history   [--server NAME|GROUP|all] [--json]   deploys on each server, newest first
   status    [--server NAME|GROUP|all] [--json]   what runs now, its health and uptime
             (default: every server)
-  logs      [--server NAME|GROUP|all] [--follow] [--tail N] [--since TIME] [--timestamps]
-            the app's output; of a group, one stream in time order, each line under its server
-  exec      [--server NAME] [-i] [-t] [-- CMD…]
+  logs      [--server NAME|GROUP|all] [--role ROLE] [--follow] [--tail N] [--since TIME]
+            [--timestamps]
+            the app's output; of a group or several roles, one stream in time order, each
+            line under its server (and role)
+  exec      [--server NAME] [--role ROLE] [-i] [-t] [-- CMD…]
             run CMD in the app's running container (no CMD: its shell, bash else sh,
-            or run.shell); -i passes stdin, -t gives it a terminal (colours, Ctrl-C, size)
-  run       [--server NAME] [-i] [-t] -- CMD…
+            or run.shell); -i passes stdin, -t gives it a terminal (colours, Ctrl-C, size);
+            with roles, in the first role on that server unless --role says which
+  run       [--server NAME] [--role ROLE] [-i] [-t] -- CMD…
             run CMD in a new one-off container of the running image, with the app's env,
             secrets and volumes (like run.release); removed once it exits
             exec and run exit with CMD's exit code; 125 when it could not run, 127 when
@@ -66,6 +69,7 @@ Environment:
 
 const OPTIONS = {
   server: { type: 'string' },
+  role: { type: 'string' },
   commit: { type: 'string' },
   to: { type: 'string' },
   cwd: { type: 'string' },
@@ -327,9 +331,11 @@ async function logsCommand(ctx: Ctx): Promise<number> {
   if (config.swarm) return swarmLogsCommand(ctx, config, tail);
   // The app may print its secrets; what this tool shows never does.
   ctx.out.secrets = await resolveSecrets(config).catch(() => ({}));
-  // A group or all: one stream in time order, each line under its server's name.
-  if (targets.servers.length > 1) return fleetLogs(ctx, config, targets.servers, { tail, since: ctx.args.since, follow: ctx.args.follow ?? false });
-  const server = targets.servers[0];
+  // A group, all, or several roles: one stream in time order, each line under where it came from.
+  const sources = appStreams(config, targets.servers, ctx.args.role);
+  if (!sources.length) throw new BmError('NotRunning', `The role ${ctx.args.role} does not run on ${targets.name}: name a server it runs on with --server, or leave out --role.`);
+  if (sources.length > 1) return fleetLogs(ctx, sources, { tail, since: ctx.args.since, follow: ctx.args.follow ?? false });
+  const { server, app } = sources[0];
   const connected = await connect(ctx, server);
   const print = (l: LogLine) => {
     const text = ctx.args.timestamps && l.time ? `${l.time} ${l.text}` : l.text;
@@ -337,7 +343,7 @@ async function logsCommand(ctx: Ctx): Promise<number> {
   };
   if (ctx.args.follow) {
     // The same stream as the editor's panel: across deploys and reconnects, no gaps, no doubles.
-    const events = followAppLogs({ server: () => ctx.pool.get(server, ctx.signal), app: config.app, tail: tail ?? 100, signal: ctx.signal });
+    const events = followAppLogs({ server: () => ctx.pool.get(server, ctx.signal), app, tail: tail ?? 100, signal: ctx.signal });
     for await (const e of events) {
       if (e.kind === 'line') print(e.line);
       else if (e.kind === 'container') process.stderr.write(`── ${e.replaced ? 'now following' : 'following'} ${e.container.name} (${e.commit?.slice(0, 12) ?? '?'}) ──\n`);
@@ -345,8 +351,8 @@ async function logsCommand(ctx: Ctx): Promise<number> {
     }
     return 0;
   }
-  const c = await runningContainer(connected, config.app);
-  if (!c) throw new BmError('NothingToRollBack', `${config.app} is not running on ${server.name}: deploy it first with "baremetal deploy".`);
+  const c = await runningContainer(connected, app);
+  if (!c) throw new BmError('NotRunning', `${app} is not running on ${server.name}: deploy it first with "baremetal deploy".`);
   for await (const l of connected.engine.logs(c.id, { follow: false, tail, since: ctx.args.since, timestamps: ctx.args.timestamps }, ctx.signal)) print(l);
   return 0;
 }

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { rolesOn } from '../core/config/fleet';
 import { loadConfig } from '../core/config/load';
 import type { Config, ServerConfig } from '../core/config/types';
 import { history as readHistory, status as readStatus, type AppStatus, type HistoryEntry } from '../core/deploy/status';
@@ -25,7 +26,11 @@ export interface ServerState {
   hostKey?: UnknownHostKey;
   /** The server's address as SSH resolved it (its HostName): where a browser reaches a published port. */
   address?: string;
+  /** Of the app, or with roles of the first role placed on this server (one deploy moves them all). */
   status?: AppStatus;
+  /** The deploys running now: the app's, or each role's (a role's containers carry their own id). */
+  liveDeployIds?: string[];
+  /** The app's containers, every role's with roles. */
   containers: ContainerInfo[];
   history: HistoryEntry[];
   /** On a swarm's manager: the service and every node's tasks. */
@@ -164,15 +169,24 @@ export class WorkspaceModel implements vscode.Disposable {
     try {
       const slow = () => new BmError('Unreachable', `${s.name} did not answer within ${REFRESH_TIMEOUT_MS / 1000}s: it may be down or slow; it is retried in the background.`);
       const server = await withTimeout(this.pool.get(s), REFRESH_TIMEOUT_MS, slow);
-      const [status, containers, history] = await withTimeout(
-        Promise.all([readStatus(server, config, s.name), server.engine.containers({ [LABEL.app]: config.app }), readHistory(server, config, s.name)]),
+      // With roles, each placed here has its own containers and history (APP-ROLE).
+      const roles = rolesOn(config, s.name);
+      const primary = roles[0] ?? config;
+      const [statuses, containers, history] = await withTimeout(
+        Promise.all([
+          Promise.all(roles.map((r) => readStatus(server, r, s.name))),
+          Promise.all(roles.map((r) => server.engine.containers({ [LABEL.app]: r.app }))).then((all) => all.flat()),
+          readHistory(server, primary, s.name),
+        ]),
         REFRESH_TIMEOUT_MS,
         slow,
       );
+      const status = statuses[0] ?? (await readStatus(server, primary, s.name));
+      const liveDeployIds = statuses.map((x) => x.deployId).filter((id): id is string => !!id);
       // The connection's own target: what ssh resolved, known without asking anyone again.
       const address = server.connection.target.host;
       const swarm = config.swarm?.manager === s.name ? await withTimeout(this.swarmOf(config), REFRESH_TIMEOUT_MS, slow).catch((e: unknown) => (this.logger.warn(`swarm: ${asBmError(e).message}`), undefined)) : undefined;
-      Object.assign(state, { connection: 'connected', error: undefined, hostKey: undefined, address, status, containers, history, swarm });
+      Object.assign(state, { connection: 'connected', error: undefined, hostKey: undefined, address, status, liveDeployIds, containers, history, swarm });
     } catch (e) {
       const err = asBmError(e);
       // Said once per change, not every refresh: the log tells why a server is not connected.

@@ -142,6 +142,25 @@ test('roles: web and worker from one image, built and sent once per server', asy
   assert.match(logs, /worker: started with GREETING=hi/);
   assert.equal((await onServer('bm1', ['docker', 'ps', '-q', '--filter', `label=dev.baremetal.app=${ws.app}-worker`])).trim(), '', 'no worker on bm1');
   assert.equal((await historyOf(ws, 'bm26c', `${ws.app}-worker`)).length, 1);
+
+  // logs and exec find each role's containers: merged under "server role", or the one --role names.
+  const merged = await cli(['logs', '--server', 'bm26c'], { cwd: ws.dir });
+  assert.equal(merged.code, 0, merged.stderr);
+  assert.match(merged.stdout, /^bm26c worker \| worker: started with GREETING=hi$/m);
+  const one = await cli(['logs', '--server', 'bm26c', '--role', 'worker'], { cwd: ws.dir });
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal(one.stdout, 'worker: started with GREETING=hi\n');
+  const nowhere = await cli(['logs', '--server', 'bm1', '--role', 'worker'], { cwd: ws.dir });
+  assert.equal(errorLine(nowhere.stderr), 'error: The role worker does not run on bm1: name a server it runs on with --server, or leave out --role.');
+  const unknown = await cli(['logs', '--role', 'cron', '--server', 'bm26c'], { cwd: ws.dir });
+  assert.equal(errorLine(unknown.stderr), 'error: No role named "cron" in baremetal.json; its roles are web, worker.');
+  const inWorker = await cli(['exec', '--server', 'bm26c', '--role', 'worker', '--', 'sh', '-c', 'echo "$GREETING from $(cat /proc/1/cmdline | tr "\\0" " ")"'], { cwd: ws.dir });
+  assert.equal(inWorker.code, 0, inWorker.stderr);
+  assert.match(inWorker.stdout, /^hi from \/bin\/sh -c echo "worker: started/);
+  const inWeb = await cli(['exec', '--server', 'bm26c', '--', 'cat', '/proc/1/cmdline'], { cwd: ws.dir });
+  assert.equal(inWeb.code, 0, inWeb.stderr);
+  assert.doesNotMatch(inWeb.stdout, /worker/);
+  assert.match(inWeb.stderr, /in the web role \(--role worker for another\)/);
 });
 
 test('an unknown group or server lists the known ones', async () => {

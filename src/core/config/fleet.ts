@@ -134,3 +134,30 @@ export function serversOfRole(config: Config, role: string, servers: readonly st
   const r = config.roles?.[role];
   return r?.servers ? servers.filter((s) => r.servers!.includes(s)) : [...servers];
 }
+
+/**
+ * The configs that commands acting on the running app (logs, exec, run) read on one server:
+ * every role placed there, or the one `role` names (refused, listing the roles, when there is
+ * no such role; empty when it does not run on this server).
+ */
+export function rolesOn(config: Config, serverName: string, role?: string): Config[] {
+  const all = roleConfigs(config, serverName);
+  if (role === undefined) return all;
+  const known = Object.keys(config.roles ?? {});
+  if (!known.length) throw new BmError('ConfigInvalid', `baremetal.json has no roles: leave out --role ${role}.`);
+  if (!known.includes(role)) throw new BmError('ConfigInvalid', `No role named "${role}" in baremetal.json; its roles are ${known.join(', ')}.`);
+  return all.filter((c) => c.role === role);
+}
+
+/** One log to read: an app's (or a role's) containers on a server, and the name its lines carry. */
+export interface AppStream {
+  server: ServerConfig;
+  app: string;
+  /** "bm1", or "bm1 worker" for a role. */
+  label: string;
+}
+
+/** The logs of the app on these servers: one per server, or per role on each server (rolesOn). */
+export function appStreams(config: Config, servers: readonly ServerConfig[], role?: string): AppStream[] {
+  return servers.flatMap((s) => rolesOn(config, s.name, role).map((c) => ({ server: s, app: c.app, label: config.roles ? `${s.name} ${c.role}` : s.name })));
+}

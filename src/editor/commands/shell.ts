@@ -1,19 +1,22 @@
 import * as vscode from 'vscode';
+import { rolesOn } from '../../core/config/fleet';
 import { resolveSecrets } from '../../core/config/secrets';
+import { LABEL } from '../../core/deploy/labels';
 import type { Config, ServerConfig } from '../../core/config/types';
 import { asBmError } from '../../core/errors';
 import { appContainer, execInApp, runInApp } from '../../core/exec/in-app';
 import { splitCommand } from '../../core/exec/split-command';
 import { AppTerminal, type TerminalJob } from '../terminals/app-terminal';
-import type { AnyItem } from '../views/items';
+import { ContainerItem, type AnyItem } from '../views/items';
 import { chooseServer, currentConfig, type CommandDeps } from './context';
 import { COMMANDS } from './ids';
 
 /** Open Shell: an editor terminal into the app's running container on the item's server (or the one picked). */
 export const openShell = (deps: CommandDeps) => async (item?: AnyItem) => {
-  const config = currentConfig(deps);
+  const file = currentConfig(deps);
   const server = await chooseServer(deps, item);
-  if (!server || !(await isRunning(deps, config, server))) return;
+  const config = server && (await chooseRole(file, server, item));
+  if (!server || !config || !(await isRunning(deps, config, server))) return;
   const secrets = await resolveSecrets(config).catch(() => ({}));
   openTerminal(deps, `${config.app}@${server.name}`, {
     kind: 'shell',
@@ -25,9 +28,10 @@ export const openShell = (deps: CommandDeps) => async (item?: AnyItem) => {
 
 /** Run Command…: a one-off command in a new container of the running image, with the app's env, secrets and volumes. */
 export const runCommand = (deps: CommandDeps) => async (item?: AnyItem) => {
-  const config = currentConfig(deps);
+  const file = currentConfig(deps);
   const server = await chooseServer(deps, item);
-  if (!server) return;
+  const config = server && (await chooseRole(file, server, item));
+  if (!server || !config) return;
   const typed = await vscode.window.showInputBox({
     title: `Run a command in a new container of ${config.app} on ${server.name}`,
     prompt: "With the app's env, secrets and volumes, like run.release. Words are split like a shell's; for pipes or &&, type sh -c '…'.",
@@ -52,6 +56,22 @@ export const runCommand = (deps: CommandDeps) => async (item?: AnyItem) => {
     start: async (size) => runInApp({ server: await deps.pool.get(server), serverName: server.name, config, command, secrets, tty: true, stdin: true, size }),
   });
 };
+
+/**
+ * With roles, which one to open into: the one whose container was clicked, the only one placed
+ * on the server, or the one picked. The role's config (APP-ROLE) finds its own containers.
+ */
+async function chooseRole(config: Config, server: ServerConfig, item?: AnyItem): Promise<Config | undefined> {
+  const roles = rolesOn(config, server.name);
+  if (roles.length < 2) return roles[0] ?? config;
+  const clicked = item instanceof ContainerItem ? roles.find((r) => r.app === item.container.labels[LABEL.app]) : undefined;
+  if (clicked) return clicked;
+  const picked = await vscode.window.showQuickPick(
+    roles.map((r) => ({ label: r.role ?? r.app, description: r.run.command?.join(' ') ?? "the image's command", config: r })),
+    { placeHolder: `Which role of ${config.app} on ${server.name}?` },
+  );
+  return picked?.config;
+}
 
 /** Before a terminal opens: nothing running is a message offering to deploy, not an empty terminal. */
 async function isRunning(deps: CommandDeps, config: Config, server: ServerConfig): Promise<boolean> {

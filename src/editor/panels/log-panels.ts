@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { appStreams } from '../../core/config/fleet';
 import { resolveSecrets } from '../../core/config/secrets';
 import type { Config, ServerConfig } from '../../core/config/types';
 import type { Logger } from '../../core/ports';
@@ -35,7 +36,9 @@ export class LogPanels implements vscode.Disposable {
    */
   async restore(panel: vscode.WebviewPanel, state: unknown, config: Config | undefined): Promise<void> {
     const saved = savedPanelState(state);
-    const servers = saved && config && saved.app === config.app ? saved.servers.map((name) => config.servers[name]).filter((s): s is ServerConfig => !!s) : [];
+    // The page saved its streams' labels: a server's name, or "server role".
+    const named = (label: string) => Object.values(config?.servers ?? {}).find((s) => label === s.name || label.startsWith(`${s.name} `));
+    const servers = saved && config && saved.app === config.app ? [...new Set(saved.servers.map(named).filter((s): s is ServerConfig => !!s))] : [];
     if (!config || !servers.length) {
       this.logger.info('log panel not restored: its app or servers are no longer in baremetal.json');
       panel.dispose();
@@ -47,7 +50,8 @@ export class LogPanels implements vscode.Disposable {
   private async create(config: Config, servers: ServerConfig[], preface?: LogsPanelOptions['preface'], restored?: vscode.WebviewPanel): Promise<LogsPanel> {
     const secrets = await resolveSecrets(config).catch(() => ({}));
     const tail = vscode.workspace.getConfiguration('baremetal').get<number>('logs.tailLines', 200);
-    const panel = new LogsPanel(this.extensionUri, { app: config.app, servers, pool: this.pool, logger: this.logger, secrets, tail, preface, onContainerReplaced: this.onContainerReplaced }, restored);
+    // An app with roles: each role on each server is its own stream ("bm1 web", "bm1 worker").
+    const panel = new LogsPanel(this.extensionUri, { app: config.app, streams: appStreams(config, servers), pool: this.pool, logger: this.logger, secrets, tail, preface, onContainerReplaced: this.onContainerReplaced }, restored);
     this.panels.set(keyOf(config.app, servers), panel);
     return panel;
   }

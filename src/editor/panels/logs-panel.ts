@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { panelHtml } from './panel-html';
 import { redact } from '../../core/config/secrets';
-import type { ServerConfig } from '../../core/config/types';
+import type { AppStream } from '../../core/config/fleet';
 import { followAppLogs } from '../../core/logs/follow';
 import { TimeMerger } from '../../core/logs/merge';
 import { isFromWebview, packLines, type FromWebview, type ToWebview, type WireLine } from '../../protocol/logs';
@@ -18,12 +18,12 @@ const MAX_BATCH = 5000;
 
 export interface LogsPanelOptions {
   app: string;
-  servers: ServerConfig[];
+  streams: AppStream[];
   pool: ServerPool;
   logger: Logger;
   secrets: Record<string, string>;
   tail?: number;
-  /** Lines to show first, before anything streams (a failed container's last lines). */
+  /** Lines to show first, before anything streams (a failed container's last lines); `server`: a stream's index. */
   preface?: { server: number; title: string; lines: string[] };
   /** A deploy or rollback replaced the container on one of the servers. */
   onContainerReplaced?: () => void;
@@ -53,9 +53,9 @@ export class LogsPanel implements vscode.Disposable {
     private readonly opts: LogsPanelOptions,
     restored?: vscode.WebviewPanel,
   ) {
-    this.merger = new TimeMerger<WireLine>(opts.servers.length);
+    this.merger = new TimeMerger<WireLine>(opts.streams.length);
     this.masking = Object.values(opts.secrets).some((v) => v.length >= 4);
-    const title = `Logs: ${opts.app}@${opts.servers.map((s) => s.name).join('+')}`;
+    const title = `Logs: ${opts.app}@${[...new Set(opts.streams.map((s) => s.server.name))].join('+')}`;
     const options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')] };
     if (restored) {
       this.panel = restored;
@@ -98,7 +98,7 @@ export class LogsPanel implements vscode.Disposable {
     switch (m.type) {
       case 'ready':
         this.ready = true;
-        void this.panel.webview.postMessage({ type: 'init', app: this.opts.app, servers: this.opts.servers.map((s) => s.name), tail: this.opts.tail ?? 200 } satisfies ToWebview);
+        void this.panel.webview.postMessage({ type: 'init', app: this.opts.app, servers: this.opts.streams.map((s) => s.label), tail: this.opts.tail ?? 200 } satisfies ToWebview);
         for (const msg of this.beforeReady.splice(0)) void this.panel.webview.postMessage(msg);
         if (this.opts.preface) this.showPreface(this.opts.preface);
         this.start();
@@ -129,11 +129,11 @@ export class LogsPanel implements vscode.Disposable {
   }
 
   private start(): void {
-    this.opts.servers.forEach((server, index) => void this.follow(server, index));
+    this.opts.streams.forEach((stream, index) => void this.follow(stream, index));
   }
 
-  private async follow(server: ServerConfig, index: number): Promise<void> {
-    const events = followAppLogs({ server: () => this.opts.pool.get(server, this.abort.signal), app: this.opts.app, tail: this.opts.tail ?? 200, signal: this.abort.signal });
+  private async follow({ server, app, label }: AppStream, index: number): Promise<void> {
+    const events = followAppLogs({ server: () => this.opts.pool.get(server, this.abort.signal), app, tail: this.opts.tail ?? 200, signal: this.abort.signal });
     try {
       for await (const e of events) {
         if (e.kind === 'line') {
@@ -149,14 +149,14 @@ export class LogsPanel implements vscode.Disposable {
           // No lines soon from this server: the others' need not wait for its history.
           if (e.state !== 'connected') this.merger.markStarted(index);
           this.flush(index);
-          this.post({ type: 'status', server: index, state: e.state, message: `${server.name}: ${e.message}` });
+          this.post({ type: 'status', server: index, state: e.state, message: `${label}: ${e.message}` });
         }
       }
     } catch (e) {
-      this.opts.logger.error(`logs of ${server.name}: ${(e as Error).message}`);
+      this.opts.logger.error(`logs of ${label}: ${(e as Error).message}`);
     }
     this.flush(index);
-    if (!this.disposed) this.post({ type: 'status', server: index, state: 'ended', message: `${server.name}: the log stream ended` });
+    if (!this.disposed) this.post({ type: 'status', server: index, state: 'ended', message: `${label}: the log stream ended` });
   }
 
   private scheduleFlush(): void {

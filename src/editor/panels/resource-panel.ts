@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { panelHtml } from './panel-html';
-import type { Config, ServerConfig } from '../../core/config/types';
+import { appStreams, type AppStream } from '../../core/config/fleet';
+import type { Config } from '../../core/config/types';
 import { history as readHistory } from '../../core/deploy/status';
 import { LABEL } from '../../core/deploy/labels';
 import type { Logger } from '../../core/ports';
@@ -36,7 +37,8 @@ interface Track {
 
 export interface ResourcePanelOptions {
   config: Config;
-  servers: ServerConfig[];
+  /** One chart row each: the app on a server, or each role on it ("bm1 worker"). */
+  streams: AppStream[];
   pool: ServerPool;
   logger: Logger;
 }
@@ -60,7 +62,7 @@ export class ResourcePanel implements vscode.Disposable {
     private readonly extensionUri: vscode.Uri,
     private readonly opts: ResourcePanelOptions,
   ) {
-    this.tracks = opts.servers.map(() => ({ points: new TimeWindow<WirePoint>(SPAN_MS), markers: [], unsent: [] }));
+    this.tracks = opts.streams.map(() => ({ points: new TimeWindow<WirePoint>(SPAN_MS), markers: [], unsent: [] }));
     const title = `Resources: ${opts.config.app}`;
     this.panel = vscode.window.createWebviewPanel(RESOURCES_VIEW_TYPE, title, vscode.ViewColumn.Active, {
       enableScripts: true,
@@ -97,7 +99,7 @@ export class ResourcePanel implements vscode.Disposable {
   private onReady(): void {
     this.ready = true;
     const post = (m: ToWebview) => void this.panel.webview.postMessage(m);
-    post({ type: 'init', app: this.opts.config.app, servers: this.opts.servers.map((s) => s.name), spanMs: SPAN_MS });
+    post({ type: 'init', app: this.opts.config.app, servers: this.opts.streams.map((s) => s.label), spanMs: SPAN_MS });
     this.tracks.forEach((track, server) => {
       track.points.trim(Date.now());
       track.unsent = [];
@@ -109,7 +111,7 @@ export class ResourcePanel implements vscode.Disposable {
     });
     if (!this.started) {
       this.started = true;
-      this.opts.servers.forEach((s, i) => void this.follow(s, i));
+      this.opts.streams.forEach((s, i) => void this.follow(s, i));
     }
   }
 
@@ -126,29 +128,30 @@ export class ResourcePanel implements vscode.Disposable {
   }
 
   private setStatus(server: number, state: StatsState, message: string): void {
-    const m: ToWebview = { type: 'status', server, state, message: `${this.opts.servers[server].name}: ${message}` };
+    const m: ToWebview = { type: 'status', server, state, message: `${this.opts.streams[server].label}: ${message}` };
     this.tracks[server].status = m;
     this.post(m);
   }
 
   /** Deploys of the last 10 minutes from the server's history: marked even if they came before the panel. */
-  private async markHistory(server: ServerConfig, index: number): Promise<void> {
+  private async markHistory({ server, app, label }: AppStream, index: number): Promise<void> {
     try {
       const connected = await this.opts.pool.get(server, this.abort.signal);
-      const entries = await readHistory(connected, this.opts.config, server.name);
+      const entries = await readHistory(connected, { ...this.opts.config, app }, server.name);
       for (const h of entries) {
         const t = Date.parse(h.finishedAt);
         if (h.result === 'succeeded' && t >= Date.now() - SPAN_MS) this.mark(index, { t, text: `${h.kind} ${h.commit.slice(0, 7)}`, deployId: h.id });
       }
     } catch (e) {
-      this.opts.logger.debug(`resources: no history of ${server.name} (${(e as Error).message})`);
+      this.opts.logger.debug(`resources: no history of ${label} (${(e as Error).message})`);
     }
   }
 
-  private async follow(server: ServerConfig, index: number): Promise<void> {
+  private async follow(stream: AppStream, index: number): Promise<void> {
+    const { server, app, label } = stream;
     const track = this.tracks[index];
-    await this.markHistory(server, index);
-    const events = followAppStats({ server: () => this.opts.pool.get(server, this.abort.signal), app: this.opts.config.app, signal: this.abort.signal });
+    await this.markHistory(stream, index);
+    const events = followAppStats({ server: () => this.opts.pool.get(server, this.abort.signal), app, signal: this.abort.signal });
     try {
       for await (const e of events) {
         if (e.kind === 'sample') {
@@ -170,7 +173,7 @@ export class ResourcePanel implements vscode.Disposable {
         }
       }
     } catch (e) {
-      this.opts.logger.error(`resources of ${server.name}: ${(e as Error).message}`);
+      this.opts.logger.error(`resources of ${label}: ${(e as Error).message}`);
     }
     if (!this.disposed && track.status?.state !== 'unavailable') this.setStatus(index, 'ended', 'the stats stream ended');
   }
@@ -225,7 +228,7 @@ export class ResourcePanels implements vscode.Disposable {
       return this.open;
     }
     this.open?.dispose();
-    this.open = new ResourcePanel(this.extensionUri, { config, servers: Object.values(config.servers), pool: this.pool, logger: this.logger });
+    this.open = new ResourcePanel(this.extensionUri, { config, streams: appStreams(config, Object.values(config.servers)), pool: this.pool, logger: this.logger });
     return this.open;
   }
 

@@ -103,11 +103,11 @@ export class ServersTree extends ModelTree {
 
   private serverChildren(item: ServerItem): AnyItem[] {
     const s = item.state;
-    const running = s.status?.deployId;
+    const running = new Set(s.liveDeployIds ?? (s.status?.deployId ? [s.status.deployId] : []));
     const containers = s.containers
       .slice()
       .sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running'))
-      .map((c) => new ContainerItem(s, c, c.labels[LABEL.deployId] === running, this.stats?.text(c.id), this.stats?.problem(s.config.name)));
+      .map((c) => new ContainerItem(s, c, running.has(c.labels[LABEL.deployId] ?? ''), this.stats?.text(c.id), this.stats?.problem(s.config.name)));
     const proxy = s.connection === 'connected' && s.status?.proxy && this.model.config ? [new ProxyItem(s, s.status.proxy, this.model.config.app)] : [];
     // On the manager of a swarm: the service's replicas and every node with its tasks.
     const swarm = s.swarm

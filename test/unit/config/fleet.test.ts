@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isBmError } from '../../../src/core/errors';
 import { parseConfig, pickServer } from '../../../src/core/config/load';
-import { configFor, resolveTargets, roleConfigs } from '../../../src/core/config/fleet';
+import { appStreams, configFor, resolveTargets, roleConfigs, rolesOn } from '../../../src/core/config/fleet';
 
 const F = 'baremetal.json';
 /** Three servers and `extra` (JSON members) on line 4. */
@@ -114,6 +114,23 @@ test('roleConfigs: one config per role placed on the server, running the app\'s 
   assert.deepEqual(roleConfigs(c, 'w1').map((r) => r.app), ['shop-worker']);
   const plain = parseConfig(fleet('  "keep": 2'), F);
   assert.deepEqual(roleConfigs(plain, 'w1'), [plain]);
+});
+
+test('rolesOn and appStreams: what logs, exec and the panels read on each server, by role', () => {
+  const c = parseConfig(fleet(`  "roles": { "web": {}, "worker": { "command": ["./worker"], "servers": ["w1"] } }`), F);
+  assert.deepEqual(rolesOn(c, 'w1').map((r) => r.app), ['shop-web', 'shop-worker']);
+  assert.deepEqual(rolesOn(c, 'w1', 'worker').map((r) => r.app), ['shop-worker']);
+  assert.deepEqual(rolesOn(c, 'web1', 'worker'), [], 'a role not placed on the server');
+  assert.throws(() => rolesOn(c, 'w1', 'cron'), (e: unknown) => isBmError(e, 'ConfigInvalid') && e.message === 'No role named "cron" in baremetal.json; its roles are web, worker.');
+  const streams = appStreams(c, [c.servers.web1, c.servers.w1]);
+  assert.deepEqual(streams.map((s) => [s.label, s.server.name, s.app]), [
+    ['web1 web', 'web1', 'shop-web'],
+    ['w1 web', 'w1', 'shop-web'],
+    ['w1 worker', 'w1', 'shop-worker'],
+  ]);
+  const plain = parseConfig(fleet('  "keep": 2'), F);
+  assert.deepEqual(appStreams(plain, [plain.servers.w1]).map((s) => [s.label, s.app]), [['w1', 'shop']]);
+  assert.throws(() => rolesOn(plain, 'w1', 'web'), (e: unknown) => isBmError(e, 'ConfigInvalid') && e.message === 'baremetal.json has no roles: leave out --role web.');
 });
 
 test('a command that takes one server says so when given a group', () => {
