@@ -10,11 +10,14 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cli, makeWorkspace, onServer, removeTestApp, testEnv, type Workspace } from '../helpers/world';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { cli, makeWorkspace, onServer, removeTestApp, sshSessionPids, testEnv, type Workspace } from '../helpers/world';
 import { CodeServer, waitFor } from './harness';
 import { e2eSession, Workbench } from './workbench';
 
 const env = testEnv();
+const run = promisify(execFile);
 const TEST_TIMEOUT = 90_000;
 const SECRET = 'ex-e2e-s3cret';
 const session = e2eSession();
@@ -88,6 +91,24 @@ describe('a shell and a one-off command on an app deployed to bm1', () => {
     await waitFor('sleep 4242 to run on the server', async () => ((await sleeping()) ? true : undefined), 20_000, 300);
     await wb.runCommand('Terminal: Kill the Active Terminal Instance');
     await waitFor('sleep 4242 to end with its terminal', async () => ((await sleeping()) ? undefined : true), 20_000, 500);
+  });
+
+  it('a connection cut mid-session: the terminal says so in red, Enter reconnects, and the shell works again', { timeout: TEST_TIMEOUT }, async () => {
+    await wb.runCommand('Bare Metal: Open Shell');
+    await terminalShows(/^\/ #/m);
+    // The editor's one SSH connection to bm1, cut on the server's side (its sshd processes killed).
+    const pids = await sshSessionPids('bm1');
+    assert.ok(pids.length, 'the editor holds a connection to bm1');
+    await run('kill', ['-9', ...pids]);
+    await terminalShows(/Press Enter to reconnect\.$/m);
+    const said = (await terminalText()).split('\n').filter((l) => l.trim()).slice(-2)[0];
+    assert.match(said, /connection|closed|lost/i, `the drop is said: ${said}`);
+    await wb.page.keyboard.press('Enter');
+    await terminalShows(/sh in [\w-]+[\s\S]*sh in [\w-]+/);
+    await wb.page.keyboard.type('echo back-$((20+22))');
+    await wb.page.keyboard.press('Enter');
+    await terminalShows(/^back-42$/m);
+    await wb.runCommand('Terminal: Kill the Active Terminal Instance');
   });
 
   it('Run Command…: a one-off container with the secret as env; its output and exit code in the terminal', { timeout: TEST_TIMEOUT }, async () => {
