@@ -35,6 +35,8 @@ export interface ServerState {
   history: HistoryEntry[];
   /** On a swarm's manager: the service and every node's tasks. */
   swarm?: SwarmStatus;
+  /** Its part in the app's swarm, if any: a node with no task of the app is not "not deployed". */
+  swarmPart?: 'manager' | 'node';
 }
 
 /** How long a server may take to answer a refresh before it is shown as not answering. */
@@ -186,7 +188,8 @@ export class WorkspaceModel implements vscode.Disposable {
       // The connection's own target: what ssh resolved, known without asking anyone again.
       const address = server.connection.target.host;
       const swarm = config.swarm?.manager === s.name ? await withTimeout(this.swarmOf(config), REFRESH_TIMEOUT_MS, slow).catch((e: unknown) => (this.logger.warn(`swarm: ${asBmError(e).message}`), undefined)) : undefined;
-      Object.assign(state, { connection: 'connected', error: undefined, hostKey: undefined, address, status, liveDeployIds, containers, history, swarm });
+      const swarmPart = config.swarm?.manager === s.name ? 'manager' : config.swarm?.nodes.includes(s.name) ? 'node' : undefined;
+      Object.assign(state, { connection: 'connected', error: undefined, hostKey: undefined, address, status, liveDeployIds, containers, history, swarm, swarmPart });
     } catch (e) {
       const err = asBmError(e);
       // Said once per change, not every refresh: the log tells why a server is not connected.

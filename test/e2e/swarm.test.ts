@@ -67,6 +67,11 @@ describe('a swarm app in the editor', () => {
     await wb.row('Servers', 'node bm26c', /^worker · ready · /).waitFor({ timeout: 10_000 });
     const texts = (await wb.treeTexts('Servers')).join('\n');
     assert.match(texts, new RegExp(`${short(first)} running`), texts);
+    // One replica on two nodes: the server rows say which runs the task, and the other is a node
+    // with no task (not "not deployed").
+    const rows = [await wb.row('Servers', /^bm2$/).first().locator('.label-description').textContent(), await wb.row('Servers', /^bm26c$/).first().locator('.label-description').textContent()].map((t) => (t ?? '').trim());
+    assert.equal(rows.filter((t) => t === `connected · ${short(first)} running`).length, 1, rows.join(' | '));
+    assert.equal(rows.filter((t) => /^connected · swarm (manager|node), no task here$/.test(t)).length, 1, rows.join(' | '));
   });
 
   it('Deploy HEAD goes to the swarm: the notification names it, the view shows the new commit', { timeout: 180_000 }, async () => {

@@ -22,7 +22,7 @@ export class ServerItem extends vscode.TreeItem {
     this.contextValue = `server.${s.connection}`;
     const describe: Record<ServerState['connection'], [string, string, string?]> = {
       connecting: ['connecting…', 'loading~spin'],
-      connected: [s.status && s.status.state !== 'absent' ? `connected · ${s.status.commit?.slice(0, 7) ?? '?'} ${s.status.state}` : 'connected · not deployed', 'vm-active', 'testing.iconPassed'],
+      connected: [`connected · ${runsHere(s)}`, 'vm-active', 'testing.iconPassed'],
       hostKeyUnknown: ['host key unknown: click to trust', 'shield', 'problemsWarningIcon.foreground'],
       hostKeyChanged: ['host key CHANGED: refused', 'error', 'errorForeground'],
       unreachable: ['unreachable', 'debug-disconnect', 'errorForeground'],
@@ -44,6 +44,12 @@ export class ServerItem extends vscode.TreeItem {
     if (s.connection === 'hostKeyUnknown') this.command = { command: 'baremetal.trustServer', title: 'Trust Server Host Key', arguments: [this] };
     else if (s.connection !== 'connected' && s.connection !== 'connecting') this.command = { command: 'baremetal.showServerProblem', title: 'Show Problem', arguments: [this] };
   }
+}
+
+/** "a1b2c3d running"; a swarm node without a task of the app says so, rather than "not deployed". */
+function runsHere(s: ServerState): string {
+  if (s.status && s.status.state !== 'absent') return `${s.status.commit?.slice(0, 7) ?? '?'} ${s.status.state}`;
+  return s.swarmPart ? `swarm ${s.swarmPart}, no task here` : 'not deployed';
 }
 
 /**
