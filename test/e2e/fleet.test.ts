@@ -13,11 +13,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { makeWorkspace, removeTestApp, server, servedCommit, testEnv, type Workspace } from '../helpers/world';
-import { CodeServer, waitFor } from './harness';
+import { makeWorkspace, removeTestApp, server, servedCommit, type Workspace } from '../helpers/world';
+import { waitFor } from './harness';
 import { e2eSession, Workbench } from './workbench';
 
-const env = testEnv();
 const SERVERS = ['bm1', 'bm2'] as const;
 const TEST_TIMEOUT = 240_000;
 const session = e2eSession();
@@ -38,11 +37,7 @@ describe('a group "web" of bm1 and bm2, in the editor', () => {
       extra: { groups: { web: ['bm1', 'bm2'] }, rollout: { batch: 1 } },
     });
     first = await ws.git('rev-parse', 'HEAD');
-    const cs = await CodeServer.start({ name: 'fleet', env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost, ...(env.dockerConfig ? { DOCKER_CONFIG: env.dockerConfig } : {}) } });
-    session.servers.push(cs);
-    wb = await Workbench.open(session.browser(), cs.folderUrl(ws.dir));
-    session.workbenches.push(wb);
-    await wb.openBareMetal();
+    wb = await session.openEditor('fleet', ws.dir);
   });
 
   after(async () => {

@@ -11,13 +11,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FrameLocator } from 'playwright-core';
-import { cli, fetchPage, makeWorkspace, removeTestApp, server, testEnv, type Workspace } from '../helpers/world';
-import { CodeServer, sleep, waitFor } from './harness';
+import { cli, fetchPage, makeWorkspace, removeTestApp, server, type Workspace } from '../helpers/world';
+import { sleep, waitFor } from './harness';
 import { addSeqCgi } from './seq-cgi';
 import { panelRows, waitForPanelRows } from './log-panel';
 import { e2eSession, Workbench } from './workbench';
 
-const env = testEnv();
 const SERVERS = ['bm1', 'bm2'] as const;
 type Name = (typeof SERVERS)[number];
 const TEST_TIMEOUT = 60_000;
@@ -25,7 +24,6 @@ const TEST_TIMEOUT = 60_000;
 const STAMP_GAP_MS = 300;
 
 const session = e2eSession();
-const { workbenches } = session;
 
 describe('the merged log view of an app deployed to bm1 and bm2', () => {
   let ws: Workspace;
@@ -71,12 +69,7 @@ describe('the merged log view of an app deployed to bm1 and bm2', () => {
       assert.equal(deployed.code, 0, deployed.stderr);
     }
 
-    const cs = await CodeServer.start({ name: 'logs-merged', env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost, ...(env.dockerConfig ? { DOCKER_CONFIG: env.dockerConfig } : {}) } });
-    session.servers.push(cs);
-    wb = await Workbench.open(session.browser(), cs.folderUrl(ws.dir));
-    workbenches.push(wb);
-    await wb.page.setViewportSize({ width: 1400, height: 1150 });
-    await wb.openBareMetal();
+    wb = await session.openEditor('logs-merged', ws.dir, { viewport: { width: 1400, height: 1150 } });
     for (const s of SERVERS) await wb.row('Servers', s, /^connected · /).waitFor({ timeout: 30_000 });
     await openMergedLogs();
   });

@@ -9,11 +9,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { cli, makeWorkspace, removeTestApp, server, testEnv, type Workspace } from '../helpers/world';
-import { CodeServer, waitFor } from './harness';
+import { cli, makeWorkspace, removeTestApp, server, type Workspace } from '../helpers/world';
+import { waitFor } from './harness';
 import { e2eSession, Workbench } from './workbench';
 
-const env = testEnv();
 const bm1 = server('bm1');
 const TEST_TIMEOUT = 60_000;
 
@@ -31,11 +30,7 @@ describe('Open in Browser on an app deployed to bm1', () => {
     url = `http://${bm1.host}:${ws.port}/`;
     const deployed = await cli(['deploy'], { cwd: ws.dir });
     assert.equal(deployed.code, 0, deployed.stderr);
-    const cs = await CodeServer.start({ name: 'open-in-browser', env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost, ...(env.dockerConfig ? { DOCKER_CONFIG: env.dockerConfig } : {}) } });
-    session.servers.push(cs);
-    wb = await Workbench.open(session.browser(), cs.folderUrl(ws.dir));
-    session.workbenches.push(wb);
-    await wb.openBareMetal();
+    wb = await session.openEditor('open-in-browser', ws.dir);
     await wb.row('Servers', 'bm1', /^connected · [0-9a-f]{7} running/).waitFor({ timeout: 30_000 });
   });
 

@@ -8,11 +8,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FrameLocator } from 'playwright-core';
-import { cleanupApp, cli, makeWorkspace, onServer, PROJECT, testEnv, type Workspace } from '../helpers/world';
-import { CodeServer, sleep, waitFor } from './harness';
+import { cleanupApp, cli, makeWorkspace, onServer, PROJECT, type Workspace } from '../helpers/world';
+import { sleep, waitFor } from './harness';
 import { e2eSession, Workbench } from './workbench';
 
-const env = testEnv();
 const app = `st-e2e-${process.pid.toString(36)}`;
 const SERVERS = ['bm1', 'bm26c'];
 const SCREENSHOT = join(PROJECT, 'media', 'screenshots', 'resources.png');
@@ -31,12 +30,7 @@ describe('Show Resource Use for an app on bm1 and bm26c', () => {
       const r = await cli(['deploy', '--server', s], { cwd: ws.dir });
       assert.equal(r.code, 0, r.stderr);
     }
-    const cs = await CodeServer.start({ name: 'resources', env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost, ...(env.dockerConfig ? { DOCKER_CONFIG: env.dockerConfig } : {}) } });
-    session.servers.push(cs);
-    wb = await Workbench.open(session.browser(), cs.folderUrl(ws.dir));
-    session.workbenches.push(wb);
-    await wb.page.setViewportSize({ width: 1400, height: 1000 });
-    await wb.openBareMetal();
+    wb = await session.openEditor('resources', ws.dir, { viewport: { width: 1400, height: 1000 } });
   });
 
   after(async () => {

@@ -6,12 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { cleanupApp, cli, makeWorkspace, removeTestApp, testEnv, type Workspace } from '../helpers/world';
-import { CodeServer } from './harness';
+import { cleanupApp, cli, makeWorkspace, removeTestApp, type Workspace } from '../helpers/world';
 import { waitForPanelRows } from './log-panel';
 import { e2eSession, Workbench } from './workbench';
 
-const env = testEnv();
 const TEST_TIMEOUT = 90_000;
 const session = e2eSession();
 
@@ -28,12 +26,7 @@ describe('an app with a web and a worker role on bm1', () => {
     head = await ws.git('rev-parse', 'HEAD');
     const deployed = await cli(['deploy'], { cwd: ws.dir });
     assert.equal(deployed.code, 0, deployed.stderr);
-    const cs = await CodeServer.start({ name: 'roles', env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost, ...(env.dockerConfig ? { DOCKER_CONFIG: env.dockerConfig } : {}) } });
-    session.servers.push(cs);
-    wb = await Workbench.open(session.browser(), cs.folderUrl(ws.dir));
-    session.workbenches.push(wb);
-    await wb.page.setViewportSize({ width: 1400, height: 1000 });
-    await wb.openBareMetal();
+    wb = await session.openEditor('roles', ws.dir, { viewport: { width: 1400, height: 1000 } });
   });
 
   after(async () => {

@@ -12,11 +12,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { cli, makeWorkspace, onServer, removeTestApp, sshSessionPids, testEnv, type Workspace } from '../helpers/world';
-import { CodeServer, waitFor } from './harness';
+import { cli, makeWorkspace, onServer, removeTestApp, sshSessionPids, type Workspace } from '../helpers/world';
+import { waitFor } from './harness';
 import { e2eSession, Workbench } from './workbench';
 
-const env = testEnv();
 const run = promisify(execFile);
 const TEST_TIMEOUT = 90_000;
 const SECRET = 'ex-e2e-s3cret';
@@ -41,16 +40,8 @@ describe('a shell and a one-off command on an app deployed to bm1', () => {
     await ws.commit('ignore the secrets file');
     const deployed = await cli(['deploy'], { cwd: ws.dir });
     assert.equal(deployed.code, 0, deployed.stderr);
-    const cs = await CodeServer.start({
-      name: 'shell',
-      env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost, ...(env.dockerConfig ? { DOCKER_CONFIG: env.dockerConfig } : {}) },
-      // The DOM renderer: the terminal's rows are elements a test can read (WebGL draws pixels).
-      settings: { 'terminal.integrated.gpuAcceleration': 'off' },
-    });
-    session.servers.push(cs);
-    wb = await Workbench.open(session.browser(), cs.folderUrl(ws.dir));
-    session.workbenches.push(wb);
-    await wb.openBareMetal();
+    // The DOM renderer: the terminal's rows are elements a test can read (WebGL draws pixels).
+    wb = await session.openEditor('shell', ws.dir, { settings: { 'terminal.integrated.gpuAcceleration': 'off' } });
     await wb.row('Servers', 'bm1', /^connected · [0-9a-f]{7} running/).waitFor({ timeout: 30_000 });
   });
 

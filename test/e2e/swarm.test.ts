@@ -9,12 +9,10 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { cli, makeWorkspace, onServer, PROJECT, removeTestApp, server, testEnv, type Workspace } from '../helpers/world';
-import { CodeServer } from './harness';
+import { cli, makeWorkspace, onServer, PROJECT, removeTestApp, server, type Workspace } from '../helpers/world';
 import { e2eSession, Workbench } from './workbench';
 
 const run = promisify(execFile);
-const env = testEnv();
 const NODES = ['bm2', 'bm26c'] as const;
 const script = join(PROJECT, 'scripts', 'test-servers.sh');
 const docker = (name: string, ...args: string[]) => onServer(name, ['docker', ...args]);
@@ -47,11 +45,7 @@ describe('a swarm app in the editor', () => {
     first = await ws.git('rev-parse', 'HEAD');
     const deployed = await cli(['deploy'], { cwd: ws.dir });
     assert.equal(deployed.code, 0, deployed.stderr);
-    const cs = await CodeServer.start({ name: 'swarm', env: { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost, ...(env.dockerConfig ? { DOCKER_CONFIG: env.dockerConfig } : {}) } });
-    session.servers.push(cs);
-    wb = await Workbench.open(session.browser(), cs.folderUrl(ws.dir));
-    session.workbenches.push(wb);
-    await wb.openBareMetal();
+    wb = await session.openEditor('swarm', ws.dir);
   });
 
   after(async () => {

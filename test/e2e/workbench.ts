@@ -7,7 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { after, afterEach, before } from 'node:test';
-import { ARTIFACTS, cleanupScratch, launchBrowser, waitFor, type CodeServer } from './harness';
+import { testEnv } from '../helpers/world';
+import { ARTIFACTS, cleanupScratch, CodeServer, launchBrowser, waitFor } from './harness';
 /** A browser tab on one workspace of a code-server: what the tests click in. */
 export class Workbench {
   private constructor(
@@ -192,7 +193,21 @@ export function keepArtifactsOnFailure(state: () => { workbenches: Workbench[]; 
  * One test file's browser, code-servers and workbenches: the browser is launched before the
  * tests, everything is closed after them, and a failed test keeps its artifacts.
  */
-export function e2eSession(): { browser: () => Browser; servers: CodeServer[]; workbenches: Workbench[] } {
+/** What the editor is opened with: the test servers' ssh config, and the workstation engine that builds. */
+export function editorEnv(): Record<string, string> {
+  const env = testEnv();
+  return { BAREMETAL_SSH_CONFIG: env.sshConfig, DOCKER_HOST: env.dockerHost, ...(env.dockerConfig ? { DOCKER_CONFIG: env.dockerConfig } : {}) };
+}
+
+export interface E2eSession {
+  browser: () => Browser;
+  servers: CodeServer[];
+  workbenches: Workbench[];
+  /** A code-server with the packaged extension on `dir`, in this session's browser, the Bare Metal views open. */
+  openEditor: (name: string, dir: string, opts?: { settings?: Record<string, unknown>; viewport?: { width: number; height: number } }) => Promise<Workbench>;
+}
+
+export function e2eSession(): E2eSession {
   let browser: Browser | undefined;
   const servers: CodeServer[] = [];
   const workbenches: Workbench[] = [];
@@ -206,12 +221,22 @@ export function e2eSession(): { browser: () => Browser; servers: CodeServer[]; w
     cleanupScratch();
   });
   afterEach(keepArtifactsOnFailure(() => ({ workbenches, servers })));
-  return {
+  const session: E2eSession = {
     browser: () => {
       if (!browser) throw new Error('the browser is launched in before()');
       return browser;
     },
     servers,
     workbenches,
+    openEditor: async (name, dir, opts = {}) => {
+      const cs = await CodeServer.start({ name, env: editorEnv(), ...(opts.settings && { settings: opts.settings }) });
+      servers.push(cs);
+      const wb = await Workbench.open(session.browser(), cs.folderUrl(dir));
+      workbenches.push(wb);
+      if (opts.viewport) await wb.page.setViewportSize(opts.viewport);
+      await wb.openBareMetal();
+      return wb;
+    },
   };
+  return session;
 }
