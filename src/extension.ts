@@ -45,7 +45,7 @@ export function activate(context: vscode.ExtensionContext): BareMetalApi {
   // then need not wait for their next refresh.
   const logs = new LogPanels(context.extensionUri, pool, logger, () => model.refreshSoon());
   const stats = new ContainerStats(model, pool, logger);
-  const resources = new ResourcePanels(context.extensionUri, pool, logger);
+  const resources = new ResourcePanels(context.extensionUri, pool, logger, () => model.refreshSoon());
   const trees = { servers: new ServersTree(model, stats), deployments: new DeploymentsTree(model), commits: new CommitsTree(model) };
   // A tree view, not only a provider: its visibility starts and stops the stats streams.
   const serversView = vscode.window.createTreeView('baremetal.servers', { treeDataProvider: trees.servers });

@@ -41,6 +41,8 @@ export interface ResourcePanelOptions {
   streams: AppStream[];
   pool: ServerPool;
   logger: Logger;
+  /** A deploy or rollback replaced a container the panel watches (from anyone: the CLI, a teammate). */
+  onContainerReplaced?: () => void;
 }
 
 /**
@@ -165,6 +167,7 @@ export class ResourcePanel implements vscode.Disposable {
           track.container = { type: 'container', server: index, name: c.name, ...(e.commit ? { commit: e.commit } : {}), ...(c.cpus ? { cpus: c.cpus } : {}) };
           this.post(track.container);
           if (e.replaced) {
+            this.opts.onContainerReplaced?.();
             const t = c.startedAt ? Date.parse(c.startedAt) : Date.now();
             this.mark(index, { t, text: `deploy ${e.commit?.slice(0, 7) ?? c.name}`, deployId: c.labels[LABEL.deployId] });
           }
@@ -220,6 +223,8 @@ export class ResourcePanels implements vscode.Disposable {
     private readonly extensionUri: vscode.Uri,
     private readonly pool: ServerPool,
     private readonly logger: Logger,
+    /** Called when a panel sees a deploy replace a container, so the views catch up at once. */
+    private readonly onContainerReplaced: () => void = () => undefined,
   ) {}
 
   show(config: Config): ResourcePanel {
@@ -228,7 +233,7 @@ export class ResourcePanels implements vscode.Disposable {
       return this.open;
     }
     this.open?.dispose();
-    this.open = new ResourcePanel(this.extensionUri, { config, streams: appStreams(config, Object.values(config.servers)), pool: this.pool, logger: this.logger });
+    this.open = new ResourcePanel(this.extensionUri, { config, streams: appStreams(config, Object.values(config.servers)), pool: this.pool, logger: this.logger, onContainerReplaced: this.onContainerReplaced });
     return this.open;
   }
 
