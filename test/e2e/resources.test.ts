@@ -80,6 +80,8 @@ describe('Show Resource Use for an app on bm1 and bm26c', () => {
     // The new container is charted too.
     const points = await attr('[data-chart="cpu"]', 'data-points');
     await waitFor('readings of the new container', async () => (await attr('[data-chart="cpu"]', 'data-points')) > points + 2, 20_000);
+    // The panel saw the container change: the Servers view catches up without waiting for its next refresh.
+    await wb.row('Servers', 'bm1', `connected · ${sha.slice(0, 7)} running`).waitFor({ timeout: 8_000 });
     await sleep(4000);
     await wb.screenshot(SCREENSHOT);
   });
