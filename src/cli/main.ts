@@ -126,6 +126,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const cwd = resolve(args.cwd ?? process.cwd());
     const ctx: Ctx = { args, rest, command: inner, out, pool, cwd, signal: abort.signal, who: `${os.userInfo().username}@${os.hostname()}` };
+    // A deploy or rollback moves every role at once (one commit); status and history show each.
+    if (args.role !== undefined && !['logs', 'exec', 'run'].includes(command)) {
+      throw new BmError('InvalidCommand', `--role is for logs, exec and run; ${command} acts on every role of the app at once, so leave it out.`);
+    }
     switch (command) {
       case 'deploy':
         return await deployCommand(ctx);

@@ -152,6 +152,8 @@ test('roles: web and worker from one image, built and sent once per server', asy
   assert.equal(one.stdout, 'worker: started with GREETING=hi\n');
   const nowhere = await cli(['logs', '--server', 'bm1', '--role', 'worker'], { cwd: ws.dir });
   assert.equal(errorLine(nowhere.stderr), 'error: The role worker does not run on bm1: name a server it runs on with --server, or leave out --role.');
+  const deployOne = await cli(['deploy', '--role', 'worker'], { cwd: ws.dir });
+  assert.equal(errorLine(deployOne.stderr), 'error: --role is for logs, exec and run; deploy acts on every role of the app at once, so leave it out.');
   const unknown = await cli(['logs', '--role', 'cron', '--server', 'bm26c'], { cwd: ws.dir });
   assert.equal(errorLine(unknown.stderr), 'error: No role named "cron" in baremetal.json; its roles are web, worker.');
   const inWorker = await cli(['exec', '--server', 'bm26c', '--role', 'worker', '--', 'sh', '-c', 'echo "$GREETING from $(cat /proc/1/cmdline | tr "\\0" " ")"'], { cwd: ws.dir });
