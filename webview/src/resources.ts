@@ -102,6 +102,9 @@ function placeMarkers(u: uPlot, box: HTMLElement): void {
   const min = u.scales.x.min ?? 0;
   const max = u.scales.x.max ?? 0;
   let n = 0;
+  // Labels of deploys close in time (a fleet's servers, one after the other) go on rows of their
+  // own, so none hides another: each row keeps the spans its labels take.
+  const rows: [number, number][][] = [];
   servers.forEach((s, i) => {
     for (const m of s.markers) {
       const x = m.t / 1000;
@@ -119,6 +122,12 @@ function placeMarkers(u: uPlot, box: HTMLElement): void {
       el.title = `${label.textContent}, ${new Date(m.t).toLocaleTimeString()}`;
       el.append(label);
       u.over.append(el);
+      const { width, height } = label.getBoundingClientRect();
+      const span: [number, number] = el.classList.contains('flip') ? [left - 3 - width, left - 3] : [left + 3, left + 3 + width];
+      let row = rows.findIndex((r) => r.every(([a, b]) => span[1] < a - 4 || span[0] > b + 4));
+      if (row < 0) row = rows.push([]) - 1;
+      rows[row].push(span);
+      label.style.top = `${row * Math.ceil(height)}px`;
       n++;
     }
   });
