@@ -522,7 +522,7 @@ const SPECIALS: Special[] = [
           const next = await cli(['deploy', '--json'], { cwd: ws.dir });
           if (next.code !== 0) broke.push(`the next deploy failed: ${next.stderr.trim().split('\n').pop()}`);
           broke.push(...(await historyProblems(ws.app, 3)), ...(await leftovers(ws.app)));
-          return { broke, gapMs: seen.maxGapMs, requests: seen.ok + seen.failed.length, lock: `said: ${(said[0] ?? '').slice(0, 160)}`, nextMs: 0 };
+          return { broke, gapMs: seen.maxGapMs, requests: seen.ok + seen.failed.length, lock: `said: ${(said[0] ?? '').slice(0, 320)}`, nextMs: 0 };
         });
       } finally {
         await exec('bash', [TS, 'small-disk', SERVER, 'off'], { maxBuffer: 1 << 20 });
