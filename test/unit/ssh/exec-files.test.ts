@@ -69,6 +69,9 @@ function localRunner(path: string, cwd: string, cut?: (stdin: Buffer) => Buffer)
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('error', reject);
       child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr }));
+      // A script that fails before reading its stdin closes the pipe (EPIPE here); over SSH the
+      // channel takes the bytes regardless. Its exit code and stderr say what happened.
+      child.stdin.on('error', () => undefined);
       child.stdin.end(stdin && cut ? cut(stdin) : stdin);
     });
 }
