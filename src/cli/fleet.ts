@@ -91,7 +91,7 @@ export async function fleetStatus(ctx: Ctx, config: Config, targets: Targets): P
       ctx.out.progress({ phase: 'connect', message: `Connecting to ${s.name}` });
       const server = await ctx.pool.get(s, ctx.signal);
       const out: AppStatus[] = [];
-      for (const c of roleConfigs(config, s.name)) out.push(await status(server, c, s.name, { who: ctx.who, tidy: true }));
+      for (const c of roleConfigs(config, s.name)) out.push(await status(server, c, s.name, { who: ctx.who, tidy: true, proxy: out[0]?.proxy }));
       return out;
     } catch (e) {
       return [{ server: s.name, app: config.app, state: 'unknown' as const, error: asBmError(e).message }];

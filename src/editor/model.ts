@@ -176,14 +176,15 @@ export class WorkspaceModel implements vscode.Disposable {
       const primary = roles[0] ?? config;
       const [statuses, containers, history] = await withTimeout(
         Promise.all([
-          Promise.all(roles.map((r) => readStatus(server, r, s.name))),
+          // The first role's status asks for the server's proxy; the others reuse its answer.
+          readStatus(server, primary, s.name).then(async (first) => [first, ...(await Promise.all(roles.slice(1).map((r) => readStatus(server, r, s.name, { proxy: first.proxy }))))]),
           Promise.all(roles.map((r) => server.engine.containers({ [LABEL.app]: r.app }))).then((all) => all.flat()),
           readHistory(server, primary, s.name),
         ]),
         REFRESH_TIMEOUT_MS,
         slow,
       );
-      const status = statuses[0] ?? (await readStatus(server, primary, s.name));
+      const [status] = statuses;
       const liveDeployIds = statuses.map((x) => x.deployId).filter((id): id is string => !!id);
       // The connection's own target: what ssh resolved, known without asking anyone again.
       const address = server.connection.target.host;

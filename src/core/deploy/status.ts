@@ -63,9 +63,10 @@ export interface AppStatus {
  * leftover. They are removed only while this client can take the app's lock (a deploy in
  * progress may still be checking its new container), and said so.
  */
-export async function status(server: Server, config: Config, serverName: string, opts: { who?: string; tidy?: boolean } = {}): Promise<AppStatus> {
+export async function status(server: Server, config: Config, serverName: string, opts: { who?: string; tidy?: boolean; proxy?: ProxyStatus } = {}): Promise<AppStatus> {
   const all = await server.engine.containers({ [LABEL.app]: config.app });
-  const proxy = await proxyStatus(server, config.servers[serverName].stateDir);
+  // `proxy`: already asked for this server (the roles of one server share its proxy).
+  const proxy = opts.proxy ?? (await proxyStatus(server, config.servers[serverName].stateDir));
   const withProxy = config.proxy || proxy.state !== 'absent' ? { proxy } : {};
   const sorted = sortOut(all, config.app);
   // Only never-switched containers (a first deploy killed before its switch): show the newest.
