@@ -1,3 +1,6 @@
+import { statSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { ServerConfig } from '../core/config/types';
 import { BmError } from '../core/errors';
 import type { Logger, Server, ServerFiles } from '../core/ports';
@@ -23,59 +26,70 @@ export interface PoolOptions extends SshAuthHooks {
   sshConfigFile?: string;
 }
 
+/** How the pool reaches a machine: swapped for fakes in unit tests. */
+export interface PoolDialer {
+  resolve(server: ServerConfig, sshConfigFile?: string): Promise<SshTarget>;
+  connect(server: ServerConfig, target: SshTarget, opts: PoolOptions, signal?: AbortSignal): Promise<ConnectedServer>;
+  /** Changes whenever an ssh_config file that may pick the machine changes. */
+  sshConfigStamp(sshConfigFile?: string): string;
+}
+
+interface Entry {
+  /** What baremetal.json says picks the machine, and the ssh_config files' stamp, when it was resolved. */
+  configKey: string;
+  /** The resolved SSH target and Docker socket: the machine itself. */
+  machineKey: Promise<string>;
+  server: Promise<ConnectedServer>;
+}
+
 /**
  * One SSH connection per server per process: every caller asking for the same server shares
- * it. A connection that drops is forgotten, so the next request reconnects.
+ * it. A connection that drops is forgotten, so the next request reconnects. A server whose
+ * host, user, port, key, Docker socket or ssh_config changed gets a new connection and the old
+ * one is closed: the name alone would keep sending deploys and secrets to the old machine.
  */
 export class ServerPool {
-  private readonly servers = new Map<string, Promise<ConnectedServer>>();
+  private readonly servers = new Map<string, Entry>();
 
-  constructor(private readonly opts: PoolOptions) {}
+  constructor(
+    private readonly opts: PoolOptions,
+    private readonly dialer: PoolDialer = sshDialer,
+  ) {}
 
   get(server: ServerConfig, signal?: AbortSignal): Promise<ConnectedServer> {
-    let pending = this.servers.get(server.name);
-    if (!pending) {
-      pending = this.connect(server, signal);
-      this.servers.set(server.name, pending);
-      pending.catch(() => this.servers.delete(server.name));
-    }
+    const configKey = JSON.stringify([server.host, server.user, server.port, server.identityFile, server.dockerSocket, this.dialer.sshConfigStamp(this.opts.sshConfigFile)]);
+    const old = this.servers.get(server.name);
+    if (old && old.configKey === configKey) return old.server;
+    // Something that may pick the machine changed: resolve again, and keep the old connection
+    // only if it still reaches the same machine (an edited comment in ssh_config, say).
+    const target = this.dialer.resolve(server, this.opts.sshConfigFile);
+    const machineKey = target.then((t) => JSON.stringify([t, server.dockerSocket]));
+    const pending = (async () => {
+      const key = await machineKey;
+      let connected: ConnectedServer | undefined;
+      if (old && (await old.machineKey.catch(() => undefined)) === key) {
+        const reused = await old.server.catch(() => undefined);
+        if (reused && !reused.connection.isClosed) connected = reused;
+      } else if (old) {
+        void old.server.then((s) => s.connection.close(), () => undefined);
+      }
+      connected ??= await this.dialer.connect(server, await target, this.opts, signal);
+      connected.connection.once('close', () => this.forget(server.name, entry));
+      return connected;
+    })();
+    const entry: Entry = { configKey, machineKey, server: pending };
+    this.servers.set(server.name, entry);
+    pending.catch(() => this.forget(server.name, entry));
     return pending;
   }
 
-  async target(server: ServerConfig): Promise<SshTarget> {
-    return resolveSshTarget(server.host, { user: server.user, port: server.port, identityFile: server.identityFile }, { configFile: this.opts.sshConfigFile });
+  /** Drops the entry only if it is still the current one (a superseded connection closing must not drop its successor). */
+  private forget(name: string, entry: Entry): void {
+    if (this.servers.get(name) === entry) this.servers.delete(name);
   }
 
-  private async connect(server: ServerConfig, signal?: AbortSignal): Promise<ConnectedServer> {
-    const target = await this.target(server);
-    const connection = await SshConnection.open(target, { ...this.opts, label: server.name, signal, sshConfigFile: this.opts.sshConfigFile });
-    connection.on('close', () => this.servers.delete(server.name));
-    try {
-      const { engine, transport, socket } = await connectEngine(connection, server.dockerSocket, server.name);
-      const v = engine.facts.version;
-      this.opts.logger.debug(`${server.name}: Docker Engine API over ${transport} to ${socket}, API ${engine.facts.apiVersion ?? 'unversioned'} (Docker ${v.Version} ${v.Os}/${v.Arch})`);
-      return {
-        name: server.name,
-        engine,
-        files: new ChosenFiles(connection, this.opts.logger, server.name),
-        address: `${target.user}@${target.host}`,
-        connection,
-        transport,
-        dockerSocket: socket,
-        reverseTunnel: (onConnection) => connection.reverseForward(onConnection),
-        isConnected: () => !connection.isClosed,
-        connectSocket: (path) => connection.forwardStreamLocal(path),
-        sessions: sessionProbe(connection),
-        identity: once(async () => {
-          const r = await connection.exec(['sh', '-c', 'echo "$HOME"; id -u; id -g']);
-          const [home, uid, gid] = r.stdout.trim().split('\n');
-          return { home, uid: Number(uid), gid: Number(gid) };
-        }),
-      };
-    } catch (e) {
-      connection.close();
-      throw e;
-    }
+  async target(server: ServerConfig): Promise<SshTarget> {
+    return this.dialer.resolve(server, this.opts.sshConfigFile);
   }
 
   /**
@@ -99,8 +113,56 @@ export class ServerPool {
   }
 
   closeAll(): void {
-    for (const p of this.servers.values()) void p.then((s) => s.connection.close(), () => undefined);
+    for (const e of this.servers.values()) void e.server.then((s) => s.connection.close(), () => undefined);
     this.servers.clear();
+  }
+}
+
+/** The real dialer: ssh_config resolution, an SSH connection, and the Docker Engine behind it. */
+const sshDialer: PoolDialer = {
+  resolve: (server, configFile) => resolveSshTarget(server.host, { user: server.user, port: server.port, identityFile: server.identityFile }, { configFile }),
+  connect: connectServer,
+  sshConfigStamp(configFile) {
+    const files = configFile ? [configFile] : [path.join(os.homedir(), '.ssh', 'config'), '/etc/ssh/ssh_config'];
+    // A stat per request is cheap; Include files are not followed (their edits show on the next reconnect).
+    return files.map((f) => {
+      try {
+        const st = statSync(f);
+        return `${st.ino}:${st.size}:${st.mtimeMs}`;
+      } catch {
+        return '-';
+      }
+    }).join('|');
+  },
+};
+
+async function connectServer(server: ServerConfig, target: SshTarget, opts: PoolOptions, signal?: AbortSignal): Promise<ConnectedServer> {
+  const connection = await SshConnection.open(target, { ...opts, label: server.name, signal, sshConfigFile: opts.sshConfigFile });
+  try {
+    const { engine, transport, socket } = await connectEngine(connection, server.dockerSocket, server.name);
+    const v = engine.facts.version;
+    opts.logger.debug(`${server.name}: Docker Engine API over ${transport} to ${socket}, API ${engine.facts.apiVersion ?? 'unversioned'} (Docker ${v.Version} ${v.Os}/${v.Arch})`);
+    return {
+      name: server.name,
+      engine,
+      files: new ChosenFiles(connection, opts.logger, server.name),
+      address: `${target.user}@${target.host}`,
+      connection,
+      transport,
+      dockerSocket: socket,
+      reverseTunnel: (onConnection) => connection.reverseForward(onConnection),
+      isConnected: () => !connection.isClosed,
+      connectSocket: (socketPath) => connection.forwardStreamLocal(socketPath),
+      sessions: sessionProbe(connection),
+      identity: once(async () => {
+        const r = await connection.exec(['sh', '-c', 'echo "$HOME"; id -u; id -g']);
+        const [home, uid, gid] = r.stdout.trim().split('\n');
+        return { home, uid: Number(uid), gid: Number(gid) };
+      }),
+    };
+  } catch (e) {
+    connection.close();
+    throw e;
   }
 }
 
