@@ -41,11 +41,26 @@ export function journalPath(base: string, app: string): string {
 
 /**
  * Oldest first, as stored. Lines that do not parse, or are not a whole record (a write cut short,
- * a hand edit), are skipped and logged, never fatal: everything that reads a record (the views,
- * `history`, rollback) can then trust its fields.
+ * a hand edit, a record of a newer version of this tool), are skipped and logged, never fatal:
+ * everything that reads a record (the views, `history`, rollback) can then trust its fields.
  */
 export function parseJournal(text: string, logger?: Logger): DeployRecord[] {
-  const out: DeployRecord[] = [];
+  return journalLines(text, logger).flatMap((l) => (l.record ? [l.record] : []));
+}
+
+/** A stored line as it is, with the record it holds when this version knows it. */
+interface JournalLine {
+  raw: string;
+  record?: DeployRecord;
+}
+
+/**
+ * The journal's lines that hold a JSON object, each kept as written: a rewrite puts them back
+ * byte for byte, so a record of a newer version (another kind, more fields) outlives a deploy
+ * made with this one. Only what is not JSON at all (a line cut short) is dropped.
+ */
+function journalLines(text: string, logger?: Logger): JournalLine[] {
+  const out: JournalLine[] = [];
   text.split('\n').forEach((line, i) => {
     if (!line.trim()) return;
     let r: unknown;
@@ -55,8 +70,11 @@ export function parseJournal(text: string, logger?: Logger): DeployRecord[] {
       logger?.warn(`history: line ${i + 1} is not valid JSON; skipped`);
       return;
     }
-    if (isDeployRecord(r)) out.push(r);
-    else logger?.warn(`history: line ${i + 1} is not a whole deploy record; skipped`);
+    if (isDeployRecord(r)) out.push({ raw: line, record: r });
+    else {
+      logger?.warn(`history: line ${i + 1} is not a whole deploy record; skipped`);
+      if (typeof r === 'object' && r !== null && !Array.isArray(r)) out.push({ raw: line });
+    }
   });
   return out;
 }
@@ -82,12 +100,14 @@ export async function readJournal(files: ServerFiles, base: string, app: string,
 }
 
 /**
- * Appends one record and returns the whole journal (oldest first). Called only while holding
- * the app lock, so read-modify-write is safe.
+ * Appends one record and returns the records this version knows (oldest first). Called only
+ * while holding the app lock, so read-modify-write is safe. The lines already there are written
+ * back as they were, known or not (see journalLines).
  */
 export async function appendJournal(files: ServerFiles, base: string, record: DeployRecord, logger?: Logger): Promise<DeployRecord[]> {
   await files.mkdirp(stateDir(base, record.app));
-  const records = [...(await readJournal(files, base, record.app, logger)), record].slice(-MAX_RECORDS);
-  await files.writeAtomic(journalPath(base, record.app), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  return records;
+  const text = await files.read(journalPath(base, record.app));
+  const lines = [...(text ? journalLines(text, logger) : []), { raw: JSON.stringify(record), record }].slice(-MAX_RECORDS);
+  await files.writeAtomic(journalPath(base, record.app), lines.map((l) => l.raw).join('\n') + '\n');
+  return lines.flatMap((l) => (l.record ? [l.record] : []));
 }

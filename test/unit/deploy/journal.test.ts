@@ -7,7 +7,8 @@ import { FakeEngine } from '../fakes/engine';
 import { MemoryFiles } from '../fakes/files';
 import { CollectingLogger } from '../fakes/logger';
 import { rec } from '../fakes/records';
-import { makeConfig, makeServer } from '../fakes/world';
+import { deployWorld, makeConfig, makeServer } from '../fakes/world';
+import { deploy } from '../../../src/core/deploy/deploy';
 
 const BASE = '.baremetal';
 const FILE = '.baremetal/web/history.jsonl';
@@ -102,4 +103,32 @@ test('history() shows newest first (the reverse of storage) and marks what runs 
   const h = await history(server, makeConfig(), 'prod');
   assert.deepEqual(h.map((r) => [r.id, r.current]), [[c.id, false], [b.id, true], [a.id, false]]);
   assert.deepEqual((await readJournal(files, BASE, 'web')).map((r) => r.id), [a.id, b.id, c.id], 'storage is untouched');
+});
+
+test('records this version does not know (a newer kind, extra fields) survive a rewrite byte for byte', async () => {
+  const files = new MemoryFiles();
+  await files.mkdirp('.baremetal/web');
+  const known = rec('one');
+  // Written by a newer version: a kind this one has no name for, and a known record with a field it does not read.
+  const newerKind = '{"v":3,"kind":"promote","id":"p1","app":"web","from":"staging","notes":{"who":"ci"}}';
+  const extraField = JSON.stringify({ ...rec('two'), signedBy: 'key-7', phasesMs: { build: 5, verify: 2 } });
+  const before = `${JSON.stringify(known)}\n${newerKind}\n${extraField}\n`;
+  files.files.set(FILE, before);
+
+  const added = rec('three');
+  const returned = await appendJournal(files, BASE, added);
+
+  assert.equal(files.files.get(FILE), `${before}${JSON.stringify(added)}\n`, 'the old lines are exactly as they were, the new one after them');
+  assert.deepEqual(returned.map((r) => r.id), [known.id, (JSON.parse(extraField) as { id: string }).id, added.id], 'what this version shows: the records it knows');
+});
+
+test("a deploy's journal write keeps a newer version's record", async () => {
+  const w = deployWorld({ Dockerfile: 'FROM node:20-alpine\nCOPY . /app\n', 'index.js': '1\n' });
+  const newer = '{"kind":"note","id":"n1","app":"web","text":"maintenance window","at":"2030-01-01T00:00:00Z"}';
+  await w.files.mkdirp('.baremetal/web');
+  w.files.files.set(FILE, `${newer}\n`);
+  await deploy(w.deps);
+  const lines = w.files.files.get(FILE)!.split('\n');
+  assert.equal(lines[0], newer);
+  assert.equal(lines.length, 3, 'the newer record, this deploy, the final newline');
 });
