@@ -313,6 +313,12 @@ export interface ServerFiles {
   writeAtomic(path: string, content: string, opts?: { secret?: boolean }): Promise<void>;
   /** Create `path` only if it does not exist; false when it does. */
   createExclusive(path: string, content: string): Promise<boolean>;
+  /**
+   * Removes `path` only if it still reads exactly `expected`, in one step on the server: of two
+   * clients taking over the same stale lock, one gets true; the other false, and never removes
+   * the lock the first has just created. False too when the file is gone or has changed.
+   */
+  takeOver(path: string, expected: string): Promise<boolean>;
   remove(path: string): Promise<void>;
   mkdirp(dir: string): Promise<void>;
 }

@@ -204,6 +204,9 @@ class ChosenFiles implements ServerFiles {
   async createExclusive(path: string, content: string) {
     return (await this.files()).createExclusive(path, content);
   }
+  async takeOver(path: string, expected: string) {
+    return (await this.files()).takeOver(path, expected);
+  }
   async remove(path: string) {
     return (await this.files()).remove(path);
   }

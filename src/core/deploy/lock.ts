@@ -96,20 +96,23 @@ export async function acquireLock(files: ServerFiles, base: string, app: string,
     if (opts.signal?.aborted) throw new BmError('Cancelled', 'Cancelled while waiting for the deploy lock; nothing was changed.');
     acquiredAt = now();
     if (await files.createExclusive(path, JSON.stringify(info()))) break;
-    let holder = parseLock(await files.read(path));
+    let text = await files.read(path);
+    let holder = parseLock(text);
     if (!holder) {
       // Unreadable: perhaps being written this instant. Look again before calling it corrupt.
       await sleep(opts.pollMs ?? 500, opts.signal);
-      holder = parseLock(await files.read(path));
+      text = await files.read(path);
+      holder = parseLock(text);
     }
     const holderGone = holder?.session && opts.sessions ? (await opts.sessions.alive(holder.session).catch(() => undefined)) === false : false;
-    if (holder && holderGone) opts.onTakeover?.(holder);
     if (!holder || holderGone || Date.parse(holder.expiresAt) < now()) {
-      // Expired (its client died) or corrupt: take it over, re-checking it is the same lock.
-      const again = parseLock(await files.read(path));
-      if (again?.token === holder?.token) {
-        await files.remove(path);
-        if (holder) abandoned = holder;
+      // Expired (its client died) or corrupt: take it over. The server removes it only if it is
+      // still the very lock we read, in one step: a second client taking over the same stale
+      // lock never removes the one the first has just created (a check then a remove could).
+      // Renewed since we read it: not taken, and the next look sees its new lease.
+      if (text !== undefined && (await files.takeOver(path, text)) && holder) {
+        abandoned = holder;
+        if (holderGone) opts.onTakeover?.(holder);
       }
       continue;
     }

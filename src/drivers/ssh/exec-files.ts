@@ -41,6 +41,17 @@ export const SCRIPTS = {
   createExclusive:
     `${RECEIVE} if [ -d "$1" ]; then rc=3; elif err=$(ln -- "$2" "$1" 2>&1); then rc=0; elif [ -e "$1" ] || [ -L "$1" ]; then rc=3; ` +
     'elif (set -C; cat -- "$2" > "$1") 2>/dev/null; then rc=0; elif [ -e "$1" ]; then rc=3; else echo "$err" >&2; rc=1; fi; rm -f -- "$2"; exit $rc',
+  /**
+   * Removes $1 only if it reads as the expected content ($2, from stdin). rename(2) moves it
+   * aside to a name of our own ($4) in one step, so of two clients only one gets that file; the
+   * one moved is compared again, because a newer lock may have replaced the stale one between
+   * the compare and the rename: that one is linked back, never over a lock made meanwhile.
+   * Exit 3: not taken (gone, changed, or someone else's).
+   */
+  takeOver:
+    `${RECEIVE} rc=3; if [ -f "$1" ] && [ "$(cat -- "$1")" = "$(cat -- "$2")" ]; then if mv -f -- "$1" "$4"; then ` +
+    'if [ "$(cat -- "$4")" = "$(cat -- "$2")" ]; then rc=0; else ln -- "$4" "$1" 2>/dev/null || (set -C; cat -- "$4" > "$1") 2>/dev/null; fi; ' +
+    'elif [ -e "$1" ]; then rc=1; fi; fi; rm -f -- "$2" "$4"; exit $rc',
   remove: 'rm -f -- "$1"',
   /** 0700 for every folder created, as SftpFiles does. */
   mkdirp: 'umask 077; mkdir -p -- "$1"',
@@ -82,6 +93,16 @@ export class ExecFiles implements ServerFiles {
     const r = await this.run(opArgv('createExclusive', target, `${target}.new-${randomBytes(6).toString('hex')}`, String(data.length)), data);
     if (r.code === EXISTS) return false;
     check(r, 'create', path);
+    return true;
+  }
+
+  async takeOver(path: string, expected: string): Promise<boolean> {
+    const target = serverPath(path);
+    const data = Buffer.from(expected, 'utf8');
+    const suffix = randomBytes(6).toString('hex');
+    const r = await this.run(opArgv('takeOver', target, `${target}.old-${suffix}`, String(data.length), `${target}.stale-${suffix}`), data);
+    if (r.code === EXISTS) return false;
+    check(r, 'take over', path);
     return true;
   }
 

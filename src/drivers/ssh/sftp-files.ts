@@ -66,6 +66,30 @@ export class SftpFiles implements ServerFiles {
     return true;
   }
 
+  async takeOver(path: string, expected: string): Promise<boolean> {
+    const sftp = await this.conn.sftp();
+    const target = serverPath(path);
+    if ((await this.read(path)) !== expected) return false;
+    // rename() moves the file aside in one step: of two clients, one gets it, the other finds
+    // nothing to move. The one moved is compared again, since a newer lock may have replaced
+    // the stale one since our read: that one goes back, by plain SFTP rename, which OpenSSH
+    // does as link + unlink and so never over a lock created meanwhile.
+    const aside = `${target}.stale-${randomBytes(6).toString('hex')}`;
+    try {
+      await call<void>((cb) => sftp.rename(target, aside, cb));
+    } catch (e) {
+      if (!(await exists(sftp, target))) return false;
+      throw e;
+    }
+    const moved = await this.read(aside);
+    if (moved === expected) {
+      await call<void>((cb) => sftp.unlink(aside, cb)).catch(() => undefined);
+      return true;
+    }
+    await call<void>((cb) => sftp.rename(aside, target, cb)).catch(() => call<void>((cb) => sftp.unlink(aside, cb)).catch(() => undefined));
+    return false;
+  }
+
   async remove(path: string): Promise<void> {
     const sftp = await this.conn.sftp();
     await call<void>((cb) => sftp.unlink(serverPath(path), cb)).catch((e: unknown) => {

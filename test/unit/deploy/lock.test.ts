@@ -174,3 +174,38 @@ test('two clients whose clocks differ by minutes: the lease is judged on the ser
   // And Bob's lease, written on the server's clock, is not taken as long-expired by slow Alice.
   await assert.rejects(acquire(files, { owner: 'alice@laptop', leaseMs: 60_000, ...alice, now: () => T0 - 300_000 + 62_000 }), { code: 'LockHeld' });
 });
+
+test('two clients taking over the same stale lock at once: exactly one holds it, the other is told who does', async () => {
+  const files = new MemoryFiles();
+  await acquire(files, { owner: 'carol@gone', now: () => T0, leaseMs: 60_000 });
+  // Bob's link is slow: his removal of the stale lock lands after Alice has taken it over and
+  // written her own lock (the round trips of a far-away client).
+  const slow = <A extends unknown[], R>(op: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+    await sleep(100);
+    return op.apply(files, args);
+  };
+  const bobFiles = Object.assign(Object.create(files) as MemoryFiles, { remove: slow(files.remove), takeOver: slow(files.takeOver) });
+  const later = () => T0 + 61_000;
+  const [alice, bob] = await Promise.allSettled([
+    acquire(files, { owner: 'alice@laptop', now: later }),
+    acquireLock(bobFiles, BASE, 'web', { operation: 'deploy', owner: 'bob@desk', now: later }),
+  ]);
+  assert.equal(alice.status, 'fulfilled', 'Alice took the stale lock over');
+  assert.equal(holder(files)?.owner, 'alice@laptop', "Alice's lock is still there: nobody removed it");
+  assert.equal(bob.status, 'rejected', 'Bob does not hold a lock too');
+  assert.equal((bob.reason as BmError).message, 'A deploy of web by alice@laptop has been running for 0s on this server: wait for it to finish, or run again with --wait.');
+});
+
+test('a lock renewed while another client was taking it over is kept, and that client is told who holds it', async () => {
+  const files = new MemoryFiles();
+  await acquire(files, { owner: 'alice@laptop', now: () => T0, leaseMs: 60_000 });
+  const slowTakeOver = async (path: string, expected: string) => {
+    // Alice's client was only late: her renewal lands while Bob's takeover is on its way.
+    const renewed = { ...holder(files)!, expiresAt: new Date(T0 + 121_000).toISOString() };
+    await files.writeAtomic(PATH, JSON.stringify(renewed));
+    return files.takeOver(path, expected);
+  };
+  const bobFiles = Object.assign(Object.create(files) as MemoryFiles, { remove: files.remove, takeOver: slowTakeOver });
+  await assert.rejects(acquireLock(bobFiles, BASE, 'web', { operation: 'deploy', owner: 'bob@desk', now: () => T0 + 61_000 }), { code: 'LockHeld' });
+  assert.equal(holder(files)?.owner, 'alice@laptop');
+});

@@ -71,6 +71,16 @@ export class MemoryFiles implements ServerFiles {
     return true;
   }
 
+  /** The compare and the removal are one step, as the server's rename is. */
+  async takeOver(path: string, expected: string): Promise<boolean> {
+    this.ops.push(`takeOver ${path}`);
+    await this.latency();
+    if (this.files.get(path) !== expected) return false;
+    this.files.delete(path);
+    this.inodes.delete(path);
+    return true;
+  }
+
   async remove(path: string): Promise<void> {
     this.ops.push(`remove ${path}`);
     await this.latency();

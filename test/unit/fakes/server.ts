@@ -130,6 +130,7 @@ function connectionFiles(files: MemoryFiles, connected: () => boolean): ServerFi
     read: through(files.read),
     writeAtomic: through(files.writeAtomic),
     createExclusive: through(files.createExclusive),
+    takeOver: through(files.takeOver),
     remove: through(files.remove),
     mkdirp: through(files.mkdirp),
   };
