@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip, gunzipSync, gzipSync } from 'node:zlib';
+import { createGunzip, createGzip, gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { DEFAULT_CACHE_MAX } from './cache-eviction';
 
@@ -127,8 +127,9 @@ export class LayerCache {
     if (kind === 'zstd') throw zstdRefused();
     if (kind === 'gzip') {
       const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-      const diffId = `sha256:${createHash('sha256').update(gunzipSync(data)).digest('hex')}`;
-      return this.adoptCompressed(diffId, digest, data.length, gunzipSync(data).length, (path) => writeFile(path, data));
+      // Streamed: a small blob may unpack to gigabytes (a layer of zeros shrinks a thousandfold).
+      const { diffId, rawSize } = await unpackedDigest(Readable.from([data]));
+      return this.adoptCompressed(diffId, digest, data.length, rawSize, (path) => writeFile(path, data));
     }
     const diffId = `sha256:${createHash('sha256').update(data).digest('hex')}`;
     return (await this.get(diffId)) ?? (await this.compress(Readable.from([data]), diffId, data.length));
@@ -140,12 +141,7 @@ export class LayerCache {
    * and decompressed once only to learn (and later check) its diffID.
    */
   private async keepCompressed(file: string, digest: string): Promise<CachedLayer> {
-    const unpacked = createHash('sha256');
-    let rawSize = 0;
-    await pipeline(createReadStream(file), createGunzip(), tap((c) => (unpacked.update(c), (rawSize += c.length))), async (chunks: AsyncIterable<Buffer>) => {
-      for await (const _ of chunks); // drained: only the hash and the size are wanted
-    });
-    const diffId = `sha256:${unpacked.digest('hex')}`;
+    const { diffId, rawSize } = await unpackedDigest(createReadStream(file));
     return this.adoptCompressed(diffId, digest, (await stat(file)).size, rawSize, (path) => rename(file, path));
   }
 
@@ -347,6 +343,16 @@ async function incompressible(file: string): Promise<boolean> {
   } finally {
     await handle.close();
   }
+}
+
+/** The diffID and size of a gzip blob's content, decompressed a chunk at a time and never kept. */
+async function unpackedDigest(blob: Readable): Promise<{ diffId: string; rawSize: number }> {
+  const unpacked = createHash('sha256');
+  let rawSize = 0;
+  await pipeline(blob, createGunzip(), tap((c) => (unpacked.update(c), (rawSize += c.length))), async (chunks: AsyncIterable<Buffer>) => {
+    for await (const _ of chunks); // drained: only the hash and the size are wanted
+  });
+  return { diffId: `sha256:${unpacked.digest('hex')}`, rawSize };
 }
 
 /** Marks a cache file as used now (best effort: a read-only cache still serves). */
