@@ -22,8 +22,8 @@ export interface SocketDiagnosis {
 
 /**
  * $1 = the socket, $2 = "rootless" to look at /run/user/<uid>/docker.sock too (or, where that
- * is missing, rootless Podman's /run/user/<uid>/podman/podman.sock: its Docker-compatible API). One line, no "!":
- * the login shell (maybe csh) parses the quoted command first. A socket in a folder the user
+ * is missing, rootless Podman's /run/user/<uid>/podman/podman.sock: its Docker-compatible API).
+ * Run by sh, never by the login shell (remoteCommand encodes it). A socket in a folder the user
  * cannot enter looks missing to `[ -S ]`: the folder is looked at too.
  */
 const DIAGNOSE =

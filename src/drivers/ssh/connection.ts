@@ -6,7 +6,7 @@ import { BmError } from '../../core/errors';
 import type { Logger } from '../../core/ports';
 import { checkHostKey, fingerprint, keyTypeOfBlob, knownHostsLine, knownKeyTypes, readKnownHosts, type HostKeyVerdict } from './known-hosts';
 import { resolveSshTarget, type SshTarget } from './ssh-config';
-import { shellQuote } from './shell-quote';
+import { remoteCommand } from './remote-command';
 
 /** What the connection needs from its caller (the CLI or the editor) to authenticate. */
 export interface SshAuthHooks {
@@ -121,10 +121,10 @@ export class SshConnection extends EventEmitter {
     };
   }
 
-  /** Runs a program on the server; every argument is quoted, nothing is interpolated. */
+  /** Runs a program on the server; no login shell ever parses an argument (see remote-command.ts). */
   execStream(argv: string[]): Promise<ClientChannel> {
     return new Promise((resolve, reject) => {
-      this.client.exec(shellQuote(argv), (err, channel) => (err ? reject(err) : resolve(channel)));
+      this.client.exec(remoteCommand(argv), (err, channel) => (err ? reject(err) : resolve(channel)));
     });
   }
 

@@ -10,15 +10,13 @@ export interface ExecResult {
   stderr: string;
 }
 
-/** Runs argv on the server (quoted by the connection's one quoting helper), `stdin` fed to it. */
+/** Runs argv on the server (encoded by the connection's remoteCommand), `stdin` fed to it. */
 export type Runner = (argv: string[], stdin?: Buffer) => Promise<ExecResult>;
 
 /**
  * The scripts run by `sh -c SCRIPT sh ARG...`: the script is a constant and every path is a
- * positional parameter, so nothing user-supplied is ever part of a command line's text. Each is
- * one line without "!" because the first shell to parse the quoted line is the user's login
- * shell, and csh-like shells break single-quoted newlines and expand "!" even inside quotes.
- * Contents come on stdin; the byte count comes as an argument because a dropped connection
+ * positional parameter, so nothing user-supplied is ever part of a command line's text (and the
+ * login shell sees neither script nor paths: remoteCommand encodes them). Contents come on stdin; the byte count comes as an argument because a dropped connection
  * ends stdin exactly like a finished upload would: a short file is refused, never renamed into place.
  */
 const RECEIVE = 'umask 022; cat > "$2" || { rm -f -- "$2"; exit 1; }; n=$(wc -c < "$2"); if [ $((n)) -ne "$3" ]; then echo "only $((n)) of $3 bytes arrived" >&2; rm -f -- "$2"; exit 1; fi;';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { isBmError } from '../../../src/core/errors';
 import { DEFAULT_SOCKET, diagnoseArgv, parseDiagnosis, reachEngine, type EngineReach, type SocketDiagnosis } from '../../../src/drivers/docker/engine-socket';
 import { compareVersions, EngineFacts, negotiateApiVersion, storageOf, variantOf } from '../../../src/drivers/docker/engine-facts';
-import { shellQuote } from '../../../src/drivers/ssh/shell-quote';
+import { remoteCommand } from '../../../src/drivers/ssh/remote-command';
 
 const dir = mkdtempSync(join(tmpdir(), 'bm-sock-'));
 chmodSync(dir, 0o755);
@@ -27,7 +27,7 @@ function listen(path: string): Promise<net.Server> {
 
 /** The diagnosis as sshd would run it: through the login shell, optionally as another user. */
 function diagnose(socket: string, rootless: boolean, asUser?: number): SocketDiagnosis | undefined {
-  const line = shellQuote(diagnoseArgv(socket, rootless));
+  const line = remoteCommand(diagnoseArgv(socket, rootless));
   const argv = asUser === undefined ? ['sh', '-c', line] : ['setpriv', `--reuid=${asUser}`, `--regid=${asUser}`, '--clear-groups', 'sh', '-c', line];
   return parseDiagnosis(execFileSync(argv[0], argv.slice(1), { encoding: 'utf8' }));
 }

@@ -2,7 +2,7 @@
  * ExecFiles: what it sends (argv: a fixed script, every path its own argument, contents never in
  * argv) and what the scripts do, run by real shells and userlands: dash + coreutils, bash +
  * coreutils, and busybox's sh and applets (what small servers have). Each command line goes
- * through shellQuote and a login shell's `-c`, as sshd runs it.
+ * through remoteCommand and a login shell's `-c`, as sshd runs it (fish too, where installed).
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExecFiles, opArgv, SCRIPTS, type ExecResult, type Runner } from '../../../src/drivers/ssh/exec-files';
-import { shellQuote } from '../../../src/drivers/ssh/shell-quote';
+import { remoteCommand } from '../../../src/drivers/ssh/remote-command';
 
 test('argv: the script is a constant, each path one argument, the content only on stdin', async () => {
   const seen: { argv: string[]; stdin?: string }[] = [];
@@ -32,10 +32,9 @@ test('argv: the script is a constant, each path one argument, the content only o
   assert.deepEqual(opArgv('remove', '/a b'), ['sh', '-c', SCRIPTS.remove, 'sh', '/a b']);
 });
 
-test('scripts are one line without "!" (csh-like login shells parse the quoted line first)', () => {
+test('no script text reaches the login shell: each travels encoded', () => {
   for (const [name, script] of Object.entries(SCRIPTS)) {
-    assert.ok(!script.includes('\n') && !script.includes('!'), name);
-    assert.doesNotThrow(() => shellQuote(opArgv(name as keyof typeof SCRIPTS, 'x')));
+    assert.ok(!remoteCommand(opArgv(name as keyof typeof SCRIPTS, 'x')).includes(script), name);
   }
 });
 
@@ -55,14 +54,16 @@ function userland(name: string, sh: string, tools: string[] = []): string | unde
 const USERLANDS = [
   { name: 'dash', path: userland('dash', '/usr/bin/dash') },
   { name: 'bash', path: userland('bash', '/usr/bin/bash') },
-  { name: 'busybox', path: userland('busybox', '/usr/bin/busybox', ['cat', 'ln', 'mv', 'rm', 'mkdir', 'wc', 'id', 'stat']) },
-].filter((u) => u.path);
+  { name: 'busybox', path: userland('busybox', '/usr/bin/busybox', ['cat', 'ln', 'mv', 'rm', 'mkdir', 'wc', 'id', 'stat', 'base64']) },
+  // fish as the login shell (it reads \' inside single quotes), dash as sh.
+  { name: 'fish login', path: userland('fish-login', '/usr/bin/dash'), login: '/usr/bin/fish' },
+].filter((u) => u.path && (!u.login || existsSync(u.login)));
 
 /** sshd's part: the login shell runs the quoted line in the login folder. */
-function localRunner(path: string, cwd: string, cut?: (stdin: Buffer) => Buffer): Runner {
+function localRunner(path: string, cwd: string, cut?: (stdin: Buffer) => Buffer, login = join(path.split(':')[0]!, 'sh')): Runner {
   return (argv, stdin) =>
     new Promise<ExecResult>((resolve, reject) => {
-      const child = spawn(join(path.split(':')[0], 'sh'), ['-c', shellQuote(argv)], { cwd, env: { PATH: path } });
+      const child = spawn(login, ['-c', remoteCommand(argv)], { cwd, env: { PATH: path, HOME: cwd } });
       const out: Buffer[] = [];
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -82,7 +83,7 @@ for (const u of USERLANDS) {
     let files: ExecFiles;
     before(() => {
       home = mkdtempSync(join(root, `home-${u.name}-`));
-      files = new ExecFiles(localRunner(u.path!, home));
+      files = new ExecFiles(localRunner(u.path!, home, undefined, u.login));
     });
 
     test('mkdirp, writeAtomic, read, remove; ~/ and relative paths are in the login folder', async () => {
@@ -128,7 +129,7 @@ for (const u of USERLANDS) {
 
     test('a truncated upload (the connection dropped mid-stdin) is refused and the old file stays', async () => {
       await files.writeAtomic('journal', 'old and complete\n');
-      const cutting = new ExecFiles(localRunner(u.path!, home, (b) => b.subarray(0, 5)));
+      const cutting = new ExecFiles(localRunner(u.path!, home, (b) => b.subarray(0, 5), u.login));
       await assert.rejects(cutting.writeAtomic('journal', 'new and complete\n'), /only 5 of 17 bytes arrived/);
       assert.equal(readFileSync(join(home, 'journal'), 'utf8'), 'old and complete\n');
       await assert.rejects(cutting.createExclusive('lock2', 'a whole lock'), /only 5 of 12 bytes/);
