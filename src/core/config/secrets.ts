@@ -26,7 +26,7 @@ export async function resolveBuildSecrets(config: Config, env: NodeJS.ProcessEnv
   return resolveSecretNames(config, config.build.secrets, env);
 }
 
-async function resolveSecretNames(config: Pick<Config, 'dir' | 'secretsFile'>, names: readonly string[], env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
+export async function resolveSecretNames(config: Pick<Config, 'dir' | 'secretsFile'>, names: readonly string[], env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
   const values: Record<string, string> = {};
   let fromFile: Map<string, string> | undefined; // read only if the environment falls short
   // A server or group may read its secrets from its own file (staging and production apart).

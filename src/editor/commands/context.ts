@@ -66,18 +66,21 @@ export async function runOperation(
   title: string,
   op: (signal: AbortSignal, report: (e: ProgressEvent) => void) => Promise<DeployResult>,
 ): Promise<DeployResult | undefined> {
+  const mask = (text: string) => deps.logger.mask(text);
   try {
+    // The values this operation may send, so that no line, progress message or notification shows one.
+    await deps.logger.learnSecrets(deps.model.config);
     const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => {
       const abort = new AbortController();
       token.onCancellationRequested(() => abort.abort());
       return op(abort.signal, (e) => {
         if (!e.bytes) deps.logger.info(`${e.phase}: ${e.message}`);
-        progress.report({ message: progressText(e) });
+        progress.report({ message: mask(progressText(e)) });
       });
     });
     void deps.model.refresh();
     const verb = result.kind === 'rollback' ? 'Rolled back' : 'Deployed';
-    void vscode.window.showInformationMessage(`${verb} ${result.commit.slice(0, 7)} (${result.subject}) to ${result.server}.`);
+    void vscode.window.showInformationMessage(mask(`${verb} ${result.commit.slice(0, 7)} (${result.subject}) to ${result.server}.`));
     return result;
   } catch (e) {
     void deps.model.refresh();
@@ -88,9 +91,11 @@ export async function runOperation(
     const failedOn = (e as { result?: DeployResult }).result?.server;
     if (err.code === 'HealthCheckFailed' && err.detail && failedOn && deps.model.config?.servers[failedOn]) {
       const lines = err.detail.split('\n').slice(1);
-      void deps.logs.show(deps.model.config, [deps.model.config.servers[failedOn]], { server: 0, title: `the new container failed its health check: its last lines`, lines });
+      deps.logs.show(deps.model.config, [deps.model.config.servers[failedOn]], { server: 0, title: `the new container failed its health check: its last lines`, lines }).catch((panelError: unknown) => {
+        deps.logger.error(asBmError(panelError).message);
+      });
     }
-    const choice = await vscode.window.showErrorMessage(err.message, 'Show Log', 'Retry');
+    const choice = await vscode.window.showErrorMessage(mask(err.message), 'Show Log', 'Retry');
     if (choice === 'Show Log') deps.channel.show(true);
     if (choice === 'Retry') return runOperation(deps, title, op);
     return undefined;

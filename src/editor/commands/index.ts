@@ -36,7 +36,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       } catch (e) {
         // Anything a command did not handle itself still reaches the user as one sentence.
         deps.logger.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
-        void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
+        void vscode.window.showErrorMessage(deps.logger.mask(e instanceof Error ? e.message : String(e)));
       }
     }),
   );

@@ -38,17 +38,20 @@ export async function runRollout(
   op: (fleet: FleetDeps, signal: AbortSignal) => Promise<RolloutResult>,
 ): Promise<RolloutResult | undefined> {
   let result: RolloutResult;
+  const mask = (text: string) => deps.logger.mask(text);
   try {
+    // The values this rollout may send, so that no line, progress message or notification shows one.
+    await deps.logger.learnSecrets(config);
     result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
       const abort = new AbortController();
       token.onCancellationRequested(() => abort.abort());
       const names = targets.servers.map((s) => s.name);
       // The batches the core will go through (planBatches is its own rule), for "waiting for batch 2".
       const line = new FleetProgress(names, planBatches(names, targets.rollout, { release: kind === 'deploy' && config.run.release !== undefined }));
-      progress.report({ message: line.text() });
+      progress.report({ message: mask(line.text()) });
       const sink = (server?: string) => (e: Parameters<FleetProgress['report']>[1]) => {
         if (!e.bytes) deps.logger.info(`${server ? `${server}: ` : ''}${e.phase}: ${e.message}`);
-        progress.report({ message: line.report(server, e) });
+        progress.report({ message: mask(line.report(server, e)) });
         // A server that has switched shows its new commit in the Servers view before the others finish.
         if (server && e.phase === 'record') deps.model.refreshSoon([1_000]);
       };
@@ -67,7 +70,7 @@ export async function runRollout(
     void deps.model.refresh();
     const err = asBmError(e);
     deps.logger.error(err.message);
-    const choice = await vscode.window.showErrorMessage(err.message, 'Show Log', 'Retry');
+    const choice = await vscode.window.showErrorMessage(mask(err.message), 'Show Log', 'Retry');
     if (choice === 'Show Log') deps.channel.show(true);
     if (choice === 'Retry') return runRollout(deps, config, targets, kind, title, op);
     return undefined;
@@ -77,13 +80,13 @@ export async function runRollout(
   deps.logger.info(summary);
   for (const s of result.servers) if (s.detail) deps.logger.error(`${s.server}: ${s.detail}`);
   if (result.result === 'succeeded') {
-    void vscode.window.showInformationMessage(summary);
+    void vscode.window.showInformationMessage(mask(summary));
     return result;
   }
   const moved = movedBack(result);
   // Cancel is the user's own choice: a warning, not an error; the moved servers can still go back.
   const show = result.result === 'cancelled' ? vscode.window.showWarningMessage : vscode.window.showErrorMessage;
-  const choice = await show(summary, ...(moved.size ? [ROLL_BACK_MOVED] : []), 'Show Log');
+  const choice = await show(mask(summary), ...(moved.size ? [ROLL_BACK_MOVED] : []), 'Show Log');
   if (choice === 'Show Log') deps.channel.show(true);
   if (choice === ROLL_BACK_MOVED) await rollBackMoved(deps, config, targets, moved);
   return result;
