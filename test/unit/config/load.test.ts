@@ -127,7 +127,7 @@ test('wrong types and out-of-range values', () => {
   assert.equal(message(server('{ "host": "h", "port": 70000 }')), 'baremetal.json:2:42: servers.p.port is 70000; it must be from 1 to 65535.');
   assert.equal(message(server('"h"')), 'baremetal.json:2:19: servers.p must be an object {...}, not the string "h".');
   assert.equal(message(server('{ "host": "-oProxyCommand=x" }')), 'baremetal.json:2:29: servers.p.host "-oProxyCommand=x" must be a host from ~/.ssh/config or an address, without spaces and not starting with "-".');
-  assert.equal(message(server('{ "host": "h", "dockerSocket": "docker.sock" }')), 'baremetal.json:2:50: servers.p.dockerSocket "docker.sock" must be an absolute path like "/var/run/docker.sock".');
+  assert.equal(message(server('{ "host": "h", "dockerSocket": "docker.sock" }')), 'baremetal.json:2:50: servers.p.dockerSocket "docker.sock" must be an absolute path like "/var/run/docker.sock", without backslashes or control characters.');
   assert.equal(message('{ "app": "a", "servers": { "bad name": { "host": "h" } } }'), 'baremetal.json:1:28: the name "bad name" in servers must be a short name like "prod" or "staging-2" (letters, digits, _ . -).');
   assert.equal(message('{ "app": "Hello", "servers": { "p": { "host": "h" } } }'), 'baremetal.json:1:10: app "Hello" must be a lowercase name like "hello" or "my-app" (letters and digits, with single . _ or - between them).');
   assert.equal(message(`{ "app": "${'a'.repeat(64)}", "servers": { "p": { "host": "h" } } }`), 'baremetal.json:1:10: app must be at most 63 characters long.');
@@ -136,8 +136,33 @@ test('wrong types and out-of-range values', () => {
   assert.equal(message(withTop('"run": { "env": { "PORT": 8080 } }')), 'baremetal.json:1:92: run.env.PORT must be a string, not the number 8080 (put the value in double quotes).');
   assert.equal(message(withTop('"run": { "restart": "never" }')), 'baremetal.json:1:86: run.restart "never" must be one of "no", "always", "unless-stopped", "on-failure".');
   assert.equal(message(withTop('"run": { "healthcheck": true }')), 'baremetal.json:1:90: run.healthcheck must be false (no health check) or an object like { "port": 8080, "path": "/" }.');
-  assert.equal(message(withTop('"run": { "healthcheck": { "path": "health" } }')), 'baremetal.json:1:100: run.healthcheck.path "health" must be a URL path starting with "/", like "/health".');
+  assert.equal(message(withTop('"run": { "healthcheck": { "path": "health" } }')), 'baremetal.json:1:100: run.healthcheck.path "health" must be a URL path starting with "/", like "/health", without spaces, backslashes or control characters (write them %-encoded).');
   assert.equal(message(withTop('"run": { "ports": "8080:8080" }')), 'baremetal.json:1:84: run.ports must be a list [...], not the string "8080:8080".');
+});
+
+test('paths sent to the server refuse backslashes and control characters (a login shell may read a backslash as an escape)', () => {
+  const server = (s: string) => `{ "app": "a",\n"servers": { "p": ${s} } }`;
+  // The value of issue 18: under fish it ended the quoting and ran "touch" on the server.
+  assert.equal(
+    message(server(String.raw`{ "host": "h", "dockerSocket": "/x\\' ; touch /tmp/p ; echo \\" }`)),
+    String.raw`baremetal.json:2:50: servers.p.dockerSocket "/x\\' ; touch /tmp/p ; echo \\" must be an absolute path like "/var/run/docker.sock", without backslashes or control characters.`,
+  );
+  assert.equal(
+    message(server('{ "host": "h", "dockerSocket": "/run/docker.sock\\n" }')),
+    'baremetal.json:2:50: servers.p.dockerSocket "/run/docker.sock\\n" must be an absolute path like "/var/run/docker.sock", without backslashes or control characters.',
+  );
+  assert.equal(
+    message(server('{ "host": "h", "identityFile": "~/.ssh/id\\nProxyCommand=x" }')),
+    'baremetal.json:2:50: servers.p.identityFile "~/.ssh/id\\nProxyCommand=x" must be a file path without control characters (line breaks, tabs).',
+  );
+  assert.match(message(withTop(String.raw`"run": { "healthcheck": { "path": "/health\\'; touch /tmp/p; echo \\" } }`)), /^baremetal\.json:1:100: run\.healthcheck\.path .* must be a URL path starting with "\/", like "\/health", without spaces, backslashes or control characters \(write them %-encoded\)\.$/);
+  assert.match(message(withTop('"run": { "healthcheck": { "path": "/a b" } }')), /run\.healthcheck\.path "\/a b" must be a URL path/);
+  assert.match(message(withTop('"proxy": { "healthcheck": { "path": "/up\\t" } }')), /proxy\.healthcheck\.path "\/up\\t" must be a URL path starting with "\/", like "\/up", without spaces/);
+  // What servers need keeps working: Windows key paths, sockets and health paths with query strings.
+  const ok = parseConfig(server('{ "host": "h", "identityFile": "C:\\\\Users\\\\me\\\\.ssh\\\\id_ed25519", "dockerSocket": "/run/user/1000/docker.sock" }'), F);
+  assert.equal(ok.servers.p.identityFile, 'C:\\Users\\me\\.ssh\\id_ed25519');
+  const hc = parseConfig(withTop('"run": { "healthcheck": { "path": "/health?full=1&x=%20" } }'), F).run.healthcheck;
+  assert.equal(hc && hc.path, '/health?full=1&x=%20');
 });
 
 test('bad port specs', () => {
