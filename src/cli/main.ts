@@ -22,6 +22,7 @@ import { fleetLogs } from './fleet-logs';
 import { swarmDeployCommand, swarmLogsCommand, swarmRollbackCommand, swarmStatusCommand } from './swarm';
 import { describeHistory, fleetDeploy, fleetHistory, fleetRollback, fleetStatus } from './fleet';
 import { askHidden, confirm } from './prompt';
+import { runGuarded } from './exit-guard';
 
 const USAGE = `Usage: baremetal <command> [options]
 
@@ -89,6 +90,9 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** The running command's output, so the exit guard can name the step a silent end stopped at. */
+let lastOutput: CliOutput | undefined;
+
 type Args = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
 export async function main(argv: string[]): Promise<number> {
@@ -109,6 +113,7 @@ export async function main(argv: string[]): Promise<number> {
     return command || args.help ? 0 : 2;
   }
   const out = new CliOutput(args.verbose ?? false);
+  lastOutput = out;
   const abort = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -382,11 +387,10 @@ async function trustCommand(ctx: Ctx): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`${String(e)}\n`);
-      process.exit(1);
-    },
-  );
+  runGuarded({
+    run: () => main(process.argv.slice(2)),
+    lastStep: () => lastOutput?.lastStep,
+    write: (text) => process.stderr.write(text),
+    exit: (code) => process.exit(code),
+  });
 }

@@ -54,8 +54,13 @@ export class CliOutput implements Logger {
     this.line(`error: ${message}`);
   }
 
+  /** The last step shown ("bm1: Sending the image"), for a run that ends unfinished (exit-guard.ts). */
+  lastStep?: string;
+
   progress = (e: ProgressEvent): void => {
     faultStop(e);
+    const root = this.parent ?? this;
+    root.lastStep = `${this.prefix}${e.message}`.trim();
     if (e.phase === 'ship' && e.bytes !== undefined) {
       const now = Date.now();
       if (e.bytes > 0 && now - this.lastShip < 1000) return;
