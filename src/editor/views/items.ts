@@ -1,12 +1,13 @@
 import * as vscode from 'vscode';
 import type { HistoryEntry } from '../../core/deploy/status';
 import type { NodeStatus } from '../../core/deploy/swarm-status';
-import { describeProxy, type ProxyStatus } from '../../core/proxy/proxy-status';
+import type { ProxyStatus } from '../../core/proxy/proxy-status';
 import type { CommitInfo, ContainerInfo } from '../../core/ports';
 import { displayUrl } from '../app-url';
 import { COMMANDS } from '../commands/ids';
 import { groupDescription, type Runs } from '../fleet-text';
 import type { ServerState } from '../model';
+import { deploymentTooltip, groupTooltip, proxyTooltip, serverTooltip } from './tooltip-text';
 
 /**
  * Tree items carry what a command run from them needs (`kind` tells which); commands accept
@@ -35,11 +36,7 @@ export class ServerItem extends vscode.TreeItem {
     const [text, icon, color] = describe[s.connection];
     this.description = text;
     this.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-    this.tooltip = new vscode.MarkdownString(
-      [`**${s.config.name}** (${s.config.host})`, s.error ? s.error.message : undefined, s.hostKey ? `Fingerprint: \`${s.hostKey.fingerprint}\`` : undefined]
-        .filter(Boolean)
-        .join('\n\n'),
-    );
+    this.tooltip = new vscode.MarkdownString(serverTooltip(s.config.name, s.config.host, s.error?.message, s.hostKey?.fingerprint));
     // The action that fixes each state, on a click.
     if (s.connection === 'hostKeyUnknown') this.command = { command: 'baremetal.trustServer', title: 'Trust Server Host Key', arguments: [this] };
     else if (s.connection !== 'connected' && s.connection !== 'connecting') this.command = { command: 'baremetal.showServerProblem', title: 'Show Problem', arguments: [this] };
@@ -64,7 +61,7 @@ export class GroupItem extends vscode.TreeItem {
     this.description = groupDescription(runs);
     const mixed = new Set(runs.map((r) => r.commit)).size > 1;
     this.iconPath = new vscode.ThemeIcon('server-environment', mixed ? new vscode.ThemeColor('problemsWarningIcon.foreground') : undefined);
-    this.tooltip = new vscode.MarkdownString([`**${name}**: a group of baremetal.json`, ...runs.map((r) => `- ${r.name}: ${r.known ? (r.commit ?? 'not deployed') : 'not connected'}`)].join('\n\n'));
+    this.tooltip = new vscode.MarkdownString(groupTooltip(name, runs));
     this.contextValue = 'group';
   }
 }
@@ -96,9 +93,7 @@ export class DeploymentItem extends vscode.TreeItem {
     this.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
     const author = entry.author.replace(/\s*<.*>$/, '');
     this.description = `${entry.current ? 'current · ' : ''}${entry.kind === 'rollback' ? 'rollback · ' : ''}${author} · ${since(entry.startedAt)} ago`;
-    this.tooltip = new vscode.MarkdownString(
-      [`**${entry.subject}**`, `\`${entry.commit}\``, `${entry.kind} by ${entry.who}, ${new Date(entry.startedAt).toLocaleString()}: **${entry.result}**`, entry.reason].filter(Boolean).join('\n\n'),
-    );
+    this.tooltip = new vscode.MarkdownString(deploymentTooltip(entry, new Date(entry.startedAt).toLocaleString()));
     this.contextValue = entry.result === 'succeeded' ? (entry.current ? 'deployment.current' : 'deployment.kept') : 'deployment.failed';
   }
 }
@@ -161,15 +156,7 @@ export class ProxyItem extends vscode.TreeItem {
     const [text, icon, color] = describe[proxy.state];
     this.description = text;
     this.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-    this.tooltip = new vscode.MarkdownString(
-      [
-        `**${describeProxy(proxy)}**`,
-        ...proxy.routes.map((r) => `- \`${r.app}\`: ${r.hosts.map((h) => `\`${h}\``).join(', ')} → port ${r.port}, TLS ${r.tls}`),
-        proxy.problem,
-      ]
-        .filter(Boolean)
-        .join('\n\n'),
-    );
+    this.tooltip = new vscode.MarkdownString(proxyTooltip(proxy));
     this.contextValue = `proxy.${proxy.state.replace(' ', '-')}`;
   }
 }
