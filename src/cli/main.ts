@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, pickServer } from '../core/config/load';
 import { appStreams, configFor, isRollout, resolveTargets, type Targets } from '../core/config/fleet';
 import { redact, resolveBuildSecrets, resolveSecrets, resolveTlsPair } from '../core/config/secrets';
+import { logSecrets } from '../core/config/secret-mask';
 import type { Config, ServerConfig } from '../core/config/types';
 import { asBmError, BmError } from '../core/errors';
 import { deploy, type DeployResult } from '../core/deploy/deploy';
@@ -339,7 +340,8 @@ async function logsCommand(ctx: Ctx): Promise<number> {
   // A swarm's log is its service's, merged by the manager.
   if (config.swarm) return swarmLogsCommand(ctx, config, tail);
   // The app may print its secrets; what this tool shows never does.
-  ctx.out.secrets = await resolveSecrets(config).catch(() => ({}));
+  // Each server's own secrets (its groups', its secretsFile), merged; one that cannot be read stops the logs.
+  ctx.out.secrets = await logSecrets(config, targets.servers.map((s) => s.name));
   // A group, all, or several roles: one stream in time order, each line under where it came from.
   const sources = appStreams(config, targets.servers, ctx.args.role);
   if (!sources.length) throw new BmError('NotRunning', `The role ${ctx.args.role} does not run on ${targets.name}: name a server it runs on with --server, or leave out --role.`);

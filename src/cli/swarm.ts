@@ -4,6 +4,7 @@
  */
 import { configFor } from '../core/config/fleet';
 import { redact, resolveSecrets } from '../core/config/secrets';
+import { logSecrets } from '../core/config/secret-mask';
 import type { Config } from '../core/config/types';
 import { BmError } from '../core/errors';
 import type { LogLine } from '../core/ports';
@@ -83,7 +84,8 @@ export function describeSwarm(s: SwarmStatus): string {
 /** The service's logs, merged by Swarm from every task on every node. */
 export async function swarmLogsCommand(ctx: Ctx, app: Config, tail: number | undefined): Promise<number> {
   const config = swarmConfigOf(app);
-  ctx.out.secrets = await resolveSecrets(configFor(config, config.swarm.manager)).catch(() => ({}));
+  // The service runs with the manager's secrets; one that cannot be read stops the logs.
+  ctx.out.secrets = await logSecrets(config, [config.swarm.manager]);
   const manager = await ctx.pool.get(config.servers[config.swarm.manager], ctx.signal);
   const api = manager.engine.swarm;
   if (!api || !(await api.service(config.app))) throw new BmError('NotRunning', `${config.app} is not a service of ${config.swarm.manager}'s swarm: deploy it first with "baremetal deploy".`);

@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
 import { appStreams } from '../../core/config/fleet';
-import { resolveSecrets } from '../../core/config/secrets';
+import { logSecrets } from '../../core/config/secret-mask';
 import type { Config, ServerConfig } from '../../core/config/types';
+import { asBmError } from '../../core/errors';
 import type { Logger } from '../../core/ports';
 import type { ServerPool } from '../../drivers/server-pool';
 import { savedPanelState } from '../../protocol/logs';
@@ -44,11 +45,19 @@ export class LogPanels implements vscode.Disposable {
       panel.dispose();
       return;
     }
-    await this.create(config, servers, undefined, panel);
+    try {
+      await this.create(config, servers, undefined, panel);
+    } catch (e) {
+      panel.dispose();
+      const message = asBmError(e).message;
+      this.logger.warn(message);
+      void vscode.window.showWarningMessage(message);
+    }
   }
 
   private async create(config: Config, servers: ServerConfig[], preface?: LogsPanelOptions['preface'], restored?: vscode.WebviewPanel): Promise<LogsPanel> {
-    const secrets = await resolveSecrets(config).catch(() => ({}));
+    // Each server's own secrets, merged; one that cannot be read stops the panel (its lines could show it).
+    const secrets = await logSecrets(config, servers.map((s) => s.name));
     const tail = vscode.workspace.getConfiguration('baremetal').get<number>('logs.tailLines', 200);
     // An app with roles: each role on each server is its own stream ("bm1 web", "bm1 worker").
     const panel = new LogsPanel(this.extensionUri, { app: config.app, streams: appStreams(config, servers), pool: this.pool, logger: this.logger, secrets, tail, preface, onContainerReplaced: this.onContainerReplaced }, restored);
