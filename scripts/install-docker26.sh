@@ -3,7 +3,8 @@
 # (API 1.45), containerd 1.7.24 and docker-buildx 0.13.1, unpacked into a tools folder (cached),
 # never installed into the system (recipe: shared/notes/modern-engines.md). They run on
 # Debian 12's libc with Debian 12's runc. Prints the folder: dockerd, docker-proxy, containerd,
-# containerd-shim-runc-v2, docker-buildx.
+# containerd-shim-runc-v2, docker-buildx. The mirror is the machine's own (debian-mirror.sh,
+# whose BM_APT_ROOT lets tests give it other apt sources).
 set -euo pipefail
 for v in $(compgen -e); do case $v in npm_* | NODE | INIT_CWD) unset "$v" ;; esac; done
 TOOLS=${BM_TOOLS_DIR:-/opt/baremetal-tools}
@@ -12,12 +13,12 @@ out=$TOOLS/docker-$VERSION
 if [[ -x $out/dockerd && -x $out/docker-buildx && -x $out/containerd-shim-runc-v2 ]]; then
   echo "$out" && exit 0
 fi
+# The same mirror the machine's own sources use (no address of our own: a machine may reach
+# only its own mirror), with trixie's suite, in a private lists folder.
+uri=$(bash "$(dirname "$0")/debian-mirror.sh" trixie trixie-updates) || exit 1
 echo "› Docker Engine $VERSION and buildx from Debian 13's packages" >&2
 apt_dir=$TOOLS/trixie-apt
 mkdir -p "$apt_dir/lists/partial"
-# The same mirror the machine's own sources use, trixie's suite, in a private lists folder.
-uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-uri=${uri:-http://deb.debian.org/debian}
 echo "deb $uri trixie main" >"$apt_dir/sources.list"
 A=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$apt_dir/lists")
 apt-get "${A[@]}" update -qq >/dev/null
