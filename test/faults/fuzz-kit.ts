@@ -37,6 +37,15 @@ export class Rng {
   }
 }
 
+/**
+ * Every target fuzz.test.ts fuzzes, by the name it reports: the faults suite fails a run that
+ * did not report each of them (a test that crashed before its fuzzer ran reports nothing).
+ */
+export const FUZZ_TARGETS = [
+  'baremetal.json (text mutations)', 'baremetal.json (tree mutations)', 'known_hosts lines', 'ssh_config', 'log stream',
+  'history file', 'registry requests', 'Range header', 'webview messages', 'resource panel messages',
+] as const;
+
 export const BUDGET_MS = Number(process.env.FUZZ_MS ?? 1500);
 export const BASE_SEED = Number(process.env.FUZZ_SEED ?? 20261202);
 
@@ -50,7 +59,7 @@ export interface FuzzOutcome {
  * Runs `once(rng)` with seeds BASE_SEED, BASE_SEED+1, … until the budget is spent (at least
  * `min` times). `once` returns a problem sentence, or undefined when the property held.
  */
-export async function fuzz(target: string, once: (rng: Rng) => Promise<{ input: string; problem?: string }> | { input: string; problem?: string }, min = 50): Promise<FuzzOutcome> {
+export async function fuzz(target: (typeof FUZZ_TARGETS)[number], once: (rng: Rng) => Promise<{ input: string; problem?: string }> | { input: string; problem?: string }, min = 50): Promise<FuzzOutcome> {
   const out: FuzzOutcome = { target, tried: 0, failures: [] };
   const until = Date.now() + BUDGET_MS;
   for (let seed = BASE_SEED; out.tried < min || Date.now() < until; seed++) {
