@@ -64,6 +64,7 @@ export function activate(context: vscode.ExtensionContext): BareMetalApi {
     // Log panels open when the window was reloaded come back, following again.
     vscode.window.registerWebviewPanelSerializer(LOGS_VIEW_TYPE, {
       deserializeWebviewPanel: async (panel, state: unknown) => {
+        if (!vscode.workspace.isTrusted) return panel.dispose();
         const dir = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
         const config = dir ? await loadConfig(dir).catch(() => undefined) : undefined;
         await logs.restore(panel, state, config);
@@ -75,6 +76,15 @@ export function activate(context: vscode.ExtensionContext): BareMetalApi {
     ...registerCommands({ pool, logger, channel, model, logs, resources, who: clientIdentity() }),
   );
 
+  // Restricted Mode: baremetal.json picks servers, keys and secrets, and git runs the repository's
+  // own config, so nothing reads, runs or connects until the folder is trusted (the views say why).
+  if (vscode.workspace.isTrusted) start(context, model);
+  else context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => start(context, model)));
+  return { model, trees, stats };
+}
+
+/** What reads the folder and reaches the servers: the config watchers and the model's refreshes. */
+function start(context: vscode.ExtensionContext, model: WorkspaceModel): void {
   // Config edits apply at once (no reload); commits and checkouts show up in the Commits view.
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (folder) {
@@ -96,7 +106,6 @@ export function activate(context: vscode.ExtensionContext): BareMetalApi {
   const interval = () => 1000 * (vscode.workspace.getConfiguration('baremetal').get<number>('refreshIntervalSeconds') ?? 30);
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('baremetal.refreshIntervalSeconds') && model.schedule(interval())));
   model.start(interval());
-  return { model, trees, stats };
 }
 
 export function deactivate(): void {

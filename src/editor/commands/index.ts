@@ -7,6 +7,9 @@ import { copyCommitSha, openConfiguration, quickActions, refresh, showCommit, sh
 import { addServer, showServerProblem, trustServer } from './server';
 import { openShell, runCommand } from './shell';
 
+/** Commands that read nothing of the folder's and reach no server: they work in Restricted Mode. */
+const TRUST_FREE: ReadonlySet<string> = new Set([COMMANDS.openConfiguration]);
+
 /** One flat table: every command id maps to its handler; a missing one fails to compile. */
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
   const table = {
@@ -31,6 +34,11 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
   } satisfies Record<CommandId, (...args: never[]) => Promise<unknown>>;
   return Object.entries(table).map(([id, handler]) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+      // Restricted Mode: the folder's baremetal.json must not pick where we connect or what we send.
+      if (!vscode.workspace.isTrusted && !TRUST_FREE.has(id)) {
+        void vscode.window.showWarningMessage('This folder is in Restricted Mode, so Bare Metal Deploy does not connect or deploy: trust the folder first (Manage Workspace Trust).');
+        return undefined;
+      }
       try {
         return await (handler as (...a: unknown[]) => Promise<unknown>)(...args);
       } catch (e) {
