@@ -3,7 +3,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { BmError } from '../../core/errors';
+import { LineSplitter } from '../../core/logs/line-splitter';
 import type { Builder, BuildRequest, ImageInfo } from '../../core/ports';
 import { buildCancelled, BuildSteps, featureHint } from './build-steps';
 
@@ -88,17 +90,15 @@ export class BuildxBuilder implements Builder {
           req.context.destroy();
         };
         signal?.addEventListener('abort', onAbort, { once: true });
-        const lines = (chunk: Buffer, carry: { rest: string }) => {
-          const parts = (carry.rest + chunk.toString('utf8')).split('\n');
-          carry.rest = parts.pop() ?? '';
-          for (const raw of parts) {
-            const line = raw.replace(/\r$/, '');
-            onOutput(line);
-            steps.push(line);
-          }
+        // Each stream's own decoder and splitter: linear in the output, lines capped (a RUN step's progress bar).
+        const reader = () => ({ decoder: new StringDecoder('utf8'), splitter: new LineSplitter() });
+        const emit = (line: string) => {
+          onOutput(line);
+          steps.push(line);
         };
-        const out = { rest: '' };
-        const err = { rest: '' };
+        const out = reader();
+        const err = reader();
+        const lines = (chunk: Buffer, r: ReturnType<typeof reader>) => r.splitter.push(r.decoder.write(chunk)).forEach(emit);
         p.stdout.on('data', (c: Buffer) => lines(c, out));
         p.stderr.on('data', (c: Buffer) => lines(c, err));
         p.stdin.on('error', () => undefined); // buildx quit early (a failure it reports itself)
@@ -111,10 +111,10 @@ export class BuildxBuilder implements Builder {
         p.on('close', (c) => {
           signal?.removeEventListener('abort', onAbort);
           if (killer) clearTimeout(killer);
-          for (const carry of [out, err]) {
-            if (!carry.rest) continue;
-            onOutput(carry.rest);
-            steps.push(carry.rest);
+          for (const r of [out, err]) {
+            r.splitter.push(r.decoder.end()).forEach(emit);
+            const last = r.splitter.end();
+            if (last !== undefined) emit(last);
           }
           resolve(c);
         });

@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import type Docker from 'dockerode';
+import { LineSplitter } from '../../core/logs/line-splitter';
 import type { ContainerInfo, ContainerSpec, ContainerState, ImageInfo, LogLine } from '../../core/ports';
 
 /** dockerode's shapes → the core's, and back. Pure, so the mapping is unit-tested. */
@@ -70,34 +71,51 @@ export function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOpti
 
 /**
  * Splits Docker's multiplexed log stream (8-byte frame headers: stream id, 3 zero bytes, uint32
- * big-endian size) into lines. A TTY container sends raw bytes instead; both are handled.
+ * big-endian size) into lines. A TTY container sends raw bytes instead; both are handled. A
+ * frame's payload is decoded as it arrives (nothing waits for a whole frame, whatever size its
+ * header claims) and lines are capped (see LineSplitter): the work is linear in the bytes.
  */
 export class LogDemuxer {
-  private pending: Buffer = Buffer.alloc(0);
-  private partial: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+  /** The start of a frame header cut by the chunk's end (under 8 bytes). */
+  private head: Buffer = Buffer.alloc(0);
+  /** The frame being read: its stream and how many payload bytes are still to come. */
+  private frame?: { stream: 'stdout' | 'stderr'; left: number };
+  private splitters = { stdout: new LineSplitter(), stderr: new LineSplitter() };
   // One decoder per stream: a UTF-8 character may be split across chunks or frames.
   private decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
 
   constructor(private readonly timestamps: boolean) {}
 
   push(chunk: Buffer): LogLine[] {
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    const buf = this.head.length ? Buffer.concat([this.head, chunk]) : chunk;
+    this.head = Buffer.alloc(0);
     const out: LogLine[] = [];
-    while (this.pending.length > 0) {
-      const kind = this.pending[0];
-      const framed = (kind === 1 || kind === 2) && this.pending.length >= 8 && this.pending.readUIntBE(1, 3) === 0;
-      if (!framed) {
-        if (this.pending.length < 8 && (kind === 1 || kind === 2)) break; // wait for a whole header
-        out.push(...this.text('stdout', this.decoders.stdout.write(this.pending)));
-        this.pending = Buffer.alloc(0);
-        break;
+    let at = 0;
+    while (at < buf.length) {
+      if (this.frame) {
+        const { stream } = this.frame;
+        const n = Math.min(this.frame.left, buf.length - at);
+        out.push(...this.text(stream, this.decoders[stream].write(buf.subarray(at, at + n))));
+        at += n;
+        this.frame.left -= n;
+        if (this.frame.left === 0) this.frame = undefined;
+        continue;
       }
-      const size = this.pending.readUInt32BE(4);
-      if (this.pending.length < 8 + size) break;
-      const stream = kind === 2 ? 'stderr' : 'stdout';
-      const payload = this.decoders[stream].write(this.pending.subarray(8, 8 + size));
-      this.pending = this.pending.subarray(8 + size);
-      out.push(...this.text(stream, payload));
+      const kind = buf[at];
+      if (kind === 1 || kind === 2) {
+        if (buf.length - at < 8) {
+          this.head = Buffer.from(buf.subarray(at)); // wait for a whole header
+          break;
+        }
+        if (buf.readUIntBE(at + 1, 3) === 0) {
+          const left = buf.readUInt32BE(at + 4);
+          if (left > 0) this.frame = { stream: kind === 2 ? 'stderr' : 'stdout', left };
+          at += 8;
+          continue;
+        }
+      }
+      out.push(...this.text('stdout', this.decoders.stdout.write(buf.subarray(at))));
+      break;
     }
     return out;
   }
@@ -106,17 +124,15 @@ export class LogDemuxer {
   flush(): LogLine[] {
     const out: LogLine[] = [];
     for (const stream of ['stdout', 'stderr'] as const) {
-      this.partial[stream] += this.decoders[stream].end();
-      if (this.partial[stream]) out.push(this.line(stream, this.partial[stream]));
-      this.partial[stream] = '';
+      out.push(...this.text(stream, this.decoders[stream].end()));
+      const last = this.splitters[stream].end();
+      if (last !== undefined) out.push(this.line(stream, last));
     }
     return out;
   }
 
   private text(stream: 'stdout' | 'stderr', text: string): LogLine[] {
-    const parts = (this.partial[stream] + text).split('\n');
-    this.partial[stream] = parts.pop() ?? '';
-    return parts.map((p) => this.line(stream, p.replace(/\r$/, '')));
+    return text ? this.splitters[stream].push(text).map((l) => this.line(stream, l)) : [];
   }
 
   private line(stream: 'stdout' | 'stderr', raw: string): LogLine {

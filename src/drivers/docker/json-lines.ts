@@ -1,4 +1,6 @@
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { LineSplitter } from '../../core/logs/line-splitter';
 
 /** Docker's progress message (build, pull, load): one JSON object per line. */
 export interface ProgressMessage {
@@ -12,11 +14,18 @@ export function progressMessages(stream: Readable): AsyncGenerator<ProgressMessa
   return jsonLines<ProgressMessage>(stream);
 }
 
+/**
+ * Docker's JSON messages are small (a stats sample: a few KiB); a longer line is cut by the
+ * splitter, so it no longer parses and is skipped, without ever being held whole.
+ */
+const MAX_JSON_LINE = 1024 * 1024;
+
 /** One JSON value per line (progress, stats), as they come; lines that are not JSON are skipped. */
 export async function* jsonLines<T>(stream: Readable): AsyncGenerator<T> {
-  let buffered = '';
-  const parse = (line: string): T | undefined => {
-    if (!line.trim()) return undefined;
+  const lines = new LineSplitter(MAX_JSON_LINE);
+  const decoder = new StringDecoder('utf8');
+  const parse = (line: string | undefined): T | undefined => {
+    if (!line?.trim()) return undefined;
     try {
       return JSON.parse(line) as T;
     } catch {
@@ -24,14 +33,13 @@ export async function* jsonLines<T>(stream: Readable): AsyncGenerator<T> {
     }
   };
   for await (const chunk of stream) {
-    buffered += (chunk as Buffer).toString();
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
+    for (const line of lines.push(decoder.write(chunk as Buffer))) {
       const m = parse(line);
       if (m) yield m;
     }
   }
-  const last = parse(buffered);
-  if (last) yield last;
+  for (const line of [...lines.push(decoder.end()), lines.end()]) {
+    const m = parse(line);
+    if (m) yield m;
+  }
 }
