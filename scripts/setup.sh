@@ -5,9 +5,10 @@ cd "$(dirname "$0")/.."
 
 # A Docker Engine (the build machine's and each test server's), sshd for the test servers,
 # busybox-static for base images made without a registry; rootless Podman (podman, uidmap,
-# slirp4netns) for the Podman test server; faketime for the faults suite's clients with skewed clocks.
+# slirp4netns) for the Podman test server; faketime for the faults suite's clients with skewed clocks;
+# fish, zsh and tcsh: login shells the SSH exec string must survive (a test server user has fish).
 need=()
-for pkg in docker.io openssh-server openssh-client iproute2 busybox-static git curl podman uidmap slirp4netns qemu-user-static binfmt-support faketime; do
+for pkg in docker.io openssh-server openssh-client iproute2 busybox-static git curl podman uidmap slirp4netns qemu-user-static binfmt-support faketime fish zsh tcsh; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -17,13 +17,14 @@
 # containerd image store, bm26o (10.213.96.2) Docker Engine 26 with the classic overlay2 store
 # (Debian 13's build: scripts/install-docker26.sh). bmbare (10.213.99.2) has sshd but no dockerd.
 # Every server with Docker also has users "deployer" (in the docker group) and "outsider" (not),
+# and "fisher" (in the docker group, fish as login shell: sshd hands exec strings to it),
 # and three more sshds: port 2222 refuses all forwarding (NAME-nofwd), port 2223 has no SFTP
 # subsystem (NAME-nosftp).
 # Workstations are the engines that build (where a developer's laptop would): dev (Docker 20.10, in
 # the host's namespaces, socket $ROOT/dev/docker.sock), ws26c (Docker 26, containerd store: the
 # default, as on fresh installs today) and ws26o (Docker 26, classic store), each of the two in
 # its own namespaces with its socket at $ROOT/wsNAME/run/docker.sock.
-# Needs (Debian 12): docker.io openssh-server iproute2 busybox-static (these bring iptables,
+# Needs (Debian 12): docker.io openssh-server iproute2 busybox-static fish (these bring iptables,
 # containerd, runc and openssh-client along; util-linux is always there).
 set -euo pipefail
 export PATH=$PATH:/usr/sbin:/sbin
@@ -67,8 +68,8 @@ is_workstation() { [[ $1 == ws* ]]; }
 D26=${BM_DOCKER26_DIR:-}
 
 require_tools() { # iptables: every server's dockerd sets up NAT in its own network namespace
-  local t pkgs="docker.io openssh-server iproute2 busybox-static"
-  for t in ip nsenter unshare findmnt flock dockerd docker iptables sshd ssh ssh-keygen busybox; do
+  local t pkgs="docker.io openssh-server iproute2 busybox-static fish"
+  for t in ip nsenter unshare findmnt flock dockerd docker iptables sshd ssh ssh-keygen busybox fish; do
     command -v "$t" >/dev/null || die "$t is missing: apt-get install -y $pkgs"
   done
 }
@@ -280,7 +281,7 @@ create_server() { # namespaces, private folders, host key, authorized key, sshd_
   ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$dir/ssh/ssh_host_ed25519_key"
   cp "$CLIENT/id_ed25519.pub" "$dir/root/.ssh/authorized_keys" # ~root/.ssh inside the server
   local u
-  for u in deployer outsider podder; do # non-root users, their homes private to this server
+  for u in deployer outsider podder fisher; do # non-root users, their homes private to this server
     mkdir -p "$dir/home/$u/.ssh" && cp "$CLIENT/id_ed25519.pub" "$dir/home/$u/.ssh/authorized_keys"
     chown -R "$u:$u" "$dir/home/$u" && chmod 700 "$dir/home/$u"
   done
@@ -310,10 +311,12 @@ ensure_users() {
   id outsider >/dev/null 2>&1 || useradd --no-create-home --home-dir /home/outsider --shell /bin/sh outsider
   # Rootless Podman's user (bmpod): its own range of subordinate IDs for the containers' users.
   id podder >/dev/null 2>&1 || useradd --no-create-home --home-dir /home/podder --shell /bin/sh podder
+  # fish reads \' and \\ as escapes inside single quotes: the exec string must not depend on quoting.
+  id fisher >/dev/null 2>&1 || useradd --no-create-home --home-dir /home/fisher --shell /usr/bin/fish --groups docker fisher
   grep -q '^podder:' /etc/subuid 2>/dev/null || echo 'podder:300000:65536' >>/etc/subuid
   grep -q '^podder:' /etc/subgid 2>/dev/null || echo 'podder:300000:65536' >>/etc/subgid
   # useradd leaves the password field locked ("!"), which sshd (UsePAM no) reads as "no login at all".
-  usermod -p '*' deployer && usermod -p '*' outsider && usermod -p '*' podder
+  usermod -p '*' deployer && usermod -p '*' outsider && usermod -p '*' podder && usermod -p '*' fisher
 }
 
 # bmpod: rootless Podman's Docker-compatible API as most Podman servers run it, started by its user
@@ -459,10 +462,10 @@ write_client_files() {
     echo "[${line%% *}]:2223 ${line#* }" # the no-SFTP sshd on port 2223
   done >"$CLIENT/known_hosts"
   # BatchMode: key auth only, never prompt. NAME-nofwd is the port 2222 sshd, NAME-nosftp the
-  # port 2223 one; NAME-deployer and NAME-outsider log in as those users.
+  # port 2223 one; NAME-deployer, NAME-outsider and NAME-fisher log in as those users.
   local alias port user
   for s in "$@"; do
-    local aliases=("$s:22:root" "$s-nofwd:2222:root" "$s-nosftp:2223:root" "$s-deployer:22:deployer" "$s-outsider:22:outsider")
+    local aliases=("$s:22:root" "$s-nofwd:2222:root" "$s-nosftp:2223:root" "$s-deployer:22:deployer" "$s-outsider:22:outsider" "$s-fisher:22:fisher")
     [[ $s != bmpod ]] || aliases=("$s:22:podder") # Podman's API is its user's
     for alias in "${aliases[@]}"; do
       IFS=: read -r alias port user <<<"$alias"
