@@ -8,7 +8,11 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import { promisify } from 'node:util';
-import { cli, onServer, server, servedCommit, testEnv, workspaceTracker, sshSessionPids } from '../helpers/world';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { slowLink } from '../helpers/slow-link';
+import { cli, onServer, server, servedCommit, testEnv, workspaceTracker } from '../helpers/world';
 
 const run = promisify(execFile);
 const bm1 = server('bm1');
@@ -121,45 +125,51 @@ test('the Dockerfile that copies the whole app before installing is pointed out'
 
 
 test('a connection that drops mid-transfer: clean failure, the old version serves, nothing arrived is resent', async () => {
-  const ws = await workspace();
-  const good = (await ws.git('rev-parse', 'HEAD')).trim();
-  assert.equal((await cli(['deploy'], { cwd: ws.dir })).code, 0);
-  // Two heavy layers on a slowed link: the small one arrives, the big one is cut off.
-  await ws.commit('heavy', {
-    'small.bin': noise(3_000_000),
-    'big.bin': noise(24_000_000),
-    Dockerfile: (await ws.git('show', 'HEAD:Dockerfile')).replace('COPY www /www', 'COPY small.bin /small.bin\nCOPY big.bin /big.bin\nCOPY www /www'),
-  });
-  await run('tc', ['qdisc', 'replace', 'dev', 'bm1-h', 'root', 'tbf', 'rate', '40mbit', 'burst', '64kbit', 'latency', '500ms']);
+  // This test's own slow link to bm1 (40 Mbit/s), cut mid-transfer: no other client of bm1 is slowed or cut.
+  const dir = await mkdtemp(join(tmpdir(), 'bm-slowlink-'));
+  const link = await slowLink(bm1, 5_000_000, dir);
   try {
-    let killed = false;
+    const env = { BAREMETAL_SSH_CONFIG: link.sshConfig };
+    const ws = await workspace({ servers: { bm1: { host: link.host } } });
+    const good = (await ws.git('rev-parse', 'HEAD')).trim();
+    assert.equal((await cli(['deploy'], { cwd: ws.dir, env })).code, 0);
+    // Two heavy layers on the slowed link: the small one arrives, the big one is cut off.
+    await ws.commit('heavy', {
+      'small.bin': noise(3_000_000),
+      'big.bin': noise(24_000_000),
+      Dockerfile: (await ws.git('show', 'HEAD:Dockerfile')).replace('COPY www /www', 'COPY small.bin /small.bin\nCOPY big.bin /big.bin\nCOPY www /www'),
+    });
+    let cut = false;
     const failed = await cli(['deploy', '--json'], {
       cwd: ws.dir,
+      env,
       onStderr: (s) => {
         const sent = [...s.matchAll(/\(([\d.]+) MiB sent\)/g)].map((m) => Number(m[1]));
-        if (!killed && sent.length && sent[sent.length - 1] >= 5) {
-          killed = true;
-          void sshSessionPids('bm1').then((pids) => run('kill', pids));
+        if (!cut && sent.length && sent[sent.length - 1] >= 5) {
+          cut = true;
+          link.cut();
         }
       },
     });
-    assert.ok(killed, 'the connection was cut during the transfer');
+    assert.ok(cut, 'the connection was cut during the transfer');
     assert.equal(failed.code, 1);
     assert.match(failed.stderr, /error: The SSH connection to bm1 dropped while sending the image; .*previous version keeps serving/);
+    link.unthrottle();
+    assert.equal(await servedCommit(bm1.host, ws.port), good);
+
+    const plan = await cli(['deploy', '--dry-run', '--json'], { cwd: ws.dir, env });
+    assert.equal(plan.code, 0, plan.stderr);
+    const p = plan.json as PlanJson;
+    assert.ok(p.missingBytes < p.totalBytes - 1_000_000, `the small layer arrived and is not needed again (${p.missingBytes} of ${p.totalBytes})`);
+
+    // The lock was freed through a new connection, and the failure recorded: the next deploy runs.
+    const retry = await cli(['deploy', '--json'], { cwd: ws.dir, env });
+    assert.equal(retry.code, 0, retry.stderr);
+    assert.ok((retry.json as DeployJson).bytesSent <= p.missingBytes + 4096);
+    const h = await cli(['history', '--json'], { cwd: ws.dir, env });
+    assert.deepEqual((h.json as { result: string }[]).slice(0, 2).map((e) => e.result), ['succeeded', 'failed']);
   } finally {
-    await run('tc', ['qdisc', 'del', 'dev', 'bm1-h', 'root']).catch(() => undefined);
+    await link.close();
+    await rm(dir, { recursive: true, force: true });
   }
-  assert.equal(await servedCommit(bm1.host, ws.port), good);
-
-  const plan = await cli(['deploy', '--dry-run', '--json'], { cwd: ws.dir });
-  assert.equal(plan.code, 0, plan.stderr);
-  const p = plan.json as PlanJson;
-  assert.ok(p.missingBytes < p.totalBytes - 1_000_000, `the small layer arrived and is not needed again (${p.missingBytes} of ${p.totalBytes})`);
-
-  // The lock was freed through a new connection, and the failure recorded: the next deploy runs.
-  const retry = await cli(['deploy', '--json'], { cwd: ws.dir });
-  assert.equal(retry.code, 0, retry.stderr);
-  assert.ok((retry.json as DeployJson).bytesSent <= p.missingBytes + 4096);
-  const h = await cli(['history', '--json'], { cwd: ws.dir });
-  assert.deepEqual((h.json as { result: string }[]).slice(0, 2).map((e) => e.result), ['succeeded', 'failed']);
 });
