@@ -139,7 +139,7 @@ async function runScenario(s: Scenario): Promise<Outcome> {
     if (servingNow !== before && servingNow !== after) broke.push(`after the fault the app serves ${servingNow ?? 'nothing'}`);
     // A cut is confirmed by what the client did next: ended in time, and did the work or said it failed.
     if (s.fault === 'cut' && faulted.stoppedAt !== undefined) broke.push(...judgeCut(faulted, servingNow === after));
-    const faultedSaid = s.fault === 'cut' ? `the cut client ${faulted.code === 0 ? 'finished' : `exited ${faulted.code} ${(((faulted.ms - (faulted.continuedAt ?? faulted.ms)) / 1000)).toFixed(1)} s after the cut`}; ` : '';
+    const faultedSaid = s.fault === 'cut' ? `the cut client ${faulted.code === 0 ? 'finished' : `failed (exit ${faulted.code}) ${((faulted.ms - (faulted.continuedAt ?? faulted.ms)) / 1000).toFixed(1)} s after the cut`}; ` : '';
 
     // The next command, with no step by hand: the same operation again (or, when the faulted
     // rollback went through, a redeploy of what runs). --wait, so a lock still held shows as a
@@ -601,7 +601,7 @@ async function fuzzCounts(testFile = join(PROJECT, 'test', 'faults', 'fuzz.test.
   }).then(() => ({ code: 0 as number | null }), (e: { code?: number | null; stdout?: string; stderr?: string }) => {
     // node --test prints a crash (an import that throws, a test file that does not compile) as a "not ok" with its error.
     const out = `${e.stdout ?? ''}\n${e.stderr ?? ''}`;
-    const crash = /^\s*error: '(.+)'$/m.exec(out)?.[1] ?? /^(\w*Error: .+)$/m.exec(out)?.[1];
+    const crash = /^#? *(\w*Error\b.*: .+)$/m.exec(out)?.[1] ?? /^\s*error: '(.+)'$/m.exec(out)?.[1];
     return { code: e.code ?? null, crash: crash?.slice(0, 200) };
   });
   const rows = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { target: string; tried: number; failed: number });

@@ -74,7 +74,8 @@ export function judgeSilent(run: Run, dropAt: number, serverName: string): strin
 export function judgeNext(next: Run): { lock: string; broke: string[] } {
   const broke: string[] = [];
   const waited = /Waiting for/.test(next.stderr);
-  const lock = /taking it over/.test(next.stderr) ? 'taken over at once (holder gone)' : waited ? 'waited for a lock' : 'free at once';
+  const takenOver = /taking it over/.test(next.stderr);
+  const lock = waited ? `waited for it${takenOver ? ', then took it over' : ''}` : takenOver ? 'taken over at once (holder gone)' : 'free at once';
   if (waited) broke.push(`the next command waited for the lock of a client that is gone (${s(next.ms)} in all)`);
   if (next.ms > BOUNDS.nextMs) broke.push(`the next command took ${s(next.ms)} (bound ${s(BOUNDS.nextMs)})`);
   return { lock, broke };
