@@ -11,7 +11,8 @@ import { parseConfig } from '../../src/core/config/load';
 import { isBmError } from '../../src/core/errors';
 import type { ResourceSample } from '../../src/core/stats/sample';
 import { ServerPool } from '../../src/drivers/server-pool';
-import { cleanupApp, cli, cliEnv, makeWorkspace, onServer, sshSessionPids, testEnv, type Workspace } from '../helpers/world';
+import { sshdPidsOf } from '../helpers/ssh-sessions';
+import { cleanupApp, cli, cliEnv, makeWorkspace, onServer, server as testServer, testEnv, type Workspace } from '../helpers/world';
 
 const MiB = 1024 * 1024;
 const app = `st-${process.pid.toString(36)}`;
@@ -45,10 +46,13 @@ async function readFor(name: string, ms: number): Promise<ResourceSample[]> {
   return out;
 }
 
-/** Sockets held by the sshd processes serving connections on the server (one per open channel to the engine, plus its own). */
+/**
+ * Sockets held by the sshd processes serving this test's own connection to the server (one per
+ * open channel to the engine, plus its own); other clients of the server may come and go meanwhile.
+ */
 async function sshdSockets(name: string): Promise<number> {
   let n = 0;
-  for (const pid of await sshSessionPids(name)) {
+  for (const pid of await sshdPidsOf(process.pid, testServer(name))) {
     for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [])) {
       if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')).startsWith('socket:')) n++;
     }
