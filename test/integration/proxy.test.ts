@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { commitOf, getVia, pollVia } from '../helpers/proxy-poll';
 import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -240,9 +241,11 @@ test('tls from a certificate and key named as secrets: the proxy serves that cer
 });
 
 test('ports 80 and 443 taken by something that is not our proxy: one sentence, nothing else changed', async () => {
-  await onServer('bm26o', ['docker', 'run', '-d', '--name', 'squatter', '-p', '80:8080', 'local/busybox:1', 'sleep', '600']).catch(async () => {
+  // Its own name: removing it never removes another run's squatter.
+  const squatter = `squatter-${randomBytes(4).toString('hex')}`;
+  await onServer('bm26o', ['docker', 'run', '-d', '--name', squatter, '-p', '80:8080', 'local/busybox:1', 'sleep', '600']).catch(async () => {
     await run('sh', ['-c', `docker -H ${env.workstations?.find((w) => w.name === 'dev')?.dockerHost} save local/busybox:1 | bash ${join(PROJECT, 'scripts', 'test-servers.sh')} exec bm26o -- docker load -q`]);
-    await onServer('bm26o', ['docker', 'run', '-d', '--name', 'squatter', '-p', '80:8080', 'local/busybox:1', 'sleep', '600']);
+    await onServer('bm26o', ['docker', 'run', '-d', '--name', squatter, '-p', '80:8080', 'local/busybox:1', 'sleep', '600']);
   });
   try {
     const a = await proxied('bm26o');
@@ -252,7 +255,7 @@ test('ports 80 and 443 taken by something that is not our proxy: one sentence, n
     assert.equal((await onServer('bm26o', ['docker', 'ps', '-aq', '--filter', 'name=baremetal-proxy'])).trim(), '', 'no half-made proxy left');
     assert.equal((await onServer('bm26o', ['docker', 'ps', '-aq', '--filter', `label=dev.baremetal.app=${a.app}`])).trim(), '');
   } finally {
-    await onServer('bm26o', ['docker', 'rm', '-f', 'squatter']).catch(() => undefined);
+    await onServer('bm26o', ['docker', 'rm', '-f', squatter]).catch(() => undefined);
   }
 });
 
