@@ -56,6 +56,10 @@ export function contextFromArchive(archive: Readable, f: ContextFilter, extraFil
       return;
     }
     const entry = pack.entry({ ...header, name }, (err) => (err ? extract.destroy(err) : next()));
+    // The entry fails when the pack is destroyed under it (the engine closed the upload): its
+    // error is the pack's, heard there, so it must not reach the process as an unheard one.
+    entry.on('error', () => undefined);
+    stream.on('error', (e) => entry.destroy(e));
     stream.pipe(entry);
   });
   extract.on('finish', () => {
@@ -64,6 +68,10 @@ export function contextFromArchive(archive: Readable, f: ContextFilter, extraFil
   });
   extract.on('error', (e) => pack.destroy(e));
   archive.on('error', (e) => extract.destroy(e));
+  stopWithConsumer(pack, () => {
+    extract.destroy();
+    archive.destroy(); // stops git archive
+  });
   archive.pipe(extract);
   return pack as unknown as Readable;
 }
@@ -85,16 +93,29 @@ export function contextFromFiles(root: string, repoPaths: string[], f: ContextFi
           continue;
         }
         if (!st.isFile()) continue;
+        if (pack.destroyed) return; // the consumer went away: read no further
         await new Promise<void>((resolve, reject) => {
           const entry = pack.entry({ name, size: st.size, mode: st.mode, mtime: st.mtime }, (err) => (err ? reject(err) : resolve()));
-          createReadStream(full).on('error', reject).pipe(entry);
+          entry.on('error', reject);
+          const file = createReadStream(full).on('error', (e) => (entry.destroy(e), reject(e)));
+          entry.on('close', () => file.destroy());
+          file.pipe(entry);
         });
       }
       for (const [name, content] of Object.entries(extraFiles)) pack.entry({ name, mode: 0o644 }, content);
       pack.finalize();
     } catch (e) {
-      pack.destroy(e as Error);
+      if (!pack.destroyed) pack.destroy(e as Error);
     }
   })();
   return pack as unknown as Readable;
+}
+
+/** Runs `stop` when the pack is destroyed before it ended (its reader gave up on it). */
+function stopWithConsumer(pack: tar.Pack, stop: () => void): void {
+  let ended = false;
+  pack.on('end', () => (ended = true));
+  pack.on('close', () => {
+    if (!ended) stop();
+  });
 }

@@ -118,4 +118,24 @@ describe('contextFromArchive', () => {
     setTimeout(() => broken.destroy(new Error('git archive: exit code 128')), 10);
     await assert.rejects(readTar(ctx), /git archive: exit code 128/);
   });
+
+  test('the engine closing the upload mid-file ends the context and the archive without an unheard error (the StreamError crash)', async () => {
+    // What the upload does when the engine answers early: its pipe destroys the context stream.
+    const big = Buffer.alloc(8 * 1024 * 1024, 'x');
+    const archive = makeTar({ Dockerfile: 'FROM x', 'big.bin': big });
+    const ctx = contextFromArchive(archive, { contextPrefix: '', dockerfilePath: 'Dockerfile' });
+    const unheard: unknown[] = [];
+    const onUncaught = (e: unknown) => unheard.push(e);
+    process.on('uncaughtException', onUncaught);
+    try {
+      ctx.on('error', () => undefined); // the consumer hears its own stream
+      await new Promise<void>((resolve) => ctx.once('data', () => resolve()));
+      ctx.destroy(new Error('Writable stream closed'));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(unheard.map(String), [], 'no error nobody listens to');
+      assert.ok(archive.destroyed, 'the archive (git archive) is stopped too');
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
 });
