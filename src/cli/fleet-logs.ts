@@ -13,6 +13,7 @@ import { followAppLogs } from '../core/logs/follow';
 import { TimeMerger } from '../core/logs/merge';
 import type { LogLine } from '../core/ports';
 import type { Ctx } from './main';
+import { logLineFor } from './log-text';
 
 interface Tagged { s: number; t?: string; line: LogLine }
 
@@ -20,8 +21,9 @@ export async function fleetLogs(ctx: Ctx, sources: AppStream[], opts: { tail?: n
   const width = Math.max(...sources.map((s) => s.label.length));
   const print = (t: Tagged) => {
     const l = t.line;
-    const text = ctx.args.timestamps && l.time ? `${l.time} ${l.text}` : l.text;
-    (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${sources[t.s].label.padEnd(width)} | ${redact(text, ctx.out.secrets)}\n`);
+    const to = l.stream === 'stderr' ? process.stderr : process.stdout;
+    const text = logLineFor(to, ctx.args.timestamps && l.time ? `${l.time} ${l.text}` : l.text);
+    to.write(`${sources[t.s].label.padEnd(width)} | ${redact(text, ctx.out.secrets)}\n`);
   };
   if (!opts.follow) {
     let failed = 0;

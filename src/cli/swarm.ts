@@ -13,6 +13,7 @@ import { swarmStatus, type SwarmStatus } from '../core/deploy/swarm-status';
 import { fleetParts } from '../app/deploy-parts';
 import { formatBytes, formatDuration, relativeTime } from './output';
 import type { Ctx } from './main';
+import { logLineFor } from './log-text';
 
 async function swarmDeps(ctx: Ctx, app: Config): Promise<SwarmDeps> {
   const config = swarmConfigOf(app);
@@ -90,8 +91,9 @@ export async function swarmLogsCommand(ctx: Ctx, app: Config, tail: number | und
   const api = manager.engine.swarm;
   if (!api || !(await api.service(config.app))) throw new BmError('NotRunning', `${config.app} is not a service of ${config.swarm.manager}'s swarm: deploy it first with "baremetal deploy".`);
   const print = (l: LogLine) => {
-    const text = ctx.args.timestamps && l.time ? `${l.time} ${l.text}` : l.text;
-    (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${redact(text, ctx.out.secrets)}\n`);
+    const to = l.stream === 'stderr' ? process.stderr : process.stdout;
+    const text = logLineFor(to, ctx.args.timestamps && l.time ? `${l.time} ${l.text}` : l.text);
+    to.write(`${redact(text, ctx.out.secrets)}\n`);
   };
   for await (const l of api.serviceLogs(config.app, { follow: ctx.args.follow ?? false, tail, since: ctx.args.since, timestamps: ctx.args.timestamps }, ctx.signal)) print(l);
   return 0;
