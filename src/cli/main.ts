@@ -23,19 +23,22 @@ import { fleetLogs } from './fleet-logs';
 import { swarmDeployCommand, swarmLogsCommand, swarmRollbackCommand, swarmStatusCommand } from './swarm';
 import { describeHistory, fleetDeploy, fleetHistory, fleetRollback, fleetStatus } from './fleet';
 import { askHidden, confirm } from './prompt';
+import { agreeToSecrets } from './consent';
 import { runGuarded } from './exit-guard';
 
 const USAGE = `Usage: baremetal <command> [options]
 
 Commands:
   deploy    [--server NAME|GROUP|all] [--commit REF] [--allow-dirty] [--wait] [--dry-run]
-            [--rollback-on-failure] [--json]
+            [--rollback-on-failure] [--yes] [--json]
             build the commit (default HEAD), send the layers each server lacks over SSH,
             run it health-checked; to a group: built once, servers in parallel or in
             batches (rollout.batch), stopping at the first batch with a failure;
             --rollback-on-failure then puts the servers already moved back;
             --dry-run only tells what would be sent
-  rollback  [--server NAME|GROUP|all] [--to REF] [--wait] [--json]
+            secrets going to a host for the first time are listed and asked
+            about (y/N); --yes agrees without asking (CI, no terminal)
+  rollback  [--server NAME|GROUP|all] [--to REF] [--wait] [--yes] [--json]
             run the image of an earlier deploy again (default: the previous one)
   history   [--server NAME|GROUP|all] [--json]   deploys on each server, newest first
   status    [--server NAME|GROUP|all] [--json]   what runs now, its health and uptime
@@ -223,6 +226,8 @@ async function runAndReport(ctx: Ctx, op: () => Promise<DeployResult>): Promise<
 async function deployCommand(ctx: Ctx): Promise<number> {
   const { config: app, targets, fleet } = await targetsOf(ctx);
   layerCache(); // a bad BAREMETAL_CACHE_MAX stops us before connecting
+  // Secrets that would go to a host for the first time are shown and agreed to before anything connects.
+  if (!ctx.args['dry-run']) await agreeToSecrets(app, app.swarm ? app.swarm.nodes : targets.servers.map((s) => s.name), { yes: ctx.args.yes });
   if (app.swarm && !ctx.args['dry-run']) return swarmDeployCommand(ctx, app, transferOverride());
   if (fleet && !ctx.args['dry-run']) return fleetDeploy(ctx, app, targets, transferOverride());
   if (fleet) throw new BmError('UnknownServer', `--dry-run looks at one server: add --server ${targets.servers[0].name} (one of ${targets.servers.map((s) => s.name).join(', ')}).`);
@@ -276,6 +281,8 @@ function describePlan(plan: DeployPlan): string {
 
 async function rollbackCommand(ctx: Ctx): Promise<number> {
   const { config: app, targets, fleet } = await targetsOf(ctx);
+  // A rollback starts a container with today's secrets: the same question as a deploy.
+  await agreeToSecrets(app, app.swarm ? app.swarm.nodes : targets.servers.map((s) => s.name), { yes: ctx.args.yes });
   if (app.swarm) return swarmRollbackCommand(ctx, app);
   if (fleet) return fleetRollback(ctx, app, targets);
   const server = targets.servers[0];

@@ -40,6 +40,7 @@ export type ErrorCode =
   | 'NotASwarm'
   | 'SwarmUpdateFailed'
   | 'SecretMissing'
+  | 'SecretsNotAgreed'
   | 'Cancelled'
   | 'ConnectionLost'
   | 'NotRunning'
