@@ -243,11 +243,13 @@ test('tls from a certificate and key named as secrets: the proxy serves that cer
 test('ports 80 and 443 taken by something that is not our proxy: one sentence, nothing else changed', async () => {
   // Its own name: removing it never removes another run's squatter.
   const squatter = `squatter-${randomBytes(4).toString('hex')}`;
-  await onServer('bm26o', ['docker', 'run', '-d', '--name', squatter, '-p', '80:8080', 'local/busybox:1', 'sleep', '600']).catch(async () => {
-    await run('sh', ['-c', `docker -H ${env.workstations?.find((w) => w.name === 'dev')?.dockerHost} save local/busybox:1 | bash ${join(PROJECT, 'scripts', 'test-servers.sh')} exec bm26o -- docker load -q`]);
-    await onServer('bm26o', ['docker', 'run', '-d', '--name', squatter, '-p', '80:8080', 'local/busybox:1', 'sleep', '600']);
-  });
   try {
+    // Inside the try: a squatter created but not started (port 80 already taken) is removed too.
+    await onServer('bm26o', ['docker', 'run', '-d', '--name', squatter, '-p', '80:8080', 'local/busybox:1', 'sleep', '600']).catch(async () => {
+      await onServer('bm26o', ['docker', 'rm', '-f', squatter]).catch(() => undefined);
+      await run('sh', ['-c', `docker -H ${env.workstations?.find((w) => w.name === 'dev')?.dockerHost} save local/busybox:1 | bash ${join(PROJECT, 'scripts', 'test-servers.sh')} exec bm26o -- docker load -q`]);
+      await onServer('bm26o', ['docker', 'run', '-d', '--name', squatter, '-p', '80:8080', 'local/busybox:1', 'sleep', '600']);
+    });
     const a = await proxied('bm26o');
     const d = await cli(['deploy'], { cwd: a.dir });
     assert.notEqual(d.code, 0);
