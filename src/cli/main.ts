@@ -20,6 +20,7 @@ import { ServerPool } from '../drivers/server-pool';
 import { abbreviateLines, CliOutput, formatBytes, formatDuration } from './output';
 import { execCommand, runCommand } from './in-app';
 import { fleetLogs } from './fleet-logs';
+import { logLineFor } from './log-text';
 import { swarmDeployCommand, swarmLogsCommand, swarmRollbackCommand, swarmStatusCommand } from './swarm';
 import { describeHistory, fleetDeploy, fleetHistory, fleetRollback, fleetStatus } from './fleet';
 import { askHidden, confirm } from './prompt';
@@ -356,8 +357,9 @@ async function logsCommand(ctx: Ctx): Promise<number> {
   const { server, app } = sources[0];
   const connected = await connect(ctx, server);
   const print = (l: LogLine) => {
-    const text = ctx.args.timestamps && l.time ? `${l.time} ${l.text}` : l.text;
-    (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${redact(text, ctx.out.secrets)}\n`);
+    const to = l.stream === 'stderr' ? process.stderr : process.stdout;
+    const text = logLineFor(to, ctx.args.timestamps && l.time ? `${l.time} ${l.text}` : l.text);
+    to.write(`${redact(text, ctx.out.secrets)}\n`);
   };
   if (ctx.args.follow) {
     // The same stream as the editor's panel: across deploys and reconnects, no gaps, no doubles.
