@@ -157,7 +157,8 @@ interface Connected {
 }
 
 async function connectOnce(target: SshTarget, opts: OpenOptions, sock: Duplex | undefined): Promise<Connected> {
-  const known = await readKnownHosts(target.knownHostsFiles);
+  // The user's files first: a new key is appended to the first one, and their lines are the ones named.
+  const known = await readKnownHosts([...target.knownHostsFiles, ...(target.globalKnownHostsFiles ?? [])]);
   // As OpenSSH: a HostKeyAlias names the key's known_hosts entry by itself, with no port
   // (an SSH tunnel or a jump through a local port keeps the server's own entry).
   const [checkedHost, checkedPort] = target.hostKeyAlias ? [target.hostKeyAlias, 22] : [target.host, target.port];
@@ -233,7 +234,7 @@ function describeConnectError(
       };
       const e = new BmError(
         'HostKeyUnknown',
-        `The host key of ${label} (${where}) is not in known_hosts: its ${type} fingerprint is ${fp}; if that is your server's key, trust it with "baremetal trust ${trustName}".`,
+        `The host key of ${label} (${where}) is not in known_hosts${ca}: its ${type} fingerprint is ${fp}; if that is your server's key, trust it with "baremetal trust ${trustName}".`,
       );
       return Object.assign(e, { hostKey: unknown });
     }
@@ -242,7 +243,7 @@ function describeConnectError(
     }
     return new BmError(
       'HostKeyChanged',
-      `The host key of ${label} (${where}) has CHANGED (now ${type} ${fp}, known in ${verdict.entry.file}:${verdict.entry.line}): this may be an attack, so the connection is refused; if the server was really reinstalled, remove that line and trust the new key.`,
+      `The host key of ${label} (${where}) has CHANGED (now ${type} ${fp}, while ${verdict.entry.file}:${verdict.entry.line} holds its ${verdict.entry.keyType} key): this may be an attack, so the connection is refused; if the server was really reinstalled, remove that line and trust the new key.`,
     );
   }
   if (err.level === 'client-authentication') {
@@ -250,6 +251,8 @@ function describeConnectError(
     return new BmError(
       'AuthFailed',
       `${label} (${where}) refused ${how} for user "${target.user}": add your public key to ~${target.user}/.ssh/authorized_keys on the server, or set "identityFile"/"user" for this server.`,
+      // ssh2 cannot take host certificates, so a CA line cannot vouch: say so rather than let it look ignored.
+      const ca = verdict.certAuthority ? ` (the @cert-authority line ${verdict.certAuthority.file}:${verdict.certAuthority.line} cannot vouch for it: host certificates are not supported)` : '';
     );
   }
   if (err.level === 'client-timeout' || err.code === 'ETIMEDOUT') {

@@ -4,7 +4,9 @@
  * ssh2 accepts any host key unless given a `hostVerifier`, and no maintained npm package reads
  * known_hosts, so this module implements the subset of OpenSSH's rules (hostfile.c, match.c) that
  * a client needs: plain, wildcard, negated, `[host]:port` and hashed (`|1|salt|hash`) patterns,
- * and the `@revoked` marker. `@cert-authority` lines are parsed but never trust a plain key.
+ * and the `@revoked` marker. `@cert-authority` lines never trust a plain key: ssh2 (1.17) cannot
+ * negotiate host certificates (`*-cert-v01@openssh.com` is "Unsupported algorithm"), so a
+ * server's certificate never reaches us; such a line is only named in the "unknown key" message.
  * Kept free of other project modules so it can be tested on its own.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
@@ -23,7 +25,9 @@ export interface KnownHostEntry {
 
 export type HostKeyVerdict =
   | { kind: 'trusted'; entry: KnownHostEntry }
-  | { kind: 'unknown' }
+  /** certAuthority: a `@cert-authority` line for this host, which cannot vouch here (see above). */
+  | { kind: 'unknown'; certAuthority?: KnownHostEntry }
+  /** entry: a line holding another key for this host (of the offered type when there is one). */
   | { kind: 'changed'; entry: KnownHostEntry }
   | { kind: 'revoked'; entry: KnownHostEntry };
 
@@ -164,13 +168,17 @@ export function checkHostKey(
   // A revoked key is refused even if another line also trusts it.
   const revoked = forHost.find((e) => e.marker === '@revoked' && e.keyBase64 === keyBase64);
   if (revoked) return { kind: 'revoked', entry: revoked };
-  const plain = forHost.filter((e) => e.marker === undefined && e.keyType === keyType);
+  const plain = forHost.filter((e) => e.marker === undefined);
   const same = plain.find((e) => e.keyBase64 === keyBase64);
   if (same) return { kind: 'trusted', entry: same };
-  // Only a differing key of the same type is "changed": a server may have several key types and
-  // negotiate one we have not recorded yet, which is merely unknown.
-  if (plain[0]) return { kind: 'changed', entry: plain[0] };
-  return { kind: 'unknown' };
+  // A known host offering a key none of its lines hold is "changed", whatever the type: the
+  // connection offers the known types first, so a real server with its recorded key answers with
+  // it; one offering only another type is what a man in the middle without the key looks like
+  // (OpenSSH warns there too). Never a routine "trust this new key?".
+  const other = plain.find((e) => e.keyType === keyType) ?? plain[0];
+  if (other) return { kind: 'changed', entry: other };
+  const certAuthority = forHost.find((e) => e.marker === '@cert-authority');
+  return certAuthority ? { kind: 'unknown', certAuthority } : { kind: 'unknown' };
 }
 
 export function knownKeyTypes(entries: KnownHostEntry[], host: string, port: number): string[] {

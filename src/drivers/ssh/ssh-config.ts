@@ -26,6 +26,8 @@ export interface SshTarget {
   proxyJump?: string;
   /** UserKnownHostsFile list, expanded; default ~/.ssh/known_hosts ~/.ssh/known_hosts2. */
   knownHostsFiles: string[];
+  /** GlobalKnownHostsFile list (read, never written); default /etc/ssh/ssh_known_hosts and ssh_known_hosts2. */
+  globalKnownHostsFiles?: string[];
   hostKeyAlias?: string;
   connectTimeoutSeconds?: number;
 }
@@ -230,10 +232,11 @@ async function toTarget(alias: string, r: Resolved, overrides: SshOverrides): Pr
   }
 
   // `ssh -G` prints the list space-separated (already expanded); the npm package keeps it as written.
-  const khValue = one('userknownhostsfile');
-  const knownHostsFiles = (khValue ? khValue.split(/\s+/) : ['~/.ssh/known_hosts', '~/.ssh/known_hosts2'])
-    .filter((f) => f !== '' && f.toLowerCase() !== 'none')
-    .map((f) => expandSshPath(f, ctx));
+  const fileList = (value: string | undefined, defaults: string[]) =>
+    (value ? value.split(/\s+/) : defaults).filter((f) => f !== '' && f.toLowerCase() !== 'none').map((f) => expandSshPath(f, ctx));
+  const knownHostsFiles = fileList(one('userknownhostsfile'), ['~/.ssh/known_hosts', '~/.ssh/known_hosts2']);
+  // The administrator's keys (and @revoked / @cert-authority lines) count as OpenSSH counts them.
+  const globalKnownHostsFiles = fileList(one('globalknownhostsfile'), ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2']);
 
   const target: SshTarget = {
     alias,
@@ -243,6 +246,7 @@ async function toTarget(alias: string, r: Resolved, overrides: SshOverrides): Pr
     identityFiles,
     identitiesOnly: one('identitiesonly')?.toLowerCase() === 'yes',
     knownHostsFiles,
+    globalKnownHostsFiles,
   };
   const proxyJump = one('proxyjump');
   if (proxyJump) target.proxyJump = proxyJump;

@@ -184,11 +184,24 @@ describe('checkHostKey', () => {
     assert.equal(v.kind === 'changed' && v.entry.line, 1);
     assert.equal(checkHostKey(build(), 'host1', 2222, keys.ed!.blob).kind, 'changed');
   });
-  test('unknown for an unlisted host, another port, or a new key type; CA lines do not trust keys', () => {
-    assert.equal(checkHostKey(build(), 'host3', 22, keys.ed!.blob).kind, 'unknown');
-    assert.equal(checkHostKey(build(), 'host2', 22, keys.ed!.blob).kind, 'unknown');
-    assert.equal(checkHostKey(build(), 'host1', 22, keys.ecdsa!.blob).kind, 'unknown');
+  test('changed, not unknown, when a known host offers a key of a type none of its lines has (a man in the middle without the key)', () => {
+    const v = checkHostKey(build(), 'host2', 22, keys.ed!.blob);
+    assert.equal(v.kind, 'changed', 'host2 is known by its RSA key only');
+    assert.deepEqual(v.kind === 'changed' && [v.entry.file, v.entry.line, v.entry.keyType], ['kh', 2, 'ssh-rsa']);
+    const w = checkHostKey(build(), 'host1', 22, keys.ecdsa!.blob);
+    assert.deepEqual(w.kind === 'changed' && [w.entry.line, w.entry.keyType], [1, 'ssh-ed25519'], 'the first line holding another key');
+    // A key that one line of the host holds is trusted, whichever type the others are.
+    assert.equal(checkHostKey(build(), 'host1', 22, keys.rsa!.blob).kind, 'trusted');
+  });
+  test('unknown for an unlisted host or another port; a @cert-authority line never trusts a plain key but is named', () => {
+    const v = checkHostKey(build(), 'host3', 22, keys.ed!.blob);
+    assert.equal(v.kind, 'unknown');
+    assert.equal(v.kind === 'unknown' && v.certAuthority?.line, 4, 'the CA line for * is reported');
+    assert.equal(checkHostKey(build(), 'host3', 22, keys.ecdsa!.blob).kind, 'unknown', 'not even the CA key itself');
     assert.equal(checkHostKey(build(), 'host2', 2200, keys.rsa!.blob).kind, 'unknown');
+    const noCa = parseKnownHosts(`host1 ${keys.ed!.type} ${keys.ed!.b64}`, 'kh');
+    const u = checkHostKey(noCa, 'other', 22, keys.ed!.blob);
+    assert.deepEqual(u, { kind: 'unknown' });
   });
   test('revoked wins over trusted', () => {
     const list = [...build(), ...parseKnownHosts(`@revoked * ${keys.ed!.type} ${keys.ed!.b64}`, 'revoked')];
@@ -196,6 +209,18 @@ describe('checkHostKey', () => {
     assert.equal(v.kind, 'revoked');
     assert.equal(v.kind === 'revoked' && v.entry.file, 'revoked');
     assert.equal(checkHostKey(list, 'host2', 22, keys.rsa!.blob).kind, 'trusted');
+  });
+  test('the system-wide file counts: its keys trust, its @revoked lines refuse whatever the user file says', async () => {
+    const user = join(dir, 'user_known_hosts');
+    const global = join(dir, 'ssh_known_hosts');
+    writeFileSync(user, `host1 ${keys.ed!.type} ${keys.ed!.b64}\n`);
+    writeFileSync(global, `host9 ${keys.rsa!.type} ${keys.rsa!.b64}\n@revoked host1 ${keys.ed!.type} ${keys.ed!.b64}\n`);
+    const both = await readKnownHosts([user, global, join(dir, 'ssh_known_hosts2-missing')]);
+    assert.equal(checkHostKey(both, 'host9', 22, keys.rsa!.blob).kind, 'trusted');
+    const v = checkHostKey(both, 'host1', 22, keys.ed!.blob);
+    assert.deepEqual(v.kind === 'revoked' && [v.entry.file, v.entry.line], [global, 2]);
+    // A revoked key with no other line for the host is refused too, never "unknown".
+    assert.equal(checkHostKey(parseKnownHosts(`@revoked * ${keys.ed2!.type} ${keys.ed2!.b64}`, 'g'), 'anyhost', 22, keys.ed2!.blob).kind, 'revoked');
   });
   test('knownKeyTypes lists plain entries only; hostKeyAlgorithms expands RSA', () => {
     assert.deepEqual(knownKeyTypes(build(), 'host1', 22), ['ssh-ed25519', 'ssh-rsa']);

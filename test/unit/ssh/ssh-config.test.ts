@@ -29,6 +29,7 @@ before(() => {
       `  IdentityFile ${dir}/id_%h`,
       '  ProxyJump jump@bastion:2222,other',
       `  UserKnownHostsFile ${dir}/kh1 ~/kh2`,
+      `  GlobalKnownHostsFile ${dir}/global_kh`,
       '  HostKeyAlias myalias-key',
       '  ConnectTimeout 7',
       '  IdentitiesOnly yes',
@@ -74,6 +75,7 @@ describe('resolveSshTarget', () => {
       identitiesOnly: true,
       proxyJump: 'jump@bastion:2222,other',
       knownHostsFiles: [join(dir, 'kh1'), join(home, 'kh2')],
+      globalKnownHostsFiles: [join(dir, 'global_kh')],
       hostKeyAlias: 'myalias-key',
       connectTimeoutSeconds: 7,
     });
@@ -89,6 +91,7 @@ describe('resolveSshTarget', () => {
     assert.equal(t.hostKeyAlias, undefined);
     assert.equal(t.connectTimeoutSeconds, undefined);
     assert.deepEqual(t.knownHostsFiles, [join(home, '.ssh', 'known_hosts'), join(home, '.ssh', 'known_hosts2')]);
+    assert.deepEqual(t.globalKnownHostsFiles, ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2'], 'the system-wide files, as OpenSSH reads them');
     // Only default identities that exist on this machine survive.
     for (const f of t.identityFiles) assert.ok(f.startsWith(join(home, '.ssh')));
   });
