@@ -138,11 +138,17 @@ export interface CliResult {
 /** Runs the built CLI (dist/cli.js) the way a user or a CI job does. */
 export function cli(
   args: string[],
-  opts: { cwd: string; env?: NodeJS.ProcessEnv; signalAfterMs?: number; onStderr?: (s: string) => void; onStdout?: (s: string, pid: number) => void; input?: string },
+  opts: {
+    cwd: string; env?: NodeJS.ProcessEnv; signalAfterMs?: number; onStderr?: (s: string) => void; onStdout?: (s: string, pid: number) => void; input?: string;
+    /** Deploys and rollbacks agree with --yes to the secrets they send, as a CI job does; false: the user did not say --yes. */
+    agreeToSecrets?: boolean;
+  },
 ): Promise<CliResult> {
   const env = testEnv();
+  const agree = opts.agreeToSecrets !== false && (args[0] === 'deploy' || args[0] === 'rollback') && !args.includes('--yes');
+  const argv = agree ? [args[0], '--yes', ...args.slice(1)] : args;
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [join(PROJECT, 'dist', 'cli.js'), ...args], {
+    const child = spawn(process.execPath, [join(PROJECT, 'dist', 'cli.js'), ...argv], {
       cwd: opts.cwd,
       env: { ...process.env, ...cliEnv(env), ...opts.env },
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
