@@ -11,6 +11,7 @@ import type { Config } from '../../core/config/types';
 import type { ProgressEvent } from '../../core/ports';
 import { CommitItem, DeploymentItem, type AnyItem } from '../views/items';
 import { currentConfig, runOperation, workspaceDir, type CommandDeps } from './context';
+import { agreeToSecrets } from './consent';
 import { runRollout } from './rollout-run';
 import { chooseTargets } from './targets';
 
@@ -19,6 +20,7 @@ async function deployRef(deps: CommandDeps, ref: string, item?: AnyItem): Promis
   const app = currentConfig(deps);
   const label = ref === 'HEAD' ? 'HEAD' : ref.slice(0, 7);
   if (app.swarm) {
+    if (!(await agreeToSecrets(app, app.swarm.nodes))) return;
     await runOperation(deps, `Deploying ${label} to ${app.swarm.manager}'s swarm`, async (signal, progress) => {
       const parts = await fleetParts(app, process.env, workspaceDir());
       return asDeployResult(await swarmDeploy({ ...(await swarmParts(deps, app, signal, progress)), ...parts }, { ref, signal }));
@@ -36,6 +38,7 @@ async function deployRef(deps: CommandDeps, ref: string, item?: AnyItem): Promis
   const server = targets.servers[0];
   // The server's (and its groups') env, secrets and host names.
   const config = configFor(app, server.name);
+  if (!(await agreeToSecrets(app, [server.name]))) return;
   await runOperation(deps, `Deploying ${label} to ${server.name}`, async (signal, progress) => {
     const secrets = await resolveSecrets(config);
     progress({ phase: 'connect', message: `Connecting to ${server.name}` });
@@ -103,6 +106,8 @@ export const rollbackTo = (deps: CommandDeps) => async (item?: AnyItem) => {
   }
   if (!commit) return;
   const to = commit;
+  // A rollback starts a container with today's secrets: the same question as a deploy.
+  if (!(await agreeToSecrets(app, app.swarm ? app.swarm.nodes : [server.name]))) return;
   if (app.swarm) {
     await runOperation(deps, `Rolling ${app.swarm.manager}'s swarm back to ${to.slice(0, 7)}`, async (signal, progress) =>
       asDeployResult(await swarmRollback(await swarmParts(deps, app, signal, progress), { to, signal })));

@@ -12,6 +12,7 @@ import { rolloutRollback, type RolloutDeps, type RolloutResult } from '../../cor
 import { asBmError } from '../../core/errors';
 import type { Logger } from '../../core/ports';
 import { FleetProgress, movedBack, rolloutSummary } from '../fleet-text';
+import { agreeToSecrets } from './consent';
 import type { CommandDeps } from './context';
 
 export const ROLL_BACK_MOVED = 'Roll Back Moved Servers';
@@ -37,6 +38,8 @@ export async function runRollout(
   title: string,
   op: (fleet: FleetDeps, signal: AbortSignal) => Promise<RolloutResult>,
 ): Promise<RolloutResult | undefined> {
+  // Secrets going to a host for the first time: the user sees them and agrees, or nothing moves.
+  if (!(await agreeToSecrets(config, targets.servers.map((s) => s.name)))) return undefined;
   let result: RolloutResult;
   const mask = (text: string) => deps.logger.mask(text);
   try {
