@@ -27,7 +27,7 @@ const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 /** The `error:` lines a failed command printed: it must be exactly one sentence, with no stack trace. */
 export function errorProblem(stderr: string): string | undefined {
   const said = stderr.split('\n').filter((l) => l.startsWith('error:'));
-  if (said.length === 0) return `it printed no error (last line: ${stderr.trim().split('\n').pop() ?? ''})`;
+  if (said.length === 0) return `it printed no error (${saidOf(stderr)})`;
   if (said.length > 1) return `it printed ${said.length} errors: ${said.join(' | ')}`;
   if (/^\s+at .+:\d+:\d+\)?$/m.test(stderr)) return `it printed a stack trace: ${said[0]}`;
   if (!/[.?!]$/.test(said[0]!.trim())) return `its error is not a sentence: ${said[0]}`;
@@ -35,7 +35,11 @@ export function errorProblem(stderr: string): string | undefined {
 }
 
 /** The error line a command printed (for the table), or its last line. */
-export const saidOf = (stderr: string) => stderr.split('\n').find((l) => l.startsWith('error:')) ?? stderr.trim().split('\n').pop() ?? '';
+export const saidOf = (stderr: string) => {
+  const lines = stderr.trim().split('\n');
+  // A crash: Node's own report ends with its version; the thrown error is the line to show.
+  return lines.find((l) => l.startsWith('error:')) ?? lines.find((l) => /^\w*Error\b.*:/.test(l)) ?? lines.pop() ?? '';
+};
 
 /**
  * A client let go on after its connection was cut: it ends in time, and either did the work
