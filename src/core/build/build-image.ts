@@ -97,7 +97,7 @@ export async function buildImage(
     (line) => {
       logger.info(`build: ${line}`);
       // A step starting is progress a user wants to see ("[2/4] RUN npm ci", "Step 2/4 : RUN npm ci").
-      const step = /^#\d+ (\[[^\]]*\d+\/\d+\] .+)$|^\[[0-9a-f]{12}\] (\[[^\]]*\d+\/\d+\] .+)$|^(Step \d+\/\d+ : .+)$/.exec(line);
+      const step = /^#\d+ (\[[^\]]*\d+\/\d+\] .+)$|^\[(?:sha256:)?[0-9a-f]{5,64}\] (\[[^\]]*\d+\/\d+\] .+)$|^(Step \d+\/\d+ : .+)$/.exec(line);
       if (step) progress({ phase: 'build', message: (step[1] ?? step[2] ?? step[3]).slice(0, 120) });
     },
     signal,

@@ -21,8 +21,9 @@ export class BuildSteps {
   push(line: string): string | undefined {
     this.tail.push(line);
     while (this.tail.length > this.keep) this.tail.shift();
-    // buildx: "#7 [2/4] RUN npm ci"; the Engine API's trace (as dockerode words it): "[3f2a…] [2/4] RUN npm ci".
-    const step = /^(?:#(\d+)|\[([0-9a-f]{12})\]) (\[[^\]]+\] .+)$/.exec(line);
+    // buildx: "#7 [2/4] RUN npm ci"; the Engine API's trace (as dockerode words it): "[3f2a…] [2/4] RUN npm ci",
+    // or since dockerode 5 "[sha256:8aa45] [2/4] RUN npm ci".
+    const step = /^(?:#(\d+)|\[((?:sha256:)?[0-9a-f]{5,64})\]) (\[[^\]]+\] .+)$/.exec(line);
     if (step) {
       const id = step[1] ?? step[2];
       if (this.names.has(id)) return undefined;

@@ -7,6 +7,8 @@ import { toImageInfo } from './convert';
 import { buildCancelled, BuildSteps, featureHint } from './build-steps';
 import { engineLost, localEngineFinder } from './local-connect';
 import { endpointLabel, type Endpoint } from './local-engine';
+import type { BuildSession } from './build-session';
+import { SessionRefused, startSessionBuild } from './session-build';
 
 /**
  * The developer's own Docker Engine, where images are built from the commit's tree and saved for
@@ -60,63 +62,108 @@ export class LocalBuilder implements Builder {
   async describe(): Promise<string> {
     const kind = await this.kind();
     const where = this.endpoint ? endpointLabel(this.endpoint) : 'the local Docker Engine';
-    return kind === 'buildkit' ? `the Engine API's BuildKit on ${where}` : `the legacy builder of ${where} (it has no BuildKit)`;
+    return kind === 'buildkit' ? `the Engine API's BuildKit on ${where} (the context over a BuildKit session, as the docker CLI sends it)` : `the legacy builder of ${where} (it has no BuildKit)`;
   }
 
   async build(req: BuildRequest, onOutput: (line: string) => void, signal?: AbortSignal): Promise<ImageInfo> {
     const docker = await this.ready();
     const kind = await this.kind();
-    if (kind === 'legacy') onOutput('This engine has no BuildKit: building with its legacy builder (no RUN --mount, heredocs or COPY --link).');
-    if (Object.keys(req.secrets ?? {}).length) {
-      throw new BmError('BuildSecretsUnsupported', 'build.secrets need BuildKit with a build session, which only the docker CLI provides: install the docker CLI with its buildx plugin on this machine, or set "build": { "on": "server" } with docker buildx here.');
+    // The context is heard from the start: a failure of it (git archive, the working tree) is
+    // the reason a build broke, whoever reads the stream.
+    let contextFailure: Error | undefined;
+    req.context.on('error', (e: Error) => (contextFailure ??= e));
+    if (kind === 'legacy') {
+      onOutput('This engine has no BuildKit: building with its legacy builder (no RUN --mount, heredocs or COPY --link).');
+      if (Object.keys(req.secrets ?? {}).length) {
+        req.context.destroy();
+        throw new BmError('BuildSecretsUnsupported', 'build.secrets need BuildKit, which this engine does not have: use Docker 18.09 or newer here, or set "build": { "on": "server" } for a server whose engine has it.');
+      }
     }
     let stream: Readable;
+    let session: { stream: Readable; session: BuildSession; close: () => Promise<void> } | undefined;
     try {
-      stream = (await docker.buildImage(req.context as never, {
-        t: req.tag,
-        dockerfile: req.dockerfile,
-        buildargs: req.buildArgs,
-        labels: req.labels,
-        target: req.target,
-        platform: req.platform,
-        rm: true,
-        forcerm: true,
-        abortSignal: signal,
-        ...(kind === 'buildkit' ? { version: '2' } : {}),
-      } as never)) as unknown as Readable;
+      if (kind === 'buildkit') session = await this.sessionBuild(docker, req, onOutput, signal);
+      if (session) stream = session.stream;
+      else {
+        stream = (await docker.buildImage(req.context as never, {
+          t: req.tag,
+          dockerfile: req.dockerfile,
+          buildargs: req.buildArgs,
+          labels: req.labels,
+          target: req.target,
+          platform: req.platform,
+          rm: true,
+          forcerm: true,
+          abortSignal: signal,
+          ...(kind === 'buildkit' ? { version: '2' } : {}),
+        } as never)) as unknown as Readable;
+      }
     } catch (e) {
       if (signal?.aborted) throw buildCancelled();
+      if (contextFailure) throw contextUnreadable(contextFailure);
       throw engineLost(e, this.endpoint);
     }
     const steps = new BuildSteps();
     let failure: string | undefined;
+    let broken: Error | undefined;
     let legacyStep = '';
-    await new Promise<void>((resolve) => {
-      // dockerode decodes BuildKit's trace (protobuf in each message's aux) into text lines.
-      (docker as Docker & { followProgress: Docker['modem']['followProgress'] }).followProgress(
-        stream,
-        () => resolve(),
-        (msg: { stream?: string; status?: string; error?: string }) => {
-          const text = (msg.stream ?? msg.status ?? '').replace(/\n$/, '');
-          for (const line of text ? text.split('\n') : []) {
-            onOutput(line);
-            steps.push(line);
-            if (/^Step \d+\/\d+ : /.test(line)) legacyStep = line.replace(/^Step \d+\/\d+ : /, '');
-          }
-          if (msg.error) failure = msg.error.trim();
-        },
-      );
-    });
+    try {
+      await new Promise<void>((resolve) => {
+        // dockerode decodes BuildKit's trace (protobuf in each message's aux) into text lines.
+        (docker as Docker & { followProgress: Docker['modem']['followProgress'] }).followProgress(
+          stream,
+          (err: Error | null) => {
+            if (err) broken = err;
+            resolve();
+          },
+          (msg: { stream?: string; status?: string; error?: string }) => {
+            const text = (msg.stream ?? msg.status ?? '').replace(/\n$/, '');
+            for (const line of text ? text.split('\n') : []) {
+              onOutput(line);
+              steps.push(line);
+              if (/^Step \d+\/\d+ : /.test(line)) legacyStep = line.replace(/^Step \d+\/\d+ : /, '');
+            }
+            if (msg.error) failure = msg.error.trim();
+          },
+        );
+      });
+    } finally {
+      await session?.close();
+    }
     if (signal?.aborted) throw buildCancelled();
+    if (contextFailure) throw contextUnreadable(contextFailure);
+    const syncFailure = session?.session.failure();
+    if (syncFailure) throw new BmError('BuildFailed', `Sending the build context to the engine failed: ${syncFailure.message}; try again, and if it repeats, install docker buildx here (builds then go through it).`, steps.lastLines());
     if (failure) {
       if (/failed to read downloaded context|build-context-[a-z0-9]+/.test(failure)) throw contextUploadBroken(failure);
       const step = steps.failedStep ?? legacyStep;
       const reason = steps.failure && !legacyStep ? steps.failure : failure;
       throw new BmError('BuildFailed', `The image build failed${step ? ` at "${step}"` : ''}: ${reason}${featureHint(reason)}`, steps.lastLines());
     }
+    if (broken) throw new BmError('BuildFailed', `The engine's build output broke off (${broken.message}): check that the engine${this.endpoint ? ` at ${endpointLabel(this.endpoint)}` : ''} still runs, then deploy again.`, steps.lastLines());
     const image = await this.image(req.tag);
     if (!image) throw new BmError('BuildFailed', `The build finished but produced no image tagged ${req.tag}.`, steps.lastLines());
     return image;
+  }
+
+  /**
+   * The context goes over a BuildKit session, as the docker CLI sends it, not in the request
+   * body: every engine with BuildKit reads it so (the containerd store before Docker 27.5 cannot
+   * read an uploaded one, moby/moby#47717), and build secrets travel the same way. Undefined when
+   * the engine opens no session: the context is then uploaded as before.
+   */
+  private async sessionBuild(docker: Docker, req: BuildRequest, onOutput: (line: string) => void, signal?: AbortSignal) {
+    try {
+      return await startSessionBuild(docker, req, signal);
+    } catch (e) {
+      if (!(e instanceof SessionRefused)) throw e;
+      if (Object.keys(req.secrets ?? {}).length) {
+        req.context.destroy();
+        throw new BmError('BuildSecretsUnsupported', `build.secrets need a BuildKit session, which this engine refused (${e.reason.message}): install docker buildx on this machine (builds then go through it), or drop build.secrets.`);
+      }
+      onOutput(`This engine opened no BuildKit session (${e.reason.message}): uploading the context instead.`);
+      return undefined;
+    }
   }
 
   async save(tag: string, signal?: AbortSignal): Promise<Readable> {
@@ -125,6 +172,11 @@ export class LocalBuilder implements Builder {
     signal?.addEventListener('abort', () => stream.destroy(new BmError('Cancelled', 'Transfer cancelled.')), { once: true });
     return stream;
   }
+}
+
+/** The commit's files could not be read for the build (git archive failed, a file vanished). */
+function contextUnreadable(e: Error): BmError {
+  return new BmError('BuildFailed', `Reading the files to build failed (${e.message}): nothing was sent; check the repository with \`git status\` and deploy again.`, undefined, { cause: e });
 }
 
 /**

@@ -54,6 +54,15 @@ test("the Engine API's trace as dockerode words it: the step running when the er
   assert.equal(steps.failedStep, 'RUN exit 3');
 });
 
+test("the Engine API's trace as dockerode 5 words it ([sha256:8aa45]): the failed step is named", () => {
+  const steps = new BuildSteps();
+  steps.push('[sha256:369ca] [internal] load build definition from Dockerfile');
+  assert.equal(steps.push('[sha256:3f804] [stage-0 1/2] FROM docker.io/local/busybox:1'), '[stage-0 1/2] FROM docker.io/local/busybox:1');
+  steps.push('[sha256:8aa45] [stage-0 2/2] RUN --mount=type=cache,target=/cache exit 3');
+  steps.push('ERROR: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3');
+  assert.equal(steps.failedStep, 'RUN --mount=type=cache,target=/cache exit 3');
+});
+
 test('platforms: what runs where, and the sentence for a mismatch', () => {
   const amd64 = { os: 'linux', architecture: 'amd64' };
   assert.equal(platformString({ os: 'linux', architecture: 'arm', variant: 'v7' }), 'linux/arm/v7');
