@@ -10,13 +10,17 @@
  * Invariants after each (the issue's list): the app answered throughout with the old or the new
  * version (a poller ran during the fault: failures and the longest gap); the history on the
  * server is valid JSON lines with exactly one record per attempt that reached the server, none
- * doubled, the right result; the next command takes the lock at once or within its lease (which
- * is said); it succeeds without any step by hand, and sends nothing already sent; no leftover
- * containers or images beyond "keep".
+ * doubled, the right result; the next command takes the lock at once (its holder is gone in
+ * every row); it succeeds without any step by hand, and sends nothing already sent; no leftover
+ * containers or images beyond "keep". Besides one client's death: an engine restart, a reboot,
+ * a slow lossy link, a silent link (every packet dropped: silent-link.ts), two clients, damaged
+ * files, a full disk, skewed clocks.
  *
  *   node --import tsx scripts/faults.ts      (as root, test servers up, CLI built)
  *   env: FAULTS_SERVER (default bm26o), FAULTS_ONLY (a substring of scenario ids), FAULTS_SET=fast
- *   (the part npm test runs), FAULTS_NO_FUZZ=1, FUZZ_MS (per parser, default 30000 here)
+ *   (the part npm test runs), FAULTS_NO_FUZZ=1, FUZZ_MS (per parser, default 30000 here),
+ *   FAULTS_FUZZ_FILE (another fuzz test file: to see that a crashed one fails the run)
+ * Every check has a bound (test/faults/verdicts.ts, said in the report): a row fails when one is crossed.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -25,7 +29,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { commitOf, getVia, pollVia } from '../test/helpers/proxy-poll';
-import { cli, runCli, type Run } from '../test/faults/run-cli';
+import { cli, CLI_LIMIT_MS, runCli, type Run } from '../test/faults/run-cli';
 import { BOUNDS, errorProblem, judgeCut, judgeFuzz, judgeGap, judgeNext, judgeSilent, saidOf } from '../test/faults/verdicts';
 import { FUZZ_TARGETS } from '../test/faults/fuzz-kit';
 import { linkBytes, pollInside, silence } from '../test/faults/silent-link';
@@ -609,6 +613,21 @@ async function fuzzCounts(testFile = join(PROJECT, 'test', 'faults', 'fuzz.test.
   return { rows, broke: judgeFuzz(rows, FUZZ_TARGETS, exit) };
 }
 
+/** The bounds, in words, for the report (test/faults/verdicts.ts holds the numbers). */
+function boundsText(): string {
+  const sec = (ms: number) => `${ms / 1000} s`;
+  return [
+    'A row survives only within these bounds (test/faults/verdicts.ts); crossing one fails it:',
+    `- the app answers throughout: no request fails, nothing but the old or the new version answers, and the longest time without an answer is at most ${sec(BOUNDS.gapMs)} (an engine restart or a "reboot": back within ${sec(BOUNDS.downMs)} of the engine's stop; the slow, lossy link: at most ${sec(BOUNDS.lossyGapMs)}, and at most ${BOUNDS.lossyTimeoutShare * 100} % of the poller's requests past their 5 s timeout);`,
+    `- a cut client ends within ${sec(BOUNDS.cutEndMs)} of being let go on, and either did the work (exit 0 and its version serves) or fails with exactly one \`error:\` sentence and no stack trace;`,
+    `- a client on a silent link exits non-zero within ${sec(BOUNDS.silentEndMs)} of the drop, with one sentence that names the server; the app, polled from inside the server (the dropped link would fail any poll from outside), answers throughout;`,
+    `- the next command (run with --wait) never waits for the lock of a client that is gone (killed, cut, or silent and given up), and ends within ${sec(BOUNDS.nextMs)}; it sends nothing the server already has;`,
+    '- an engine restart: the faulted deploy is recorded with the result its exit code says;',
+    `- every command has a time limit (${sec(CLI_LIMIT_MS)}): one that hangs is killed and fails its row;`,
+    '- the fuzz run ends by itself and every parser reports its count (a fuzz file that crashed before fuzzing reports nothing: that fails the run).',
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const only = process.env.FAULTS_ONLY;
   // The fast part, in npm test: one of each kind of death at the phases nearest the switch, and the damaged files.
@@ -664,8 +683,9 @@ async function main(): Promise<void> {
     '# Faults: what breaks a deploy, measured',
     `Date: ${new Date().toISOString()}; server ${SERVER} (Docker ${server(SERVER).engine}, ${server(SERVER).store}), through the proxy; at ${head}. Command: \`npm run faults\` (scripts/faults.ts).`,
     'Each fault lands at the first progress event of its phase (the CLI stops itself there: BAREMETAL_FAULT_STOP_AT). Checked after each: the app answered throughout with the old or the new version; ' +
-      'the history holds exactly one valid record per attempt that reached the server, with the right result; the next command succeeds with no step by hand, sends nothing already sent, and says how it found the lock; ' +
+      'the history holds exactly one valid record per attempt that reached the server, with the right result; the next command succeeds with no step by hand, sends nothing already sent, and finds the lock free or takes it over at once; ' +
       'nothing is left but the live container and the kept images.',
+    boundsText(),
     `**${survived} of ${outcomes.length} survived.**`,
     table,
     '## Bad input, fuzzed (test/faults/fuzz.test.ts, seeded)',
