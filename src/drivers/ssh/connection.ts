@@ -232,6 +232,8 @@ function describeConnectError(
         line: knownHostsLine(target.hostKeyAlias ?? target.host, target.hostKeyAlias ? 22 : target.port, offeredKey),
         knownHostsFile: target.knownHostsFiles[0] ?? '~/.ssh/known_hosts',
       };
+      // ssh2 cannot take host certificates, so a CA line cannot vouch: say so rather than let it look ignored.
+      const ca = verdict.certAuthority ? ` (the @cert-authority line ${verdict.certAuthority.file}:${verdict.certAuthority.line} cannot vouch for it: host certificates are not supported)` : '';
       const e = new BmError(
         'HostKeyUnknown',
         `The host key of ${label} (${where}) is not in known_hosts${ca}: its ${type} fingerprint is ${fp}; if that is your server's key, trust it with "baremetal trust ${trustName}".`,
@@ -251,8 +253,6 @@ function describeConnectError(
     return new BmError(
       'AuthFailed',
       `${label} (${where}) refused ${how} for user "${target.user}": add your public key to ~${target.user}/.ssh/authorized_keys on the server, or set "identityFile"/"user" for this server.`,
-      // ssh2 cannot take host certificates, so a CA line cannot vouch: say so rather than let it look ignored.
-      const ca = verdict.certAuthority ? ` (the @cert-authority line ${verdict.certAuthority.file}:${verdict.certAuthority.line} cannot vouch for it: host certificates are not supported)` : '';
     );
   }
   if (err.level === 'client-timeout' || err.code === 'ETIMEDOUT') {
