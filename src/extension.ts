@@ -9,6 +9,7 @@ import { ResourcePanels } from './editor/panels/resource-panel';
 import { ContainerStats } from './editor/views/container-stats';
 import { WorkspaceModel } from './editor/model';
 import { OutputLogger } from './editor/output-logger';
+import { PassphraseMemory } from './editor/passphrase-memory';
 import { DeployStatusBar } from './editor/status-bar';
 import { CommitsTree, DeploymentsTree, ServersTree } from './editor/views/trees';
 
@@ -27,18 +28,16 @@ export interface BareMetalApi {
 export function activate(context: vscode.ExtensionContext): BareMetalApi {
   const channel = vscode.window.createOutputChannel('Bare Metal Deploy', { log: true });
   const logger = new OutputLogger(channel);
+  // Asked once per key file, then kept in the editor's secret storage (never in settings), but
+  // only once it has decrypted the key: see PassphraseMemory.
+  const passphrases = new PassphraseMemory(context.secrets, (file) =>
+    vscode.window.showInputBox({ prompt: `Passphrase for the SSH key ${file}`, password: true, ignoreFocusOut: true }),
+  );
   const pool = new ServerPool({
     logger,
     sshConfigFile: process.env.BAREMETAL_SSH_CONFIG || undefined,
-    // Asked once per key file, then kept in the editor's secret storage (never in settings).
-    askPassphrase: async (file) => {
-      const key = `passphrase:${file}`;
-      const stored = await context.secrets.get(key);
-      if (stored !== undefined) return stored;
-      const typed = await vscode.window.showInputBox({ prompt: `Passphrase for the SSH key ${file}`, password: true, ignoreFocusOut: true });
-      if (typed !== undefined) await context.secrets.store(key, typed);
-      return typed;
-    },
+    askPassphrase: (file) => passphrases.passphrase(file),
+    passphraseChecked: (file, passphrase, ok) => passphrases.checked(file, passphrase, ok),
   });
   const model = new WorkspaceModel(pool, logger, () => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath);
   // A log panel sees a deploy the moment its container changes, whoever made it: the views
@@ -73,7 +72,7 @@ export function activate(context: vscode.ExtensionContext): BareMetalApi {
     vscode.window.registerTreeDataProvider('baremetal.deployments', trees.deployments),
     vscode.window.registerTreeDataProvider('baremetal.commits', trees.commits),
     new DeployStatusBar(model),
-    ...registerCommands({ pool, logger, channel, model, logs, resources, who: clientIdentity() }),
+    ...registerCommands({ pool, logger, channel, model, logs, resources, who: clientIdentity(), passphrases }),
   );
 
   // Restricted Mode: baremetal.json picks servers, keys and secrets, and git runs the repository's

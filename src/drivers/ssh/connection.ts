@@ -7,11 +7,14 @@ import type { Logger } from '../../core/ports';
 import { checkHostKey, fingerprint, keyTypeOfBlob, knownHostsLine, knownKeyTypes, readKnownHosts, type HostKeyVerdict } from './known-hosts';
 import { resolveSshTarget, type SshTarget } from './ssh-config';
 import { remoteCommand } from './remote-command';
+import { unlock } from './key-unlock';
 
 /** What the connection needs from its caller (the CLI or the editor) to authenticate. */
 export interface SshAuthHooks {
-  /** Asked once per encrypted key file; undefined means "skip this key". */
+  /** Asked per encrypted key file (again after a wrong one, up to 3 times); undefined means "skip this key". */
   askPassphrase?(keyFile: string): Promise<string | undefined>;
+  /** Told whether a passphrase decrypted its key: only then may a caller remember it. */
+  passphraseChecked?(keyFile: string, passphrase: string, ok: boolean): Promise<void>;
 }
 
 export interface OpenOptions extends SshAuthHooks {
@@ -300,14 +303,10 @@ async function loadKeys(target: SshTarget, hooks: SshAuthHooks & { logger: Logge
       hooks.logger.warn(`ssh: skipping ${file}: ${parsed.message}`);
       continue;
     }
-    const passphrase = await hooks.askPassphrase?.(file);
+    const passphrase = await unlock(file, key, hooks);
     if (passphrase === undefined) {
       hooks.logger.warn(`ssh: skipping encrypted key ${file} (no passphrase given)`);
       continue;
-    }
-    const unlocked = utils.parseKey(key, passphrase);
-    if (unlocked instanceof Error) {
-      throw new BmError('PassphraseNeeded', `The passphrase for ${file} is wrong; try again.`);
     }
     keys.push({ file, key, passphrase });
   }

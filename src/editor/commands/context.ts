@@ -10,6 +10,7 @@ import type { LogPanels } from '../panels/log-panels';
 import type { ResourcePanels } from '../panels/resource-panel';
 import type { WorkspaceModel } from '../model';
 import type { OutputLogger } from '../output-logger';
+import type { PassphraseMemory } from '../passphrase-memory';
 import { progressText } from '../progress-text';
 import { ContainerItem, DeploymentItem, ServerItem, UrlItem, type AnyItem } from '../views/items';
 
@@ -22,6 +23,8 @@ export interface CommandDeps {
   logs: LogPanels;
   resources: ResourcePanels;
   who: string;
+  /** The SSH key passphrases kept in the editor's secret storage. */
+  passphrases: PassphraseMemory;
 }
 
 export function clientIdentity(): string {

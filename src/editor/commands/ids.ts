@@ -20,6 +20,7 @@ export const COMMANDS = {
   showResources: 'baremetal.showResources',
   openShell: 'baremetal.openShell',
   runCommand: 'baremetal.runCommand',
+  forgetPassphrases: 'baremetal.forgetPassphrases',
 } as const;
 
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];

@@ -6,9 +6,10 @@ import { COMMANDS, type CommandId } from './ids';
 import { copyCommitSha, openConfiguration, quickActions, refresh, showCommit, showLogs, showResources } from './misc';
 import { addServer, showServerProblem, trustServer } from './server';
 import { openShell, runCommand } from './shell';
+import { forgetPassphrases } from './passphrases';
 
 /** Commands that read nothing of the folder's and reach no server: they work in Restricted Mode. */
-const TRUST_FREE: ReadonlySet<string> = new Set([COMMANDS.openConfiguration]);
+const TRUST_FREE: ReadonlySet<string> = new Set([COMMANDS.openConfiguration, COMMANDS.forgetPassphrases]);
 
 /** One flat table: every command id maps to its handler; a missing one fails to compile. */
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
@@ -31,6 +32,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     [COMMANDS.showResources]: showResources(deps),
     [COMMANDS.openShell]: openShell(deps),
     [COMMANDS.runCommand]: runCommand(deps),
+    [COMMANDS.forgetPassphrases]: forgetPassphrases(deps),
   } satisfies Record<CommandId, (...args: never[]) => Promise<unknown>>;
   return Object.entries(table).map(([id, handler]) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
