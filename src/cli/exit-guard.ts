@@ -18,8 +18,18 @@ export interface GuardedRun {
   write: (text: string) => void;
   /** process.exit, replaceable in tests. */
   exit: (code: number) => void;
-  /** The process whose 'beforeExit' is watched. */
+  /** Whether to add a stray error's stack (--verbose). */
+  verbose?: () => boolean;
+  /** The process whose 'beforeExit', 'uncaughtException' and 'unhandledRejection' are watched. */
   proc?: Pick<NodeJS.Process, 'on' | 'off'>;
+}
+
+export function straySentence(e: unknown, lastStep: string | undefined): string {
+  const message = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+  // Our own errors are written as sentences already; anything else gets the step it broke.
+  if (e instanceof Error && e.name === 'BmError') return `error: ${message}`;
+  const at = lastStep ? ` during "${lastStep}"` : '';
+  return `error: baremetal failed${at}: ${message}; check what runs with "baremetal status" and run the command again (with --verbose to see more).`;
 }
 
 export function unfinishedSentence(lastStep: string | undefined): string {
@@ -39,6 +49,17 @@ export function runGuarded(g: GuardedRun): void {
     g.exit(EXIT_UNFINISHED);
   };
   proc.on('beforeExit', onBeforeExit);
+  // An error thrown where nobody awaits it (an event with no listener, a promise left alone) would
+  // end the process with a stack trace: it is one sentence too, the stack only with --verbose.
+  const onStray = (e: unknown) => {
+    if (settled) return;
+    settled = true;
+    g.write(`${straySentence(e, g.lastStep())}\n`);
+    if (g.verbose?.() && e instanceof Error && e.stack) g.write(`${e.stack}\n`);
+    g.exit(1);
+  };
+  proc.on('uncaughtException', onStray);
+  proc.on('unhandledRejection', onStray);
   g.run().then(
     (code) => {
       settled = true;

@@ -401,6 +401,7 @@ if (require.main === module) {
   runGuarded({
     run: () => main(process.argv.slice(2)),
     lastStep: () => lastOutput?.lastStep,
+    verbose: () => lastOutput?.verbose ?? false,
     write: (text) => process.stderr.write(text),
     exit: (code) => process.exit(code),
   });

@@ -14,7 +14,7 @@ export class CliOutput implements Logger {
   private parent?: CliOutput;
 
   constructor(
-    private readonly verbose: boolean,
+    readonly verbose: boolean,
     private readonly err: NodeJS.WritableStream = process.stderr,
     private readonly out: NodeJS.WritableStream = process.stdout,
   ) {}

@@ -43,6 +43,7 @@ export type ErrorCode =
   | 'SecretsNotAgreed'
   | 'Cancelled'
   | 'ConnectionLost'
+  | 'EngineLost'
   | 'NotRunning'
   | 'CommandNotFound'
   | 'InvalidCommand'

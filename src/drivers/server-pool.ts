@@ -8,6 +8,8 @@ import type { SessionProbe } from '../core/deploy/lock';
 import { connectEngine, type DockerTransport, type RemoteEngine } from './docker/remote-engine';
 import { SshConnection, type SshAuthHooks, type UnknownHostKey } from './ssh/connection';
 import { appendKnownHost } from './ssh/known-hosts';
+import { boundToLink } from './ssh/link-bound';
+import { formatClientPart, goneFromHere, newConnectionId, parseClientPart, processAlive, thisMachine } from './ssh/client-identity';
 import { ExecFiles, sshRunner } from './ssh/exec-files';
 import { isSftpUnavailable, SftpFiles } from './ssh/sftp-files';
 import { resolveSshTarget, type SshTarget } from './ssh/ssh-config';
@@ -144,8 +146,9 @@ async function connectServer(server: ServerConfig, target: SshTarget, opts: Pool
     opts.logger.debug(`${server.name}: Docker Engine API over ${transport} to ${socket}, API ${engine.facts.apiVersion ?? 'unversioned'} (Docker ${v.Version} ${v.Os}/${v.Arch})`);
     return {
       name: server.name,
-      engine,
-      files: new ChosenFiles(connection, opts.logger, server.name),
+      // Whatever is under way when the link dies ends with that sentence, never a silent wait.
+      engine: boundToLink(engine, connection, server.name),
+      files: boundToLink(new ChosenFiles(connection, opts.logger, server.name), connection, server.name),
       address: `${target.user}@${target.host}`,
       connection,
       transport,
@@ -153,7 +156,7 @@ async function connectServer(server: ServerConfig, target: SshTarget, opts: Pool
       reverseTunnel: (onConnection) => connection.reverseForward(onConnection),
       isConnected: () => !connection.isClosed,
       connectSocket: (socketPath) => connection.forwardStreamLocal(socketPath),
-      sessions: sessionProbe(connection),
+      sessions: sessionProbe(connection, trackConnection(connection)),
       identity: once(async () => {
         const r = await connection.exec(['sh', '-c', 'echo "$HOME"; id -u; id -g']);
         const [home, uid, gid] = r.stdout.trim().split('\n');
@@ -235,19 +238,52 @@ const SESSION_STATE =
   'pid=$1; start=$2; if grep -q hidepid /proc/self/mountinfo 2>/dev/null; then echo unknown; ' +
   'elif [ -r /proc/$pid/stat ]; then set -- $(sed "s/^.*) //" /proc/$pid/stat); if [ "${20}" = "$start" ]; then echo alive; else echo gone; fi; else echo gone; fi';
 
-function sessionProbe(connection: SshConnection): SessionProbe {
+/** Ends that sshd process, only if it is still the one that started then (a PID may be reused). */
+const END_SESSION =
+  'pid=$1; start=$2; [ -r /proc/$pid/stat ] || exit 0; set -- $(sed "s/^.*) //" /proc/$pid/stat); if [ "${20}" = "$start" ]; then kill "$pid"; fi; exit 0';
+
+/**
+ * This process's open connections, by id: what a lock held from here names as its client part
+ * (client-identity.ts). It is the process's own fact, so it lives with the process.
+ */
+const openConnections = new Set<string>();
+const machine = thisMachine();
+
+function trackConnection(connection: SshConnection): string {
+  const id = newConnectionId();
+  openConnections.add(id);
+  connection.once('close', () => openConnections.delete(id));
+  return id;
+}
+
+/**
+ * A session is "<sshd pid>:<its start time>" on the server, then "/<machine>:<pid>:<connection>"
+ * of the client when it knows its machine (older versions read the first part only).
+ */
+function sessionProbe(connection: SshConnection, connectionId: string): SessionProbe {
   return {
     mine: once(async () => {
       const r = await connection.exec(['sh', '-c', MY_SESSION]);
       const id = r.stdout.trim();
-      return /^\d+:\d+$/.test(id) ? id : undefined;
+      if (!/^\d+:\d+$/.test(id)) return undefined;
+      return machine ? `${id}/${formatClientPart({ machine, pid: process.pid, connection: connectionId })}` : id;
     }),
     async alive(session) {
-      const [pid, start] = session.split(':');
+      const [onServer, client] = session.split('/');
+      // A holder from this machine whose process or connection is gone: known at once, even
+      // while its sshd on the server still waits on a link that went silent.
+      const here = goneFromHere(parseClientPart(client), { machine, pid: process.pid, openHere: (c) => openConnections.has(c), processAlive });
+      if (here === false) return false;
+      const [pid, start] = (onServer ?? '').split(':');
       if (!/^\d+$/.test(pid ?? '') || !/^\d+$/.test(start ?? '')) return undefined;
       const r = await connection.exec(['sh', '-c', SESSION_STATE, 'sh', pid, start]);
       const state = r.stdout.trim();
       return state === 'alive' ? true : state === 'gone' ? false : undefined;
+    },
+    async endStale(session) {
+      const [pid, start] = (session.split('/')[0] ?? '').split(':');
+      if (!/^\d+$/.test(pid ?? '') || !/^\d+$/.test(start ?? '')) return;
+      await connection.exec(['sh', '-c', END_SESSION, 'sh', pid, start]);
     },
     // Asked once per connection: whole seconds, taken as the middle of that second and of the round trip.
     clockOffsetMs: once(async () => {

@@ -11,6 +11,7 @@ import { appendJournal, readJournal, type DeployRecord } from './journal';
 import { imageTag } from './labels';
 import { recordAbandoned } from './abandoned';
 import { acquireLock } from './lock';
+import { withTimeout } from '../time';
 import { pruneImages } from './prune';
 import { swapIn } from './swap';
 import { swapThroughProxy } from './proxy-swap';
@@ -73,11 +74,16 @@ export async function resolveBuildTarget(repo: Repo, opts: DeployOptions, logger
   return { commit, tag, dirty, dirtyPaths };
 }
 
-/** The server to clean up through: ours, or a fresh connection when ours dropped. */
-export async function serverForCleanup(server: Server, reconnect?: () => Promise<Server>): Promise<Server> {
+/**
+ * The server to clean up through: ours, or a fresh connection when ours dropped. The fresh one
+ * gets a few seconds only: after a link that went silent it most likely cannot connect either,
+ * and the user must hear what happened within 30 s of the drop (the next run tidies up).
+ */
+export async function serverForCleanup(server: Server, reconnect?: () => Promise<Server>, waitMs = CLEANUP_RECONNECT_MS): Promise<Server> {
   if (server.isConnected?.() !== false || !reconnect) return server;
-  return reconnect().catch(() => server);
+  return withTimeout(reconnect(), waitMs, () => new Error('no fresh connection in time')).catch(() => server);
 }
+const CLEANUP_RECONNECT_MS = 6_000;
 
 export interface DeployOptions {
   ref?: string;

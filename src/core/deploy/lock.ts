@@ -35,6 +35,13 @@ export interface SessionProbe {
    * out a dead one for longer than its lease.
    */
   clockOffsetMs?(): Promise<number>;
+  /**
+   * Ends a gone holder's connection on the server, if its sshd still runs there. After a link
+   * that went silent the server never learns the client left: that connection would keep the
+   * remote forward of its image transfer open, and the engine's half-done download of a layer,
+   * which the next pull of the same layer would wait on forever.
+   */
+  endStale?(session: string): Promise<void>;
 }
 
 export interface LockOptions {
@@ -112,7 +119,10 @@ export async function acquireLock(files: ServerFiles, base: string, app: string,
       // Renewed since we read it: not taken, and the next look sees its new lease.
       if (text !== undefined && (await files.takeOver(path, text)) && holder) {
         abandoned = holder;
-        if (holderGone) opts.onTakeover?.(holder);
+        if (holderGone) {
+          opts.onTakeover?.(holder);
+          if (holder.session) await opts.sessions?.endStale?.(holder.session).catch(() => undefined);
+        }
       }
       continue;
     }

@@ -8,6 +8,7 @@ import { checkHostKey, fingerprint, keyTypeOfBlob, knownHostsLine, knownKeyTypes
 import { resolveSshTarget, type SshTarget } from './ssh-config';
 import { remoteCommand } from './remote-command';
 import { unlock } from './key-unlock';
+import { PING_MS, silenceLimitMs, silentReason, watchLink } from './link-watch';
 
 /** What the connection needs from its caller (the CLI or the editor) to authenticate. */
 export interface SshAuthHooks {
@@ -60,7 +61,23 @@ export class SshConnection extends EventEmitter {
       this.closed = true;
       this.emit('close');
     });
+    // After the handshake ssh2 still emits errors (a keep-alive timeout, a reset): they end the
+    // connection, which 'close' reports; keep the reason for the sentence.
+    client.on('error', (e: Error) => (this.lostReason ??= e.message));
+    const socket = (client as unknown as { _sock?: Duplex })._sock;
+    if (socket) {
+      watchLink(socket, {
+        limitMs: silenceLimitMs(),
+        onSilent: (ms) => {
+          this.lostReason ??= silentReason(ms);
+          socket.destroy(); // ssh2 then fails every open channel and pending request
+        },
+      });
+    }
   }
+
+  /** Why the connection ended, when it did not end by our own close(). */
+  lostReason?: string;
 
   get isClosed(): boolean {
     return this.closed;
@@ -178,8 +195,10 @@ async function connectOnce(target: SshTarget, opts: OpenOptions, sock: Duplex | 
     username: target.user,
     sock,
     readyTimeout: opts.readyTimeoutMs ?? (target.connectTimeoutSeconds ?? 15) * 1000,
-    keepaliveInterval: 10_000,
-    keepaliveCountMax: 3,
+    // Pings keep a quiet link talking; watchLink (in the constructor) decides when it is dead,
+    // from silence rather than from a count of pings that a busy upload can hold back.
+    keepaliveInterval: PING_MS,
+    keepaliveCountMax: 1_000_000,
     algorithms: { serverHostKey: hostKeyAlgorithms as never },
     hostVerifier: (key: Buffer) => {
       offeredKey = key;

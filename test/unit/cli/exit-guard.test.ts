@@ -42,3 +42,16 @@ test('a command that finishes exits with its code, and one that throws says why 
   assert.equal(failed.code, 1);
   assert.equal(failed.stderr, 'error: the lock is held\n');
 });
+
+test('an error nobody awaited is one sentence and exit 1, not a stack trace', async () => {
+  const r = await guarded(`setTimeout(() => Promise.reject(new Error('write EPIPE')), 10); await new Promise((ok) => setTimeout(ok, 5000)); return 0;`);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^error: baremetal failed during "bm1: Sending the image": write EPIPE; check what runs/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('a thrown error of our own keeps its sentence as it is', async () => {
+  const r = await guarded(`setTimeout(() => { const e = new Error('The SSH connection to bm1 was lost.'); e.name = 'BmError'; throw e; }, 10); await new Promise((ok) => setTimeout(ok, 5000)); return 0;`);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'error: The SSH connection to bm1 was lost.\n');
+});

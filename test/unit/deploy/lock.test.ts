@@ -209,3 +209,17 @@ test('a lock renewed while another client was taking it over is kept, and that c
   await assert.rejects(acquireLock(bobFiles, BASE, 'web', { operation: 'deploy', owner: 'bob@desk', now: () => T0 + 61_000 }), { code: 'LockHeld' });
   assert.equal(holder(files)?.owner, 'alice@laptop');
 });
+
+test("a gone holder's connection is ended on the server when its lock is taken over; a living holder's never", async () => {
+  const files = new MemoryFiles();
+  const live = new Set(['100:5000/m1']);
+  const ended: string[] = [];
+  const probe = (me: string) => ({ mine: async () => me, alive: async (s: string) => live.has(s), endStale: async (s: string) => void ended.push(s) });
+  await acquire(files, { owner: 'alice@laptop', sessions: probe('100:5000/m1') });
+  await assert.rejects(acquire(files, { owner: 'bob@ci', sessions: probe('200:7000') }), (e: BmError) => e.code === 'LockHeld');
+  assert.deepEqual(ended, [], 'a living holder is left alone');
+  // Alice's link went silent: her client is gone, her sshd on the server still holds the transfer's forward.
+  live.delete('100:5000/m1');
+  await acquire(files, { owner: 'alice@laptop', sessions: probe('300:9000/m1') });
+  assert.deepEqual(ended, ['100:5000/m1']);
+});
