@@ -17,8 +17,8 @@ node scripts/build.mjs
 step "unit tests"
 # shellcheck disable=SC2046
 node --import tsx --test --test-reporter=spec $(find test/unit -name '*.test.ts' | sort)
-step "fuzzing the parsers (the fast part of npm run faults: 1.5 s each)"
-node --import tsx --test --test-reporter=spec test/faults/fuzz.test.ts
+step "fuzzing the parsers (the fast part of npm run faults: 1.5 s each), and the faults suite's own verdicts"
+node --import tsx --test --test-reporter=spec test/faults/fuzz.test.ts test/faults/verdicts.test.ts
 
 if [[ ${BM_SKIP_INTEGRATION:-} == 1 ]]; then
   echo "BM_SKIP_INTEGRATION=1: integration tests skipped" >&2
