@@ -56,6 +56,8 @@ export class WorkspaceModel implements vscode.Disposable {
   configError?: BmError;
   repo?: GitRepo;
   servers = new Map<string, ServerState>();
+  /** The last lost connection per server, kept until a refresh reaches it again (noteLost). */
+  private readonly lost = new Map<string, BmError>();
   commits: CommitInfo[] = [];
   uncommitted: string[] = [];
   private refreshing?: Promise<void>;
@@ -190,9 +192,13 @@ export class WorkspaceModel implements vscode.Disposable {
       const address = server.connection.target.host;
       const swarm = config.swarm?.manager === s.name ? await withTimeout(this.swarmOf(config), REFRESH_TIMEOUT_MS, slow).catch((e: unknown) => (this.logger.warn(`swarm: ${asBmError(e).message}`), undefined)) : undefined;
       const swarmPart = config.swarm?.manager === s.name ? 'manager' : config.swarm?.nodes.includes(s.name) ? 'node' : undefined;
+      this.lost.delete(s.name);
       Object.assign(state, { connection: 'connected', error: undefined, hostKey: undefined, address, status, liveDeployIds, containers, history, swarm, swarmPart });
     } catch (e) {
-      const err = asBmError(e);
+      // While the link stays down, the row keeps the sentence the failed operation gave (why it
+      // was lost, what to do): the refresh's own "cannot reach" would tell the user less.
+      const lost = this.lost.get(s.name);
+      const err = lost && asBmError(e).code === 'Unreachable' ? lost : asBmError(e);
       // Said once per change, not every refresh: the log tells why a server is not connected.
       if (state.error?.message !== err.message) this.logger.warn(`${s.name}: ${err.message}`);
       state.error = err;
@@ -202,6 +208,19 @@ export class WorkspaceModel implements vscode.Disposable {
     // Views are redrawn only when what they show changed: a redraw costs the workbench's thread,
     // which is also the log panel's, and most refreshes change nothing.
     if (shown(state) !== before) this.changed.fire('all');
+  }
+
+  /**
+   * A deploy, rollback or stream lost its connection to this server: its row says so at once, in
+   * the same sentence as the notification, until a refresh reaches the server again.
+   */
+  noteLost(name: string, err: BmError): void {
+    const state = this.servers.get(name);
+    if (!state || err.code !== 'ConnectionLost') return;
+    this.lost.set(name, err);
+    state.error = err;
+    state.connection = connectionStateOf(err);
+    this.changed.fire('all');
   }
 
   /** What one server runs now, as far as the model knows. */

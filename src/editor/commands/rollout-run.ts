@@ -9,7 +9,7 @@ import type { Targets } from '../../core/config/fleet';
 import type { Config } from '../../core/config/types';
 import { planBatches } from '../../core/deploy/batches';
 import { rolloutRollback, type RolloutDeps, type RolloutResult } from '../../core/deploy/rollout';
-import { asBmError } from '../../core/errors';
+import { asBmError, BmError } from '../../core/errors';
 import type { Logger } from '../../core/ports';
 import { FleetProgress, movedBack, rolloutSummary } from '../fleet-text';
 import { agreeToSecrets } from './consent';
@@ -78,6 +78,7 @@ export async function runRollout(
     if (choice === 'Retry') return runRollout(deps, config, targets, kind, title, op);
     return undefined;
   }
+  for (const s of result.servers) if (s.error?.code === 'ConnectionLost') deps.model.noteLost(s.server, new BmError('ConnectionLost', s.error.message));
   void deps.model.refresh();
   const summary = rolloutSummary(result);
   deps.logger.info(summary);
