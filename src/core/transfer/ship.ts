@@ -92,7 +92,7 @@ export async function shipImage(req: ShipRequest, image: ExportedImage): Promise
       if (req.server.isConnected?.() === false) {
         throw new BmError(
           'ConnectionLost',
-          `The SSH connection to ${req.server.name} dropped while sending the image; nothing was changed there and the previous version keeps serving. Deploy again: layers that arrived are not sent twice.`,
+          `The SSH connection to ${req.server.name} dropped while sending the image; nothing was changed there and the previous version keeps serving. Deploy again once the link is back: the layers that arrived whole are not sent again.`,
           undefined,
           { cause: e },
         );
