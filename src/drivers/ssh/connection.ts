@@ -7,16 +7,10 @@ import type { Logger } from '../../core/ports';
 import { checkHostKey, fingerprint, keyTypeOfBlob, knownHostsLine, knownKeyTypes, readKnownHosts, type HostKeyVerdict } from './known-hosts';
 import { resolveSshTarget, type SshTarget } from './ssh-config';
 import { remoteCommand } from './remote-command';
-import { unlock } from './key-unlock';
+import { unlock, type SshAuthHooks } from './key-unlock';
 import { PING_MS, silenceLimitMs, silentReason, watchLink } from './link-watch';
 
-/** What the connection needs from its caller (the CLI or the editor) to authenticate. */
-export interface SshAuthHooks {
-  /** Asked per encrypted key file (again after a wrong one, up to 3 times); undefined means "skip this key". */
-  askPassphrase?(keyFile: string): Promise<string | undefined>;
-  /** Told whether a passphrase decrypted its key: only then may a caller remember it. */
-  passphraseChecked?(keyFile: string, passphrase: string, ok: boolean): Promise<void>;
-}
+export type { SshAuthHooks } from './key-unlock';
 
 export interface OpenOptions extends SshAuthHooks {
   logger: Logger;

@@ -1,6 +1,13 @@
 import { utils } from 'ssh2';
 import { BmError } from '../../core/errors';
-import type { SshAuthHooks } from './connection';
+
+/** What the connection needs from its caller (the CLI or the editor) to authenticate. */
+export interface SshAuthHooks {
+  /** Asked per encrypted key file (again after a wrong one, up to 3 times); undefined means "skip this key". */
+  askPassphrase?(keyFile: string): Promise<string | undefined>;
+  /** Told whether a passphrase decrypted its key: only then may a caller remember it. */
+  passphraseChecked?(keyFile: string, passphrase: string, ok: boolean): Promise<void>;
+}
 
 /** As ssh: three tries at a key's passphrase. */
 const TRIES = 3;
