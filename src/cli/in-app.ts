@@ -7,12 +7,13 @@ import { rolesOn } from '../core/config/fleet';
 import { loadConfig, pickServer } from '../core/config/load';
 import { resolveSecrets } from '../core/config/secrets';
 import { BmError } from '../core/errors';
-import { execInApp, runInApp, type InAppProcess } from '../core/exec/in-app';
+import { execInApp, inAppSecrets, runInApp, type InAppProcess } from '../core/exec/in-app';
 import type { ProcessSession, TerminalSize } from '../core/ports';
+import { agreeToSecrets } from './consent';
 import type { Ctx } from './main';
 
 /** The CLI's context (main.ts) with the options exec and run take. */
-export type InAppContext = Omit<Ctx, 'args' | 'who'> & { args: { server?: string; role?: string; interactive?: boolean; tty?: boolean } };
+export type InAppContext = Omit<Ctx, 'args' | 'who'> & { args: { server?: string; role?: string; interactive?: boolean; tty?: boolean; yes?: boolean } };
 
 export async function execCommand(ctx: InAppContext): Promise<number> {
   const command = commandOf(ctx, 'exec', false);
@@ -26,7 +27,7 @@ export async function runCommand(ctx: InAppContext): Promise<number> {
   const command = commandOf(ctx, 'run', true)!;
   const tty = ctx.args.tty ?? false;
   const stdin = ctx.args.interactive ?? false;
-  return inApp(ctx, tty, stdin, async (base) => runInApp({ ...base, command, secrets: ctx.out.secrets }), true);
+  return inApp(ctx, tty, stdin, async (base, secrets) => runInApp({ ...base, command, secrets }), true);
 }
 
 function commandOf(ctx: InAppContext, name: string, required: boolean): string[] | undefined {
@@ -39,7 +40,13 @@ function commandOf(ctx: InAppContext, name: string, required: boolean): string[]
 
 type Base = Parameters<typeof execInApp>[0];
 
-async function inApp(ctx: InAppContext, tty: boolean, stdin: boolean, open: (base: Omit<Base, 'command'>) => Promise<InAppProcess>, needsSecrets = false): Promise<number> {
+async function inApp(
+  ctx: InAppContext,
+  tty: boolean,
+  stdin: boolean,
+  open: (base: Omit<Base, 'command'>, secrets: Record<string, string>) => Promise<InAppProcess>,
+  needsSecrets = false,
+): Promise<number> {
   const file = await loadConfig(ctx.cwd);
   const server = pickServer(file, ctx.args.server);
   // With roles: the role named, else the first placed on this server (said, with the others).
@@ -47,12 +54,16 @@ async function inApp(ctx: InAppContext, tty: boolean, stdin: boolean, open: (bas
   const config = roles[0];
   if (!config) throw new BmError('NotRunning', `The role ${ctx.args.role} does not run on ${server.name}: name a server it runs on with --server.`);
   if (file.roles && !ctx.args.role && roles.length > 1) ctx.out.info(`in the ${config.role} role (--role ${roles.slice(1).map((r) => r.role).join(' or --role ')} for another)`);
-  // run: the values go to the container as env; exec: the container has them already. Either
-  // way they are masked in what this tool itself prints.
-  ctx.out.secrets = needsSecrets ? await resolveSecrets(config) : await resolveSecrets(config).catch(() => ({}));
+  // run: the values go to a new container as env, so the same question as a deploy before any
+  // goes to this host for the first time (the app's env only: run sends no build or TLS secret).
+  // exec: the running container has them already.
+  if (needsSecrets) await agreeToSecrets(file, [server.name], { yes: ctx.args.yes, uses: ['run'] });
+  const secrets = needsSecrets ? await resolveSecrets(config) : {};
+  // Masked in what this tool itself prints; one that cannot be read stops exec here too.
+  ctx.out.secrets = await inAppSecrets(file, server.name);
   ctx.out.progress({ phase: 'connect', message: `Connecting to ${server.name}` });
   const connected = await ctx.pool.get(server, ctx.signal);
-  const proc = await open({ server: connected, serverName: server.name, config, tty, stdin, size: tty ? terminalSize() : undefined });
+  const proc = await open({ server: connected, serverName: server.name, config, tty, stdin, size: tty ? terminalSize() : undefined }, secrets);
   ctx.out.debug(`running ${proc.command[0]} in ${proc.container.name}`);
   return attach(proc.session, { tty, stdin, signal: ctx.signal });
 }

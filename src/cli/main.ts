@@ -52,9 +52,10 @@ Commands:
             run CMD in the app's running container (no CMD: its shell, bash else sh,
             or run.shell); -i passes stdin, -t gives it a terminal (colours, Ctrl-C, size);
             with roles, in the first role on that server unless --role says which
-  run       [--server NAME] [--role ROLE] [-i] [-t] -- CMD…
+  run       [--server NAME] [--role ROLE] [-i] [-t] [--yes] -- CMD…
             run CMD in a new one-off container of the running image, with the app's env,
-            secrets and volumes (like run.release); removed once it exits
+            secrets and volumes (like run.release); removed once it exits; secrets going
+            to a host for the first time are asked about as for deploy (--yes)
             exec and run exit with CMD's exit code; 125 when it could not run, 127 when
             CMD is not in the image
   trust     NAME [--yes]                  show a server's host key and add it to known_hosts

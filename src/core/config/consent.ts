@@ -48,7 +48,7 @@ export function itemOf(s: SecretSend): string {
  * environment first, else the server's secrets file. Build secrets go to every host (whatever
  * the build reads can end up in the image). Hosts in the order of `serverNames`.
  */
-export function secretSends(config: Config, serverNames: readonly string[], env: NodeJS.ProcessEnv): HostSends[] {
+export function secretSends(config: Config, serverNames: readonly string[], env: NodeJS.ProcessEnv, uses: readonly SecretSend['use'][] = ['run', 'build', 'tls']): HostSends[] {
   const hosts = new Map<string, HostSends>();
   for (const name of serverNames) {
     const c = configFor(config, name);
@@ -61,7 +61,7 @@ export function secretSends(config: Config, serverNames: readonly string[], env:
       ...c.run.secrets.map((n) => ({ name: n, use: 'run' as const, ...from(n) })),
       ...c.build.secrets.map((n) => ({ name: n, use: 'build' as const, ...from(n) })),
       ...tls.map((n) => ({ name: n, use: 'tls' as const, ...from(n) })),
-    ];
+    ].filter((s) => uses.includes(s.use));
     const host = hostOf(c.servers[name]);
     const entry = hosts.get(host) ?? { host, servers: [], sends: [] };
     entry.servers.push(name);
@@ -86,9 +86,13 @@ export function describeSends(hosts: readonly HostSends[]): string[] {
   ]);
 }
 
-/** What still needs the developer's yes before this operation sends secrets to these servers. */
-export async function consentNeeded(config: Config, serverNames: readonly string[], env: NodeJS.ProcessEnv, store: ConsentStore): Promise<HostSends[]> {
-  const hosts = secretSends(config, serverNames, env);
+/**
+ * What still needs the developer's yes before this operation sends secrets to these servers.
+ * `uses`: what the operation sends (a one-off `run` sends only the app's env, not the build's or
+ * the proxy's secrets, so it asks about those alone and a later deploy asks about the rest).
+ */
+export async function consentNeeded(config: Config, serverNames: readonly string[], env: NodeJS.ProcessEnv, store: ConsentStore, uses?: readonly SecretSend['use'][]): Promise<HostSends[]> {
+  const hosts = secretSends(config, serverNames, env, uses);
   if (!hosts.length) return [];
   return notAgreed(hosts, await store.agreed(config.dir));
 }

@@ -5,8 +5,9 @@
  * what is missing into one sentence.
  */
 import { randomBytes } from 'node:crypto';
+import { logSecrets } from '../config/secret-mask';
 import type { Config } from '../config/types';
-import { BmError, isBmError } from '../errors';
+import { asBmError, BmError, isBmError } from '../errors';
 import type { ContainerInfo, ProcessSession, Server, TerminalSize } from '../ports';
 import { LABEL } from '../deploy/labels';
 import { oneOffSpec } from '../deploy/one-off';
@@ -41,6 +42,22 @@ export async function appContainer(server: Server, config: Config, serverName: s
   const c = await runningContainer(server, config.app);
   if (!c) throw new BmError('NotRunning', `${config.app} is not running on ${serverName}: deploy it first (Deploy HEAD in the editor, or baremetal deploy).`);
   return c;
+}
+
+/**
+ * The secrets to mask in what exec, run and the editor's terminals themselves print (errors,
+ * their detail): the server's own (its groups', its secretsFile), as for its logs (logSecrets).
+ * The process's own output is the user's and passes as it is. Failing closed: a secret that
+ * cannot be read cannot be masked, so nothing runs (an empty mask would show it in clear).
+ */
+export async function inAppSecrets(config: Config, serverName: string, env: NodeJS.ProcessEnv = process.env): Promise<Record<string, string>> {
+  try {
+    return await logSecrets(config, [serverName], env);
+  } catch (e) {
+    const err = asBmError(e);
+    const why = asBmError(err.cause ?? err).message.replace(/\.$/, '');
+    throw new BmError('SecretMissing', `Nothing was run on ${serverName}, as its secrets must be readable here to keep them out of this tool's messages (${why}).`, undefined, { cause: e });
+  }
 }
 
 export async function execInApp(req: InAppRequest): Promise<InAppProcess> {

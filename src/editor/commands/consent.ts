@@ -5,15 +5,15 @@
  */
 import * as vscode from 'vscode';
 import { FileConsentStore } from '../../app/consent-file';
-import { consentNeeded, describeSends, recordConsent } from '../../core/config/consent';
+import { consentNeeded, describeSends, recordConsent, type SecretSend } from '../../core/config/consent';
 import type { Config } from '../../core/config/types';
 
 export const SEND_SECRETS = 'Send Them';
 
 /** True when the operation may go on: nothing new to send, or the user said yes. */
-export async function agreeToSecrets(config: Config, serverNames: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+export async function agreeToSecrets(config: Config, serverNames: readonly string[], env: NodeJS.ProcessEnv = process.env, uses?: readonly SecretSend['use'][]): Promise<boolean> {
   const store = new FileConsentStore();
-  const pending = await consentNeeded(config, serverNames, env, store);
+  const pending = await consentNeeded(config, serverNames, env, store, uses);
   if (!pending.length) return true;
   const choice = await vscode.window.showWarningMessage(
     "This folder's baremetal.json would send your secrets to a host for the first time: send them?",

@@ -4,10 +4,11 @@ import { resolveSecrets } from '../../core/config/secrets';
 import { LABEL } from '../../core/deploy/labels';
 import type { Config, ServerConfig } from '../../core/config/types';
 import { asBmError } from '../../core/errors';
-import { appContainer, execInApp, runInApp } from '../../core/exec/in-app';
+import { appContainer, execInApp, inAppSecrets, runInApp } from '../../core/exec/in-app';
 import { splitCommand } from '../../core/exec/split-command';
 import { AppTerminal, type TerminalJob } from '../terminals/app-terminal';
 import { ContainerItem, type AnyItem } from '../views/items';
+import { agreeToSecrets } from './consent';
 import { chooseServer, currentConfig, type CommandDeps } from './context';
 import { COMMANDS } from './ids';
 
@@ -16,8 +17,16 @@ export const openShell = (deps: CommandDeps) => async (item?: AnyItem) => {
   const file = currentConfig(deps);
   const server = await chooseServer(deps, item);
   const config = server && (await chooseRole(file, server, item));
-  if (!server || !config || !(await isRunning(deps, config, server))) return;
-  const secrets = await resolveSecrets(config).catch(() => ({}));
+  if (!server || !config) return;
+  // Masked in what the terminal itself writes; one that cannot be read opens nothing.
+  let secrets: Record<string, string>;
+  try {
+    secrets = await inAppSecrets(file, server.name);
+  } catch (e) {
+    void vscode.window.showErrorMessage(asBmError(e).message);
+    return;
+  }
+  if (!(await isRunning(deps, config, server))) return;
   openTerminal(deps, `${config.app}@${server.name}`, {
     kind: 'shell',
     serverName: server.name,
@@ -41,9 +50,14 @@ export const runCommand = (deps: CommandDeps) => async (item?: AnyItem) => {
   if (!typed?.trim()) return;
   let command: string[];
   let secrets: Record<string, string>;
+  let mask: Record<string, string>;
   try {
     command = splitCommand(typed);
+    // The app's env goes to a new container: the same question as a deploy before a secret goes
+    // to this host for the first time (run sends no build or TLS secret, so only those are asked).
+    if (!(await agreeToSecrets(file, [server.name], process.env, ['run']))) return;
     secrets = await resolveSecrets(config);
+    mask = await inAppSecrets(file, server.name);
   } catch (e) {
     void vscode.window.showErrorMessage(asBmError(e).message);
     return;
@@ -52,7 +66,7 @@ export const runCommand = (deps: CommandDeps) => async (item?: AnyItem) => {
   openTerminal(deps, `${config.app}@${server.name} (run)`, {
     kind: 'run',
     serverName: server.name,
-    secrets,
+    secrets: mask,
     start: async (size) => runInApp({ server: await deps.pool.get(server), serverName: server.name, config, command, secrets, tty: true, stdin: true, size }),
   });
 };

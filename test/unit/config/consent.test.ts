@@ -100,3 +100,18 @@ test('a terminal answer of yes is remembered', async () => {
   await agreeToSecrets(config(), ['staging'], { env: {}, store, interactive: true, ask, err });
   assert.equal(asked, 1);
 });
+
+test("a one-off run asks only about the app's env: it sends no build or TLS secret, and a later deploy asks about those", async () => {
+  const store = memoryStore();
+  const tls = { proxy: { hosts: ['shop.example.com'], port: 8080, tls: { cert: 'TLS_CERT', key: 'TLS_KEY' } } };
+  const run = await consentNeeded(config(tls), ['staging'], {}, store, ['run']);
+  assert.deepEqual(describeSends(run), ['deploy@staging.example.com (staging) would receive:', "  DB_PASSWORD (the app's env) from .baremetal.secrets"]);
+  await recordConsent(config(tls), run, store);
+  assert.deepEqual(await consentNeeded(config(tls), ['staging'], {}, store, ['run']), [], 'agreed: the next run is not asked');
+  assert.deepEqual(describeSends(await consentNeeded(config(tls), ['staging'], {}, store)), [
+    'deploy@staging.example.com (staging) would receive:',
+    '  AWS_SECRET_ACCESS_KEY (the build) from .baremetal.secrets',
+    '  TLS_CERT (the TLS certificate) from .baremetal.secrets',
+    '  TLS_KEY (the TLS certificate) from .baremetal.secrets',
+  ]);
+});
