@@ -103,12 +103,28 @@ describe('a shell and a one-off command on an app deployed to bm1', () => {
     await wb.runCommand('Terminal: Kill the Active Terminal Instance');
   });
 
-  it('Run Command…: a one-off container with the secret as env; its output and exit code in the terminal', { timeout: TEST_TIMEOUT }, async () => {
-    await wb.runCommand('Bare Metal: Run Command…');
-    const input = wb.page.locator('.quick-input-widget input');
-    await input.waitFor();
-    await input.fill(`sh -c 'echo "secret-length=\${#DB_PASSWORD}"; exit 3'`);
-    await input.press('Enter');
+  it('Run Command…: asks before the secret goes to bm1 from this editor, then a one-off container with it as env; its output and exit code in the terminal', { timeout: TEST_TIMEOUT }, async () => {
+    const typeCommand = async () => {
+      await wb.runCommand('Bare Metal: Run Command…');
+      const input = wb.page.locator('.quick-input-widget input');
+      await input.waitFor();
+      await input.fill(`sh -c 'echo "secret-length=\${#DB_PASSWORD}"; exit 3'`);
+      await input.press('Enter');
+    };
+    // The CLI's deploy agreed in the machine's config folder; this editor has its own, so it asks.
+    const dialog = wb.page.locator('.monaco-dialog-box');
+    await typeCommand();
+    await dialog.waitFor({ timeout: 20_000 });
+    const asked = ((await dialog.textContent()) ?? '').replace(/\s+/g, ' ');
+    assert.ok(asked.includes("bm1 (bm1) would receive: DB_PASSWORD (the app's env) from .baremetal.secrets"), asked);
+    assert.ok(!asked.includes(SECRET), 'the question names the secret, never its value');
+    await dialog.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.ok(!(await terminalTabs()).some((t) => t.includes('(run)')), 'declined: no terminal, nothing run');
+    await typeCommand();
+    await dialog.waitFor({ timeout: 20_000 });
+    await dialog.getByRole('button', { name: 'Send Them', exact: true }).click();
     await terminalShows(new RegExp(`sh -c .* in a new container of ${ws.app}:[0-9a-f]{12,}`));
     await terminalShows(new RegExp(`^secret-length=${SECRET.length}$`, 'm'));
     await terminalShows(/^sh exited with code 3\. Press any key to close\.$/m);

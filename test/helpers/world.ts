@@ -140,12 +140,12 @@ export function cli(
   args: string[],
   opts: {
     cwd: string; env?: NodeJS.ProcessEnv; signalAfterMs?: number; onStderr?: (s: string) => void; onStdout?: (s: string, pid: number) => void; input?: string;
-    /** Deploys and rollbacks agree with --yes to the secrets they send, as a CI job does; false: the user did not say --yes. */
+    /** Deploys, rollbacks and runs agree with --yes to the secrets they send, as a CI job does; false: the user did not say --yes. */
     agreeToSecrets?: boolean;
   },
 ): Promise<CliResult> {
   const env = testEnv();
-  const agree = opts.agreeToSecrets !== false && (args[0] === 'deploy' || args[0] === 'rollback') && !args.includes('--yes');
+  const agree = opts.agreeToSecrets !== false && ['deploy', 'rollback', 'run'].includes(args[0]) && !args.includes('--yes');
   const argv = agree ? [args[0], '--yes', ...args.slice(1)] : args;
   return new Promise((resolvePromise) => {
     const child = spawn(process.execPath, [join(PROJECT, 'dist', 'cli.js'), ...argv], {

@@ -1,12 +1,13 @@
 /**
  * A shell and one-off commands over the server's one connection, through the built CLI on real
  * engines (Docker 26 with the containerd store, Docker 20.10): exit codes passed through, stdin
- * piped, a secret as env only, a TTY that follows the terminal's size and takes Ctrl-C (driven
+ * piped, a secret as env only and asked about before it goes to a host for the first time, a TTY that follows the terminal's size and takes Ctrl-C (driven
  * through a real pseudo-terminal), a missing program, nothing deployed, a connection cut mid-session.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
@@ -141,6 +142,29 @@ for (const serverName of SERVERS) {
       assert.ok(visible.includes('echo') && !visible.includes(SECRET), `Cmd/Args/labels/name: ${visible}`);
       assert.ok(!r.stderr.includes(SECRET), 'not in what the CLI itself prints');
       assert.deepEqual(await oneOffs(serverName, ws.app), [], 'the one-off container is removed once it exits');
+    });
+
+    test('run: secrets new to this host are listed and refused without --yes (nothing runs), run with it, then remembered', async () => {
+      // The agreements live in this test's own config folder: the deploy's (the machine's) do not count.
+      const configHome = await mkdtemp(join(tmpdir(), 'bm-run-consent-'));
+      try {
+        const env = { XDG_CONFIG_HOME: configHome };
+        const refused = await cmd(['run', '--', 'sh', '-c', 'echo ran'], { env, agreeToSecrets: false });
+        assert.equal(refused.code, 125, refused.stderr);
+        assert.equal(errorLine(refused.stderr), 'error: Nothing was sent: these secrets would go to a host for the first time, so check the list above and run again with --yes to send them.');
+        assert.match(refused.stderr, new RegExp(`${serverName} \\(${serverName}\\) would receive:\n {4}DB_PASSWORD \\(the app's env\\) from \\.baremetal\\.secrets\n`));
+        assert.ok(!refused.stderr.includes(SECRET));
+        assert.equal(refused.stdout, '', 'the command never ran');
+        const sent = await cmd(['run', '--yes', '--', 'sh', '-c', 'echo "pw=$DB_PASSWORD"'], { env, agreeToSecrets: false });
+        assert.equal(sent.code, 0, sent.stderr);
+        assert.equal(sent.stdout, `pw=${SECRET}\n`);
+        const again = await cmd(['run', '--', 'sh', '-c', 'echo again'], { env, agreeToSecrets: false });
+        assert.equal(again.code, 0, again.stderr);
+        assert.equal(again.stdout, 'again\n');
+        assert.doesNotMatch(again.stderr, /would receive/);
+      } finally {
+        await rm(configHome, { recursive: true, force: true });
+      }
     });
 
     test('-it in a real terminal: the size follows a resize, typed input runs, Ctrl-C reaches the process, the exit code comes back', async () => {
