@@ -3,38 +3,46 @@ import { LABEL } from '../../core/deploy/labels';
 import { appAddress } from '../app-url';
 import type { ModelChange, ServerState, WorkspaceModel } from '../model';
 import type { ContainerStats } from './container-stats';
+import { ShownRows } from './shown-rows';
 import { deployedOnNames } from '../fleet-text';
 import { CommitItem, ContainerItem, DeploymentItem, GroupItem, MessageItem, ProxyItem, ServerItem, SwarmNodeItem, UncommittedItem, UrlItem, type AnyItem } from './items';
 
-/** Shared shape of the three views: read the model (never do I/O), re-render when it changes. */
+/**
+ * Shared shape of the three views: read the model (never do I/O), re-render when it changes,
+ * only the rows whose text changed, on the objects the workbench already has (see shown-rows.ts:
+ * a whole-view refresh makes an inline button clicked meanwhile lose its row).
+ */
 abstract class ModelTree implements vscode.TreeDataProvider<AnyItem>, vscode.Disposable {
-  private readonly emitter = new vscode.EventEmitter<AnyItem | undefined>();
+  private readonly emitter = new vscode.EventEmitter<AnyItem | AnyItem[] | undefined>();
   readonly onDidChangeTreeData = this.emitter.event;
   private readonly subscription: vscode.Disposable;
+  private readonly shown = new ShownRows<AnyItem>((item) => this.rows(item));
 
   constructor(protected readonly model: WorkspaceModel) {
     this.subscription = model.onDidChange((what) => this.shows(what) && this.redraw());
   }
 
-  /**
-   * Whether a change of the model touches this view. A redraw is not free: it costs the
-   * workbench's thread, and an inline action clicked during one was once seen (the fleet e2e
-   * test, the group's Deploy right after a commit) to reach its command without its item, as if
-   * run from the palette. So views skip changes they do not show.
-   */
+  /** Whether a change of the model touches this view (the others are not even compared). */
   protected shows(_what: ModelChange): boolean {
     return true;
   }
 
   protected redraw(): void {
-    this.emitter.fire(undefined);
+    const redraw = this.shown.redraw();
+    if (redraw.kind === 'all') this.emitter.fire(undefined);
+    else if (redraw.kind === 'rows') this.emitter.fire(redraw.rows);
   }
 
   getTreeItem(item: AnyItem): vscode.TreeItem {
     return item;
   }
 
-  abstract getChildren(item?: AnyItem): AnyItem[];
+  getChildren(item?: AnyItem): AnyItem[] {
+    return this.shown.rows(item);
+  }
+
+  /** The rows under `item` (undefined: the top level) as the model has them now. */
+  protected abstract rows(item?: AnyItem): AnyItem[];
 
   /**
    * Without a usable baremetal.json, every view says why and how to fix it. With none at all,
@@ -76,7 +84,7 @@ export class ServersTree extends ModelTree {
     super.dispose();
   }
 
-  getChildren(item?: AnyItem): AnyItem[] {
+  protected rows(item?: AnyItem): AnyItem[] {
     if (!item) {
       const problem = this.configProblem(true);
       if (problem) return problem;
@@ -133,7 +141,7 @@ export class DeploymentsTree extends ModelTree {
     return what !== 'local';
   }
 
-  getChildren(item?: AnyItem): AnyItem[] {
+  protected rows(item?: AnyItem): AnyItem[] {
     if (!item) {
       const problem = this.configProblem();
       if (problem) return problem;
@@ -150,7 +158,7 @@ export class DeploymentsTree extends ModelTree {
 }
 
 export class CommitsTree extends ModelTree {
-  getChildren(item?: AnyItem): AnyItem[] {
+  protected rows(item?: AnyItem): AnyItem[] {
     if (item) return [];
     if (!this.model.repo) return [new MessageItem('This folder is not a git repository: deploys are tied to commits', 'warning')];
     const items: AnyItem[] = [];
