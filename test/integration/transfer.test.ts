@@ -1,7 +1,8 @@
 /**
  * Only what the server lacks crosses the link, by each transfer path: the registry pull through
  * an SSH remote forward, a trimmed `docker load` where forwarding is refused, a full load; and a
- * connection that drops mid-transfer fails cleanly without losing what arrived.
+ * connection that drops mid-transfer fails cleanly without losing what arrived. The key claims are
+ * counted on the server's link too (its veth), not only by the tool.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -11,6 +12,7 @@ import { promisify } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { checkAgainstTool, KiB, metered, size } from '../helpers/link-meter';
 import { slowLink } from '../helpers/slow-link';
 import { cli, onServer, server, servedCommit, testEnv, workspaceTracker } from '../helpers/world';
 
@@ -47,11 +49,12 @@ test('registry path: the first deploy sends the image, a one-line change sends o
     'data/blob.txt': noise(2_000_000),
     Dockerfile: (await ws.git('show', 'HEAD:Dockerfile')).replace('COPY www /www', 'COPY data /data\nCOPY www /www'),
   });
-  const first = await cli(['deploy', '--json'], { cwd: ws.dir });
+  const { result: first, link: l1 } = await metered('bm1', () => cli(['deploy', '--json'], { cwd: ws.dir }));
   assert.equal(first.code, 0, first.stderr);
   const r1 = first.json as DeployJson;
   assert.equal(r1.transport, 'registry');
   assert.ok(r1.bytesSent > 1_000_000, `${r1.bytesSent}`);
+  assert.equal(checkAgainstTool(l1, r1.bytesSent, 'the first deploy'), undefined);
 
   // The pulled image is the very image built here. IDs are not compared across image stores
   // (the containerd workstation names it by its index digest, the classic server by its config
@@ -73,11 +76,14 @@ test('registry path: the first deploy sends the image, a one-line change sends o
   assert.ok(missing.length >= 1 && missing.length <= 2, JSON.stringify(p.layers));
   assert.ok(p.missingBytes < 20_000, `only the small page layer is missing (${p.missingBytes} bytes of ${p.totalBytes})`);
 
-  const second = await cli(['deploy', '--json'], { cwd: ws.dir });
+  const { result: second, link: l2 } = await metered('bm1', () => cli(['deploy', '--json'], { cwd: ws.dir }));
   assert.equal(second.code, 0, second.stderr);
   const r2 = second.json as DeployJson;
   assert.equal(r2.transport, 'registry');
   assert.ok(r2.bytesSent <= p.missingBytes + 4096, `sent ${r2.bytesSent}, the missing layers are ${p.missingBytes} (plus the config)`);
+  // By the link's count: the one-line change, not the 1 MB data layer again.
+  assert.equal(checkAgainstTool(l2, r2.bytesSent, 'the one-line redeploy'), undefined);
+  assert.ok(l2.toServer < 400 * KiB, `the one-line redeploy carried ${size(l2.toServer)} to the server (the first deploy: ${size(l1.toServer)})`);
   assert.equal(await servedCommit(bm1.host, ws.port), changed);
 
   const again = await cli(['deploy', '--dry-run', '--json'], { cwd: ws.dir });
@@ -97,11 +103,12 @@ test('trimmed load where the server refuses forwarding: still only the missing l
   assert.equal((first.json as DeployJson).transport, 'trimmed-load');
 
   await ws.commit('one line', { 'start.sh': `${await ws.git('show', 'HEAD:start.sh')}\n# one more line\n` });
-  const second = await cli(['deploy', '--json'], { cwd: ws.dir });
+  const { result: second, link: l2 } = await metered('bm1', () => cli(['deploy', '--json'], { cwd: ws.dir }));
   assert.equal(second.code, 0, second.stderr);
   const r2 = second.json as DeployJson;
   assert.equal(r2.transport, 'trimmed-load');
   assert.ok(r2.bytesSent < 100_000, `the 1 MB data layer is not sent again (${r2.bytesSent} bytes)`);
+  assert.equal(checkAgainstTool(l2, r2.bytesSent, 'the trimmed load'), undefined);
   assert.equal(await servedCommit(bm1.host, ws.port), r2.commit);
 });
 
@@ -163,9 +170,13 @@ test('a connection that drops mid-transfer: clean failure, the old version serve
     assert.ok(p.missingBytes < p.totalBytes - 1_000_000, `the small layer arrived and is not needed again (${p.missingBytes} of ${p.totalBytes})`);
 
     // The lock was freed through a new connection, and the failure recorded: the next deploy runs.
-    const retry = await cli(['deploy', '--json'], { cwd: ws.dir, env });
+    // The relay reaches bm1 over its veth, so the link counts what the retry really sent.
+    const { result: retry, link: carried } = await metered('bm1', () => cli(['deploy', '--json'], { cwd: ws.dir, env }));
     assert.equal(retry.code, 0, retry.stderr);
-    assert.ok((retry.json as DeployJson).bytesSent <= p.missingBytes + 4096);
+    const sent = (retry.json as DeployJson).bytesSent;
+    assert.ok(sent <= p.missingBytes + 4096);
+    assert.equal(checkAgainstTool(carried, sent, 'the retry after the cut'), undefined);
+    assert.ok(carried.toServer < p.totalBytes - 1_000_000, `the retry carried ${size(carried.toServer)} to the server, of the image's ${size(p.totalBytes)}: the small layer that arrived was sent again`);
     const h = await cli(['history', '--json'], { cwd: ws.dir, env });
     assert.deepEqual((h.json as { result: string }[]).slice(0, 2).map((e) => e.result), ['succeeded', 'failed']);
   } finally {
