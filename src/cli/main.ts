@@ -71,6 +71,8 @@ Environment:
   BAREMETAL_CACHE_DIR     where compressed layers are kept (default ~/.cache/baremetal/layers)
   BAREMETAL_CACHE_MAX     size limit of that cache, e.g. 5G, 500M, 2GiB or bytes (default 10G);
                           after a deploy the least recently used layers go; "none": no limit
+  BAREMETAL_LINK_TIMEOUT  seconds without a byte from a server before its link counts as
+                          dead and the command stops saying so (default 20)
   BAREMETAL_TRANSFER      force one transfer path: registry, trimmed-load or full-load
                           (troubleshooting; normally the best one that works is chosen)`;
 
