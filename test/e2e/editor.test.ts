@@ -81,8 +81,8 @@ describe('a workspace deployed to bm1', () => {
     await row.hover();
     await row.locator('.action-label[aria-label="Deploy"]').click();
 
-    // Progress in a notification, until it says it is done.
-    const { seen, outcome } = await wb.watchToasts(`Deployed ${short(second)} (second version) to bm1`, 90_000);
+    // Progress in a notification, until it says it is done; the button carries its commit.
+    const [{ seen, outcome }] = await Promise.all([wb.watchToasts(`Deployed ${short(second)} (second version) to bm1`, 90_000), wb.expectNotAsked('Deploy which commit?')]);
     assert.equal(outcome.error, false, `the deploy failed: ${outcome.message}`);
     assert.ok(
       seen.some((t) => t.startsWith(`Deploying ${short(second)} to bm1`)),

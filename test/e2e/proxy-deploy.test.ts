@@ -200,7 +200,7 @@ describe('deploys through the proxy on bm1, in the editor', () => {
     await notes.take();
     await row.hover();
     await row.locator('.action-label[aria-label="Deploy"]').click();
-    const { seen, outcome } = await wb.watchToasts(`Deployed ${short(second)} (second version) to bm1`, 150_000);
+    const [{ seen, outcome }] = await Promise.all([wb.watchToasts(`Deployed ${short(second)} (second version) to bm1`, 150_000), wb.expectNotAsked('Deploy which commit?')]);
     await sleep(500);
     const r = await poller.stop();
     t.diagnostic(`through the proxy during the deploy: ${r.ok} answered, ${r.failed.length} failed; served ${r.commits.map(short).join(' → ')}`);

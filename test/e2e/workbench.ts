@@ -97,14 +97,30 @@ export class Workbench {
     await input.press('Enter');
   }
 
-  /** The notification toasts showing now: their message and whether they are errors. */
-  async toasts(): Promise<{ message: string; error: boolean }[]> {
+  /** The notification toasts showing now: their message and whether they are errors (or warnings). */
+  async toasts(): Promise<{ message: string; error: boolean; warning: boolean }[]> {
     return this.page.locator('.notification-toast .notification-list-item').evaluateAll((els) =>
       els.map((e) => ({
         message: (e.querySelector('.notification-list-item-message')?.textContent ?? '').replace(/\s+/g, ' ').trim(),
         error: !!e.querySelector('.notification-list-item-icon.codicon-error'),
+        warning: !!e.querySelector('.notification-list-item-icon.codicon-warning'),
       })),
     );
+  }
+
+  /**
+   * Fails as soon as VS Code shows the quick pick `question` within `ms`: a command that asks it
+   * was reached without the row whose button was clicked (run it beside what the test waits for).
+   */
+  async expectNotAsked(question: string, ms = 5_000): Promise<void> {
+    const widget = this.page.locator('.quick-input-widget');
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      if ((await widget.isVisible()) && ((await widget.locator('input').getAttribute('placeholder')) ?? '').startsWith(question)) {
+        throw new Error(`VS Code asked "${question}": the click reached the command without its row`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /**

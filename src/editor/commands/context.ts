@@ -62,7 +62,7 @@ export async function chooseServer(deps: CommandDeps, item?: AnyItem): Promise<S
 /**
  * Runs a deploy-like operation in a cancellable progress notification (Cancel aborts the
  * core's work, which leaves the previous version serving), then refreshes the views. Errors
- * are one sentence with "Show Log" and "Retry".
+ * are one sentence with "Show Log" and "Retry"; a cancel is a warning.
  */
 export async function runOperation(
   deps: CommandDeps,
@@ -97,6 +97,11 @@ export async function runOperation(
       deps.logs.show(deps.model.config, [deps.model.config.servers[failedOn]], { server: 0, title: `the new container failed its health check: its last lines`, lines }).catch((panelError: unknown) => {
         deps.logger.error(asBmError(panelError).message);
       });
+    }
+    // Cancel is the user's own choice: a warning (as a fleet's), with nothing to retry.
+    if (err.code === 'Cancelled') {
+      if ((await vscode.window.showWarningMessage(mask(err.message), 'Show Log')) === 'Show Log') deps.channel.show(true);
+      return undefined;
     }
     const choice = await vscode.window.showErrorMessage(mask(err.message), 'Show Log', 'Retry');
     if (choice === 'Show Log') deps.channel.show(true);

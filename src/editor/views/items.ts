@@ -92,7 +92,9 @@ export class DeploymentItem extends vscode.TreeItem {
     const color = entry.current ? 'charts.green' : entry.result === 'succeeded' ? undefined : entry.result === 'failed' ? 'errorForeground' : 'disabledForeground';
     this.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
     const author = entry.author.replace(/\s*<.*>$/, '');
-    this.description = `${entry.current ? 'current · ' : ''}${entry.kind === 'rollback' ? 'rollback · ' : ''}${author} · ${since(entry.startedAt)} ago`;
+    // An attempt that did not end in a running version says so in words, not only by its icon.
+    const outcome = entry.result === 'succeeded' ? '' : `${entry.result} · `;
+    this.description = `${entry.current ? 'current · ' : ''}${outcome}${entry.kind === 'rollback' ? 'rollback · ' : ''}${author} · ${since(entry.startedAt)} ago`;
     this.tooltip = new vscode.MarkdownString(deploymentTooltip(entry, new Date(entry.startedAt).toLocaleString()));
     this.contextValue = entry.result === 'succeeded' ? (entry.current ? 'deployment.current' : 'deployment.kept') : 'deployment.failed';
   }
