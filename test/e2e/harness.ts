@@ -128,6 +128,8 @@ export interface CodeServerOptions {
   name?: string;
   /** User settings on top of the calm defaults. */
   settings?: Record<string, unknown>;
+  /** Workspace Trust on, as a user has it (the tests turn it off otherwise): a new folder opens asking whether to trust it. */
+  trust?: boolean;
 }
 
 /** A running code-server: its own scratch dirs, its own process group. */
@@ -170,7 +172,7 @@ export class CodeServer {
     };
     const [home, tmp, userDataDir, extensionsDir] = [d('home'), d('tmp'), d('user-data'), d('extensions')];
     mkdirSync(join(userDataDir, 'User'), { recursive: true });
-    writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...SETTINGS, ...opts.settings }, null, 2));
+    writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...SETTINGS, ...(opts.trust && { 'security.workspace.trust.enabled': true }), ...opts.settings }, null, 2));
 
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) {
@@ -209,7 +211,7 @@ export class CodeServer {
       '--bind-addr', `127.0.0.1:${port}`,
       '--disable-telemetry',
       '--disable-update-check',
-      '--disable-workspace-trust',
+      ...(opts.trust ? [] : ['--disable-workspace-trust']),
       '--disable-getting-started-override',
       '--ignore-last-opened',
     ];

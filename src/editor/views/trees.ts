@@ -16,7 +16,10 @@ abstract class ModelTree implements vscode.TreeDataProvider<AnyItem>, vscode.Dis
   private readonly emitter = new vscode.EventEmitter<AnyItem | AnyItem[] | undefined>();
   readonly onDidChangeTreeData = this.emitter.event;
   private readonly subscription: vscode.Disposable;
-  private readonly shown = new ShownRows<AnyItem>((item) => this.rows(item));
+  // Restricted Mode: no rows at all, so that the view's welcome says why (the model never
+  // started: "Loading baremetal.json…" would wait forever). Trust starts it, and its first
+  // change brings the rows.
+  private readonly shown = new ShownRows<AnyItem>((item) => (vscode.workspace.isTrusted ? this.rows(item) : []));
 
   constructor(protected readonly model: WorkspaceModel) {
     this.subscription = model.onDidChange((what) => this.shows(what) && this.redraw());
