@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { cli, makeWorkspace, onServer, removeTestApp, sshSessionPids, type Workspace } from '../helpers/world';
+import { processesWithHome, sshdPidsOf } from '../helpers/ssh-sessions';
+import { cli, makeWorkspace, onServer, removeTestApp, server, type Workspace } from '../helpers/world';
 import { waitFor } from './harness';
 import { e2eSession, Workbench } from './workbench';
 
@@ -87,8 +88,10 @@ describe('a shell and a one-off command on an app deployed to bm1', () => {
   it('a connection cut mid-session: the terminal says so in red, Enter reconnects, and the shell works again', { timeout: TEST_TIMEOUT }, async () => {
     await wb.runCommand('Bare Metal: Open Shell');
     await terminalShows(/^\/ #/m);
-    // The editor's one SSH connection to bm1, cut on the server's side (its sshd processes killed).
-    const pids = await sshSessionPids('bm1');
+    // The editor's one SSH connection to bm1, cut on the server's side: the sshd processes serving
+    // this code-server's connections (found by their ports), not other clients' of bm1.
+    const editor = session.servers[session.servers.length - 1];
+    const pids = await sshdPidsOf(processesWithHome(join(editor.dir, 'home')), server('bm1'));
     assert.ok(pids.length, 'the editor holds a connection to bm1');
     await run('kill', ['-9', ...pids]);
     await terminalShows(/Press Enter to reconnect\.$/m);
