@@ -4,7 +4,7 @@
  * throwaway git workspaces made from examples/hello.
  */
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -64,11 +64,67 @@ export function server(name: string): TestServer {
   return s;
 }
 
-/** Every test gets its own app name and host port, so tests never see each other's state. */
+/**
+ * Every test gets its own app name and host port, so tests never see each other's state. The
+ * port here is only a first guess: makeWorkspace takes one through freeHostPort.
+ */
 let counter = 0;
 export function uniqueApp(prefix = 't'): { app: string; port: number } {
   counter += 1;
   return { app: `${prefix}-${process.pid.toString(36)}-${counter}`, port: 18000 + ((process.pid * 7 + counter) % 2000) };
+}
+
+/** The TCP ports something listens on, on this machine and inside every test server. */
+async function listeningPorts(): Promise<Set<number>> {
+  const spaces = [undefined, ...testEnv().servers.map((s) => (s as TestServer & { netns?: string }).netns ?? s.name)];
+  const outs = await Promise.all(
+    spaces.map((ns) => run(ns ? 'nsenter' : 'ss', ns ? [`--net=/run/netns/${ns}`, 'ss', '-tlnH'] : ['-tlnH']).then((r) => r.stdout, () => '')),
+  );
+  const ports = new Set<number>();
+  for (const out of outs) for (const m of out.matchAll(/^\S+\s+\d+\s+\d+\s+\S*:(\d+)\s/gm)) ports.add(Number(m[1]));
+  return ports;
+}
+
+const PORT_DIR = join(tmpdir(), 'bm-test-ports');
+const reserved: string[] = [];
+process.on('exit', () => {
+  for (const f of reserved) rmSync(f, { force: true });
+});
+
+/**
+ * A host port for a test app that nothing listens on (here or on any test server) and that no
+ * other test process running now has taken: each taken port is a file naming its process, so
+ * two test files (or two sessions) never publish the same port; one whose process is gone is free.
+ */
+export async function freeHostPort(first = 18000 + ((process.pid * 7 + counter) % 2000)): Promise<number> {
+  await mkdir(PORT_DIR, { recursive: true });
+  const busy = await listeningPorts();
+  for (let i = 0; i < 2000; i++) {
+    const port = 18000 + ((first - 18000 + i) % 2000);
+    if (busy.has(port)) continue;
+    const file = join(PORT_DIR, String(port));
+    try {
+      await writeFile(file, String(process.pid), { flag: 'wx' });
+    } catch {
+      // Taken: by a live process (or one still writing its pid), or left by one that is gone.
+      const owner = Number(readFileSync(file, { encoding: 'utf8', flag: 'a+' }).trim() || process.pid);
+      if (owner === process.pid || alive(owner)) continue;
+      await writeFile(file, String(process.pid));
+    }
+    reserved.push(file);
+    return port;
+  }
+  throw new Error('no free host port in 18000-19999 for a test app: stop the test runs that hold them');
+}
+
+function alive(pid: number): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export interface Workspace {
@@ -91,7 +147,8 @@ export interface WorkspaceOptions {
 
 /** A git repository holding a copy of examples/hello, with a baremetal.json for the test servers. */
 export async function makeWorkspace(opts: WorkspaceOptions = {}): Promise<Workspace> {
-  const { app, port } = uniqueApp(opts.prefix);
+  const { app, port: guess } = uniqueApp(opts.prefix);
+  const port = await freeHostPort(guess);
   const dir = await mkdtemp(join(tmpdir(), 'bm-ws-'));
   cpSync(join(PROJECT, 'examples', 'hello'), dir, { recursive: true });
   const git = async (...args: string[]) => (await run('git', args, { cwd: dir })).stdout.trim();
@@ -238,15 +295,4 @@ export function workspaceTracker(): { make: (opts?: WorkspaceOptions) => Promise
       for (const ws of made.splice(0)) await cleanupApp('bm1', ws.app);
     },
   };
-}
-
-/** The sshd processes serving connections on one test server (found in its network namespace only). */
-export async function sshSessionPids(name: string): Promise<string[]> {
-  const pids = (await run('ip', ['netns', 'pids', name])).stdout.split('\n').filter(Boolean);
-  const out: string[] = [];
-  for (const pid of pids) {
-    const cmd = await run('cat', [`/proc/${pid}/cmdline`]).then((r) => r.stdout, () => '');
-    if (cmd.startsWith('sshd: root')) out.push(pid);
-  }
-  return out;
 }
