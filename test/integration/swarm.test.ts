@@ -2,7 +2,9 @@
  * The app as a Docker Swarm service on a real swarm of three test servers: bm2 (Docker 20.10,
  * the manager), bm26c (Docker 26, containerd store) and bm26o (Docker 26, classic store), linked
  * through the host (scripts/test-servers.sh link). The swarm is made in before() and taken apart
- * in after(): no swarm, service, route or host rule is left behind.
+ * in after(): no swarm, service, route or host rule is left behind; another test process's swarm
+ * on these servers is waited for, never taken apart (test/helpers/test-swarm.ts). Each test
+ * brings the app to the version it starts from itself (serve()), so any one of them runs alone.
  *
  * This kernel has no IPVS, so Swarm's routing mesh cannot work here: the ports are published in
  * host mode (each node answers with its own task), 2 replicas on 3 nodes (one node free, so Swarm
@@ -13,6 +15,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
+import { makeTestSwarm, removeTestSwarm } from '../helpers/test-swarm';
 import { cleanupApp, cli, errorLine, fetchPage, makeWorkspace, onServer, PROJECT, removeTestApp, server, servedCommit, type Workspace } from '../helpers/world';
 
 const run = promisify(execFile);
@@ -20,30 +23,22 @@ const NODES = ['bm2', 'bm26c', 'bm26o'] as const;
 const MANAGER = 'bm2';
 const script = join(PROJECT, 'scripts', 'test-servers.sh');
 const made: Workspace[] = [];
+let ws: Workspace;
+let first = '';
+let second = '';
 
 const docker = (name: string, ...args: string[]) => onServer(name, ['docker', ...args]);
-async function leaveSwarm(): Promise<void> {
-  for (const n of NODES) {
-    await docker(n, 'swarm', 'leave', '--force').catch(() => undefined);
-    // Joining made it; leaving keeps it.
-    await docker(n, 'network', 'rm', 'docker_gwbridge').catch(() => undefined);
-  }
-}
 
 before(async () => {
-  await run('bash', [script, 'link', ...NODES]);
-  await leaveSwarm(); // a run killed before its after() left one
-  await docker(MANAGER, 'swarm', 'init', '--advertise-addr', server(MANAGER).host);
-  const token = (await docker(MANAGER, 'swarm', 'join-token', '-q', 'worker')).trim();
-  for (const n of NODES.filter((x) => x !== MANAGER)) {
-    await docker(n, 'swarm', 'join', '--advertise-addr', server(n).host, '--token', token, `${server(MANAGER).host}:2377`);
-  }
+  await makeTestSwarm(NODES, MANAGER);
+  // The app every test works on; each test brings it to the version it starts from (serve()).
+  ws = await swarmWorkspace();
+  first = await ws.git('rev-parse', 'HEAD');
 });
 
 after(async () => {
   for (const ws of made) await docker(MANAGER, 'service', 'rm', ws.app).catch(() => undefined);
-  await leaveSwarm();
-  await run('bash', [script, 'unlink', ...NODES]);
+  await removeTestSwarm(NODES);
   // The service's task containers go with the swarm; then the images and histories.
   for (const ws of made) await removeTestApp(ws, NODES).catch(() => undefined);
 });
@@ -79,15 +74,23 @@ async function serving(ws: Workspace): Promise<Map<string, string | undefined>> 
 const historyOf = async (ws: Workspace) =>
   (await onServer(MANAGER, ['sh', '-c', `cat /root/.baremetal/${ws.app}/history.jsonl 2>/dev/null || true`])).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind: string; commit: string; result: string; server: string });
 
-let ws: Workspace;
-let first = '';
-let second = '';
+/** The second version, made once (by the first test that needs it). */
+async function secondCommit(): Promise<string> {
+  if (!second) second = await ws.commit('second version', { 'www/extra.txt': 'more\n' });
+  return second;
+}
+
+/** Brings the service to `commit` on both replicas, unless it runs it already (a test's starting point, not left to an earlier test). */
+async function serve(commit: string): Promise<void> {
+  const st = await statusOf(ws).catch(() => undefined);
+  if (st?.commit === commit && st.running === 2) return;
+  const r = await cli(['deploy', '--commit', commit], { cwd: ws.dir });
+  assert.equal(r.code, 0, r.stderr);
+}
 
 test('deploy: built once, sent to all three nodes, two healthy replicas on two nodes, each serving the commit', async () => {
-  ws = await swarmWorkspace();
-  first = await ws.git('rev-parse', 'HEAD');
   const t0 = Date.now();
-  const r = await cli(['deploy'], { cwd: ws.dir });
+  const r = await cli(['deploy', '--commit', first], { cwd: ws.dir });
   const wall = Date.now() - t0;
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr.match(/› Building /g)?.length, 1, r.stderr);
@@ -110,7 +113,8 @@ test('deploy: built once, sent to all three nodes, two healthy replicas on two n
 });
 
 test('redeploy: only the changed layers go out, Swarm replaces the tasks start-first and some node always answers', async () => {
-  second = await ws.commit('second version', { 'www/extra.txt': 'more\n' });
+  await serve(first);
+  const second = await secondCommit();
   const nodes = NODES.map((n) => server(n).host);
   let gaps = 0;
   let probes = 0;
@@ -125,7 +129,7 @@ test('redeploy: only the changed layers go out, Swarm replaces the tasks start-f
     }
   })();
   const t0 = Date.now();
-  const r = await cli(['deploy', '--json'], { cwd: ws.dir });
+  const r = await cli(['deploy', '--commit', second, '--json'], { cwd: ws.dir });
   const wall = Date.now() - t0;
   stop = true;
   await watcher;
@@ -141,18 +145,28 @@ test('redeploy: only the changed layers go out, Swarm replaces the tasks start-f
 });
 
 test('a commit whose tasks fail: Swarm rolls itself back, the deploy says so in one sentence, the old version still serves', async () => {
-  await ws.commit('broken version', { 'start.sh': '#!/bin/sh\necho "refusing to start"\nexit 3\n' });
-  const r = await cli(['deploy'], { cwd: ws.dir });
+  const second = await secondCommit();
+  await serve(second);
+  const broken = await ws.commit('broken version', { 'start.sh': '#!/bin/sh\necho "refusing to start"\nexit 3\n' });
+  await ws.git('revert', '--no-edit', 'HEAD');
+  const r = await cli(['deploy', '--commit', broken], { cwd: ws.dir });
   assert.equal(r.code, 1, r.stdout);
   assert.match(errorLine(r.stderr), /^error: Swarm rolled sw-[\w-]+ back to the version it ran before: a new task did not become healthy \(task: non-zero exit \(3\)\); see why with "baremetal logs"\.$/);
   const now = await serving(ws);
   assert.equal(now.size, 2);
   for (const [node, commit] of now) assert.equal(commit, second, `${node} still serves the second commit`);
-  assert.deepEqual((await historyOf(ws)).map((h) => h.result), ['succeeded', 'succeeded', 'failed']);
-  await ws.git('revert', '--no-edit', 'HEAD');
+  assert.deepEqual((await historyOf(ws)).slice(-2).map((h) => [h.commit, h.result]), [[second, 'succeeded'], [broken, 'failed']]);
 });
 
 test('rollback: a service update to the kept image of the deploy before, on both replicas', async () => {
+  // Its starting point: the first version deployed, then the second (a failed deploy between counts for nothing).
+  const second = await secondCommit();
+  const deployed = (await historyOf(ws)).filter((h) => h.result === 'succeeded');
+  if (deployed.length < 2 || deployed[deployed.length - 2].commit !== first || deployed[deployed.length - 1].commit !== second) {
+    const d = await cli(['deploy', '--commit', first], { cwd: ws.dir });
+    assert.equal(d.code, 0, d.stderr);
+    await serve(second);
+  }
   const r = await cli(['rollback'], { cwd: ws.dir });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`^Rolled back to ${first.slice(0, 12)} \\(first version\\) on bm2's swarm: 2 replica\\(s\\)`));
@@ -167,6 +181,7 @@ test('rollback: a service update to the kept image of the deploy before, on both
 });
 
 test('a node taken out: its task is placed on the free node and the app keeps answering there', async () => {
+  await serve(first);
   const before = await serving(ws);
   const gone = [...before.keys()].find((n) => n !== MANAGER)!;
   const id = (await docker(MANAGER, 'node', 'ls', '--format', '{{.ID}} {{.Status}}', '--filter', 'role=worker')).split('\n').filter(Boolean);
@@ -195,6 +210,7 @@ test('a node lost (its engine stopped): Swarm sees it down, its task runs on the
   // bm26c is the node lost (bm26o's engine may be restarted by other suites, which would bring
   // it back mid-test): first make it hold a task, by draining the other worker that has one.
   const lost = 'bm26c';
+  await serve(first);
   const idOf = async (n: string) => (await docker(n, 'info', '--format', '{{.Swarm.NodeID}}')).trim();
   if (!(await serving(ws)).has(lost)) {
     const other = [...(await serving(ws)).keys()].find((n) => n !== MANAGER && n !== lost)!;
