@@ -6,20 +6,27 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { cleanupApp, cli, makeWorkspace, onServer, server, servedCommit, type Workspace, errorLine } from '../helpers/world';
+import { cli, errorLine, onServer, removeTestApp, server, servedCommit, type Workspace, makeWorkspace } from '../helpers/world';
 
 let ws: Workspace;
 let good: string;
 const bm1 = server('bm1');
+const made: Workspace[] = [];
+/** A workspace of this file's, removed (apps, history, folder) in after(). */
+async function workspace(opts?: Parameters<typeof makeWorkspace>[0]): Promise<Workspace> {
+  const w = await makeWorkspace(opts);
+  made.push(w);
+  return w;
+}
 
 before(async () => {
-  ws = await makeWorkspace();
+  ws = await workspace();
   good = (await ws.git('rev-parse', 'HEAD')).trim();
   const r = await cli(['deploy'], { cwd: ws.dir });
   assert.equal(r.code, 0, r.stderr);
 });
 after(async () => {
-  await cleanupApp('bm1', ws.app);
+  for (const w of made) await removeTestApp(w);
 });
 
 
@@ -116,7 +123,7 @@ test('an app that answers 404 fails its health check', async () => {
 });
 
 test('a port taken by another program on the server', async () => {
-  const other = await makeWorkspace({ run: {} });
+  const other = await workspace({ run: {} });
   // The same host port as the running app, from another app: it cannot start.
   const cfg = JSON.parse(await other.git('show', 'HEAD:baremetal.json')) as { run: { ports: string[] } };
   cfg.run.ports = [`${ws.port}:8080`];
@@ -126,7 +133,6 @@ test('a port taken by another program on the server', async () => {
   assert.equal(r.code, 1);
   assert.match(errorLine(r.stderr), new RegExp(`Port ${ws.port} on the server is already in use`));
   await stillServesGood();
-  await cleanupApp('bm1', other.app);
 });
 
 test('a lock held by someone else is named; --wait waits for it', async () => {
@@ -152,7 +158,7 @@ test('a lock held by someone else is named; --wait waits for it', async () => {
 });
 
 test('rollback with nothing to roll back to', async () => {
-  const fresh = await makeWorkspace();
+  const fresh = await workspace();
   const r = await cli(['rollback'], { cwd: fresh.dir });
   assert.equal(r.code, 1);
   assert.match(errorLine(r.stderr), /no earlier successful deploy/);
