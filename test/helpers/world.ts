@@ -205,7 +205,8 @@ export function cli(
   const agree = opts.agreeToSecrets !== false && ['deploy', 'rollback', 'run'].includes(args[0]) && !args.includes('--yes');
   const argv = agree ? [args[0], '--yes', ...args.slice(1)] : args;
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [join(PROJECT, 'dist', 'cli.js'), ...argv], {
+    // BM_TEST_CLI: another build of the CLI (a deliberately broken one, to see a test fail).
+    const child = spawn(process.execPath, [process.env.BM_TEST_CLI ?? join(PROJECT, 'dist', 'cli.js'), ...argv], {
       cwd: opts.cwd,
       env: { ...process.env, ...cliEnv(env), ...opts.env },
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
