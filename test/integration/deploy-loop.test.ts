@@ -4,6 +4,7 @@
  * each step sent is also counted on the server's link (its veth), not only by the tool.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { checkAgainstTool, KiB, metered, size } from '../helpers/link-meter';
 import { cli, onServer, server, servedCommit, workspaceTracker, type Workspace } from '../helpers/world';
@@ -33,7 +34,12 @@ interface HistoryJson {
 
 test('deploy, redeploy, roll back, and the history says so; the link carries what the tool says', async () => {
   const ws = await tracker.make();
-  const first = (await ws.git('rev-parse', 'HEAD')).trim();
+  // A layer of its own (random, so no server has it): the first deploy has something to send
+  // even where the base image's layer is already on bm1 (other apps, other runs).
+  const first = await ws.commit('first version', {
+    'data/blob.txt': randomBytes(500_000).toString('hex'),
+    Dockerfile: (await ws.git('show', 'HEAD:Dockerfile')).replace('COPY www /www', 'COPY data /data\nCOPY www /www'),
+  });
   const { result: d1, link: l1 } = await metered('bm1', () => cli(['deploy', '--json'], { cwd: ws.dir }));
   assert.equal(d1.code, 0, d1.stderr);
   const r1 = d1.json as DeployJson;
@@ -41,7 +47,7 @@ test('deploy, redeploy, roll back, and the history says so; the link carries wha
   assert.equal(r1.commit, first);
   assert.equal(r1.server, 'bm1');
   assert.match(r1.image, /^sha256:[0-9a-f]{64}$/);
-  assert.ok(r1.bytesSent > 100_000, `the first deploy sends the image (${r1.bytesSent} bytes)`);
+  assert.ok(r1.bytesSent > 400_000, `the first deploy sends the image (${r1.bytesSent} bytes)`);
   assert.equal(checkAgainstTool(l1, r1.bytesSent, 'the first deploy'), undefined);
   assert.equal(await servedCommit(bm1.host, ws.port), first);
 
@@ -90,6 +96,7 @@ test('deploy, redeploy, roll back, and the history says so; the link carries wha
   assert.equal(again.code, 0, again.stderr);
   assert.equal((again.json as DeployJson).bytesSent, 0);
   assert.ok(l5.toServer < NO_IMAGE, `the redeploy of a commit the server has carried ${size(l5.toServer)} to the server`);
+  console.log(`# bm1's link, to the server: first deploy ${size(l1.toServer)} (tool: ${size(r1.bytesSent)}), one-file redeploy ${size(l2.toServer)} (tool: ${size((d2.json as DeployJson).bytesSent)}), rollback ${size(l3.toServer)}, roll forward ${size(l4.toServer)}, redeploy of a commit there ${size(l5.toServer)}`);
   assert.equal(await servedCommit(bm1.host, ws.port), first);
 });
 
