@@ -67,7 +67,10 @@ export class ShownRows<T extends Row & object> {
    * updated to the model's data, so a command run from one acts on what it shows now.
    */
   redraw(): Redraw<T> {
-    if (!this.children.has(ROOT)) return { kind: 'all' };
+    // Nothing handed out yet, or the whole view is being fetched again: that fetch gets the rows
+    // as they are then. Another refresh meanwhile would empty the handles again for nothing (at
+    // startup, the first rows shown were refreshed away under the first click).
+    if (!this.children.has(ROOT)) return { kind: 'none' };
     const top = this.adopt(ROOT, this.build());
     if (!sameList(top.map((r) => this.keys.get(r)!), this.children.get(ROOT)!)) return this.all();
     const changed: T[] = [];

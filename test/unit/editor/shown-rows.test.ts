@@ -86,10 +86,12 @@ test('a child added under a row redraws that row; one added or removed at the to
 
   w.kids.set('', ['web']);
   assert.deepEqual(w.shown.redraw(), { kind: 'all' });
-  // Until the workbench has fetched the rows again, every change is the whole view.
-  assert.deepEqual(w.shown.redraw(), { kind: 'all' });
+  // Until the workbench has fetched the rows again, nothing more: that fetch gets them as they are then.
+  w.text.set('web', '1 server');
+  assert.deepEqual(w.shown.redraw(), { kind: 'none' });
   const fresh = w.fetchAll();
   assert.deepEqual([...fresh.keys()].sort(), ['bm1', 'c1', 'web']);
+  assert.equal(fresh.get('web')?.description, '1 server');
   assert.deepEqual(w.shown.redraw(), { kind: 'none' });
 });
 
@@ -112,7 +114,7 @@ test("a kept row's click runs on the kept object, and a property the model dropp
   shownCommand = false;
   assert.deepEqual(rows.redraw(), { kind: 'rows', rows: [x] });
   assert.equal(x.command, undefined);
-  assert.deepEqual(plain.redraw(), { kind: 'all' }, 'nothing handed out yet: the whole view');
+  assert.deepEqual(plain.redraw(), { kind: 'none' }, 'nothing handed out yet: nothing to redraw');
 });
 
 test('rows without an id (messages) are known by their place and text', () => {
