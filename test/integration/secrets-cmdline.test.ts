@@ -36,8 +36,9 @@ const RUN_SECRET = `db-${randomBytes(12).toString('hex')}`;
 const CONTROL = `control-${randomBytes(8).toString('hex')}`;
 
 const DOCKERFILE = (unique: string) => `FROM local/busybox:1
-# The secret stays mounted for 3 s (the sampler reads every process's arguments many times meanwhile).
-RUN --mount=type=secret,id=NPM_TOKEN wc -c < /run/secrets/NPM_TOKEN > /secret-length && echo ${unique} > /build-id && sleep 3
+# The secret stays mounted for 3 s (the sampler reads every process's arguments many times
+# meanwhile); the last command is a builtin, so the shell stays (ash execs a last external command).
+RUN --mount=type=secret,id=NPM_TOKEN wc -c < /run/secrets/NPM_TOKEN > /secret-length && echo ${unique} > /build-id && sleep 3 && echo built
 COPY www /www
 RUN cp /secret-length /www/
 COPY start.sh /start.sh
