@@ -28,9 +28,9 @@ const ownDisk = async () => {
   small = false;
 };
 before(async () => {
-  // 150 MB: the engine's own files, the base and a small version fit; a 200 MB layer does not.
+  // 64 MB: the engine's own files, the base and a small version fit; a 96 MB layer does not.
   small = true;
-  await servers('150M');
+  await servers('64M');
 });
 after(async () => {
   // The small disk goes with all it held; what was deployed on the server's own disk is removed.
@@ -76,7 +76,7 @@ test("the server's disk full during the transfer: one sentence, exit 1, the old 
 
   // Random bytes: the layer cannot be compressed below the disk's size.
   await mkdir(join(ws.dir, 'bulk'));
-  await writeFile(join(ws.dir, 'bulk', 'huge.bin'), randomBytes(200 << 20));
+  await writeFile(join(ws.dir, 'bulk', 'huge.bin'), randomBytes(96 << 20));
   await ws.commit('too big for the disk', { Dockerfile: (await ws.git('show', 'HEAD:Dockerfile')).replace('COPY www /www', 'COPY bulk /bulk\nCOPY www /www') });
   const p = poll(target.host, ws.port);
   const full = await cli(['deploy'], { cwd: ws.dir });
