@@ -262,15 +262,29 @@ test('ports 80 and 443 taken by something that is not our proxy: one sentence, n
 });
 
 test('a proxy image that is nowhere to be found: one sentence naming it and the ways out', async () => {
-  const a = await proxied('bm26o');
-  const config = JSON.parse(await run('cat', [join(a.dir, 'baremetal.json')]).then((r) => r.stdout));
-  config.proxy.image = 'local/caddy:does-not-exist';
-  await a.writeConfig(config);
-  await a.commit('no such proxy image');
-  await onServer('bm26o', ['docker', 'rm', '-f', 'baremetal-proxy']).catch(() => undefined);
-  const d = await cli(['deploy'], { cwd: a.dir });
-  assert.notEqual(d.code, 0);
-  assert.match(errorLine(d.stderr), /^error: The proxy image local\/caddy:does-not-exist is nowhere to be found: bm26o cannot pull it and this machine's Docker Engine does not have it; pull it here \(docker pull local\/caddy:does-not-exist\) or set "proxy.image" to one you have; nothing was changed\.$/);
+  // A server where no test runs a proxy (bmpod, Podman): the proxy is not removed from under
+  // another test's apps to get there.
+  const on = 'bmpod';
+  const podmanSocket = (env.servers.find((s) => s.name === on) as { dockerSocketOnHost?: string }).dockerSocketOnHost;
+  const proxies = () => run('docker', ['-H', `unix://${podmanSocket}`, 'ps', '-aq', '--filter', 'name=^baremetal-proxy$']).then((r) => r.stdout.trim());
+  assert.equal(await proxies(), '', `${on} runs no proxy`);
+  const a = await proxied(on);
+  const podman = (...args: string[]) => run('docker', ['-H', `unix://${podmanSocket}`, ...args]).then((r) => r.stdout.trim());
+  try {
+    const config = JSON.parse(await run('cat', [join(a.dir, 'baremetal.json')]).then((r) => r.stdout));
+    config.proxy.image = 'local/caddy:does-not-exist';
+    await a.writeConfig(config);
+    await a.commit('no such proxy image');
+    const d = await cli(['deploy'], { cwd: a.dir });
+    assert.notEqual(d.code, 0);
+    assert.match(errorLine(d.stderr), /^error: The proxy image local\/caddy:does-not-exist is nowhere to be found: bmpod cannot pull it and this machine's Docker Engine does not have it; pull it here \(docker pull local\/caddy:does-not-exist\) or set "proxy.image" to one you have; nothing was changed\.$/);
+    assert.equal(await proxies(), '', 'no proxy was made');
+    assert.equal(await podman('ps', '-aq', '--filter', `label=dev.baremetal.app=${a.app}`), '', 'no container of the app was made');
+  } finally {
+    // What the deploy sent (the app's image) goes: bmpod's engine is Podman, not the docker that after() cleans.
+    const images = (await podman('images', '-q', '--filter', `label=dev.baremetal.app=${a.app}`).catch(() => '')).split('\n').filter(Boolean);
+    if (images.length) await podman('rmi', '-f', ...new Set(images)).catch(() => undefined);
+  }
 });
 
 test('a switch cut between its two renames (old renamed away, new not yet in): status shows the recorded version, removes the unrecorded one, and the old takes its name back', async () => {
