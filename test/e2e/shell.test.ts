@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { processesWithHome, sshdPidsOf } from '../helpers/ssh-sessions';
-import { cli, makeWorkspace, onServer, removeTestApp, server, type Workspace } from '../helpers/world';
+import { cli, makeWorkspace, onServer, removeTestApp, server, testEnv, type Workspace } from '../helpers/world';
 import { waitFor } from './harness';
 import { e2eSession, Workbench } from './workbench';
 
@@ -91,10 +91,18 @@ describe('a shell and a one-off command on an app deployed to bm1', () => {
     // The editor's one SSH connection to bm1, cut on the server's side: the sshd processes serving
     // this code-server's connections (found by their ports), not other clients' of bm1.
     const editor = session.servers[session.servers.length - 1];
-    const pids = await sshdPidsOf(processesWithHome(join(editor.dir, 'home')), server('bm1'));
-    assert.ok(pids.length, 'the editor holds a connection to bm1');
-    await run('kill', ['-9', ...pids]);
-    await terminalShows(/Press Enter to reconnect\.$/m);
+    // Another client of bm1 (as another test or the bench would be): its session must outlive the cut.
+    const bystander = spawn('ssh', ['-F', testEnv().sshConfig, 'bm1', 'sleep 120'], { stdio: 'ignore' });
+    try {
+      await waitFor('the other client to be connected to bm1', async () => ((await sshdPidsOf(bystander.pid!, server('bm1'))).length ? true : undefined), 10_000, 200);
+      const pids = await sshdPidsOf(processesWithHome(join(editor.dir, 'home')), server('bm1'));
+      assert.ok(pids.length, 'the editor holds a connection to bm1');
+      await run('kill', ['-9', ...pids]);
+      await terminalShows(/Press Enter to reconnect\.$/m);
+      assert.equal(bystander.exitCode, null, "the other client's session to bm1 was not cut");
+    } finally {
+      bystander.kill();
+    }
     // The sentence before it says what happened (xterm wraps it over rows: read them as one).
     const screen = (await terminalText()).replace(/\n/g, '');
     assert.match(screen, /The connection to bm1 dropped while the command ran: .*; reconnect to see\.Press Enter to reconnect\.$/, screen);
