@@ -12,6 +12,7 @@ import { execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { checkAgainstTool, KiB, metered, size } from '../helpers/link-meter';
 import { cleanupApp, cli, errorLine, makeWorkspace, onServer, server, servedCommit, testEnv, type Workspace } from '../helpers/world';
 
 const run = promisify(execFile);
@@ -57,18 +58,21 @@ describe('every pairing of workstation and server engine', () => {
         const p = plan.json as { missingBytes: number; layers: { present: boolean }[] };
         assert.ok(p.missingBytes > 0 && p.missingBytes < 20_000, `dry run: ${p.missingBytes} bytes to send`);
         assert.ok(p.layers.filter((l) => l.present).length >= 1, 'the base layer is there already');
-        const d2 = await cli(['deploy', '--json'], opts);
+        const { result: d2, link: l2 } = await metered(s, () => cli(['deploy', '--json'], opts));
         assert.equal(d2.code, 0, d2.stderr);
         const r2 = d2.json as DeployJson;
         assert.equal(await servedCommit(server(s).host, ws.port), second);
-        // The changed layer is a few hundred bytes compressed; the 1 MB base is never resent.
+        // The changed layer is a few hundred bytes compressed; the 1 MB base is never resent
+        // (by the tool's count, and by the server's link).
         assert.ok(r2.bytesSent < 20_000, `one-line redeploy sent ${r2.bytesSent} bytes by ${r2.transport}`);
+        assert.equal(checkAgainstTool(l2, r2.bytesSent, `the one-line redeploy by ${r2.transport}`), undefined);
         // The history names the image by the server's own ID (a config digest, or a manifest digest on containerd).
         const serverId = (await onServer(s, ['docker', 'image', 'inspect', '--format', '{{.Id}}', `${ws.app}:${second}`])).trim();
         assert.equal(r2.image, serverId);
-        const rb = await cli(['rollback', '--json'], opts);
+        const { result: rb, link: lrb } = await metered(s, () => cli(['rollback', '--json'], opts));
         assert.equal(rb.code, 0, rb.stderr);
         assert.equal((rb.json as DeployJson).bytesSent, 0, 'a rollback sends nothing');
+        assert.ok(lrb.toServer < 200 * KiB, `the rollback carried ${size(lrb.toServer)} to ${s}: no image`);
         assert.equal(await servedCommit(server(s).host, ws.port), first);
         const logs = await cli(['logs', '--tail', '20'], opts);
         assert.equal(logs.code, 0, logs.stderr);

@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { cli, makeWorkspace, onServer, servedCommit, testEnv, type Workspace } from '../helpers/world';
+import { checkAgainstTool, KiB, metered, size } from '../helpers/link-meter';
 
 const run = promisify(execFile);
 const pod = testEnv().servers.find((s) => s.name === 'bmpod');
@@ -44,17 +45,19 @@ test('rootless Podman: deploy, one-line redeploy (only the changed layer, by its
   assert.equal(await servedCommit(pod!.host, ws.port), first);
 
   const second = await ws.commit('one line', { 'www/extra.html': '<p>one more line</p>\n' });
-  const d2 = await cli(['deploy', '--json'], { cwd: ws.dir });
+  const { result: d2, link: l2 } = await metered('bmpod', () => cli(['deploy', '--json'], { cwd: ws.dir }));
   assert.equal(d2.code, 0, d2.stderr);
   const r2 = d2.json as DeployJson;
   assert.equal(r2.transport, 'registry', 'the libpod pull took the tunnelled registry');
   assert.ok(r2.bytesSent < 20_000, `a one-line change sent ${r2.bytesSent} bytes (the whole image is ~1 MB)`);
+  assert.equal(checkAgainstTool(l2, r2.bytesSent, 'the one-line redeploy'), undefined);
   assert.equal(await servedCommit(pod!.host, ws.port), second);
   assert.doesNotMatch(d2.stderr, /did not work/, 'no path was tried in vain');
 
-  const rb = await cli(['rollback', '--json'], { cwd: ws.dir });
+  const { result: rb, link: lrb } = await metered('bmpod', () => cli(['rollback', '--json'], { cwd: ws.dir }));
   assert.equal(rb.code, 0, rb.stderr);
   assert.equal((rb.json as DeployJson).bytesSent, 0);
+  assert.ok(lrb.toServer < 200 * KiB, `the rollback carried ${size(lrb.toServer)} to bmpod: no image`);
   assert.equal(await servedCommit(pod!.host, ws.port), first);
 
   const st = await cli(['status'], { cwd: ws.dir });
