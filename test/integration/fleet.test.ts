@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import { cleanupApp, cli, errorLine, makeWorkspace, onServer, removeTestApp, server, servedCommit, type Workspace } from '../helpers/world';
+import { checkAgainstTool, KiB, linkMeter, size } from '../helpers/link-meter';
 
 const SERVERS = ['bm1', 'bm26c'] as const;
 const made: Workspace[] = [];
@@ -69,12 +70,15 @@ test('a group deploy: built once, both servers serve the commit, each has its ow
 
   // The next commit: each server is sent only what it lacks (the changed www layer, not the base).
   const second = await ws.commit('second version', { 'www/extra.html': '<p>two</p>\n' });
+  const meters = new Map(SERVERS.map((s) => [s, linkMeter(s)]));
   const r2 = await cli(['deploy', '--server', 'web', '--json'], { cwd: ws.dir });
   assert.equal(r2.code, 0, r2.stderr);
   const j = r2.json as RolloutJson;
   for (const s of SERVERS) {
     assert.equal(byName(j, s).commit, second);
     assert.ok(byName(j, s).bytesSent > 0 && byName(j, s).bytesSent < 200_000, `${s} got the changed layers only (${byName(j, s).bytesSent} bytes)`);
+    // Each server's own link agrees.
+    assert.equal(checkAgainstTool(meters.get(s)!.read(), byName(j, s).bytesSent, `the redeploy to ${s}`), undefined);
     assert.equal(await servedCommit(server(s).host, ws.port), second);
   }
 });
@@ -125,7 +129,9 @@ test('roles: web and worker from one image, built and sent once per server', asy
   }, { bm1: { host: 'bm1' }, bm26c: { host: 'bm26c' } });
   // 300 KB no server has: what crosses for this image is counted, once per server.
   const first = await ws.commit('with its own data', { 'www/data.txt': randomBytes(225_000).toString('base64') });
+  const toC = linkMeter('bm26c');
   const r = await cli(['deploy', '--server', 'all', '--json'], { cwd: ws.dir });
+  const carried = toC.read();
   assert.equal(r.code, 0, r.stderr);
   const j = r.json as RolloutJson;
   assert.equal(j.builds, 1);
@@ -134,6 +140,9 @@ test('roles: web and worker from one image, built and sent once per server', asy
   assert.deepEqual(c.roles?.map((x) => [x.role, x.commit]), [['web', first], ['worker', first]]);
   assert.ok(c.results[0].bytesSent > 150_000, `the web role sent the image's new layer to bm26c (${c.results[0].bytesSent} bytes)`);
   assert.equal(c.results[1].bytesSent, 0, 'the worker found it there');
+  // By bm26c's link: the image crossed once (twice would be another 300 KB), both roles' talk on top.
+  assert.equal(checkAgainstTool(carried, c.bytesSent, 'the web and worker roles on bm26c', 160 * KiB), undefined);
+  console.log(`# bm26c's link, web and worker roles: ${size(carried.toServer)} carried (tool: ${size(c.bytesSent)})`);
   assert.deepEqual(byName(j, 'bm1').roles?.map((x) => x.role), ['web']);
   for (const s of SERVERS) assert.equal(await servedCommit(server(s).host, ws.port), first);
   const worker = (await onServer('bm26c', ['docker', 'ps', '--filter', `label=dev.baremetal.app=${ws.app}-worker`, '--format', '{{.ID}} {{.Image}}'])).trim().split(' ');
