@@ -2,8 +2,8 @@
  * Secrets never in a process's arguments, on either machine, while they are used: every command
  * line on this machine is sampled over and over (the workstation's CLI, buildx, BuildKit's build
  * steps, and the test server's sshd, dockerd, shims and the app's container all share its PID
- * namespace) during a deploy with a build secret and a run secret, while the app runs, and during
- * a rollback. README promises: secrets are never in labels, the history, the CLI's output or
+ * namespace) during a deploy with a build secret and a run secret, while the app runs, during
+ * a rollback, and during a build on the server's own engine (build.on "server"). README promises: secrets are never in labels, the history, the CLI's output or
  * process arguments; build secrets reach the build only as RUN --mount=type=secret; the app's
  * secrets reach its container as env (how Docker hands env over, so `docker inspect` shows them
  * there and nowhere else).
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { watchCmdlines, type CmdlineReport } from '../helpers/cmdline-watch';
-import { cli, fetchPage, onServer, server, servedCommit, testEnv, workspaceTracker } from '../helpers/world';
+import { cleanupApp, cli, fetchPage, onServer, PROJECT, server, servedCommit, testEnv, workspaceTracker } from '../helpers/world';
 
 const run = promisify(execFile);
 const bm1 = server('bm1');
@@ -118,4 +118,34 @@ test('build and run secrets are in no process arguments on the workstation or th
   assert.equal(rb.code, 0, rb.stderr);
   noHits(r3, 'the rollback');
   assert.equal(await servedCommit(bm1.host, ws.port), first);
+});
+
+test('built on the server (build.on "server"): the build secret is in no process arguments there either, nor in the image', async () => {
+  const on = 'bm26c';
+  // The server needs the base image, as a real one would pull it from its registry.
+  if (!(await onServer(on, ['docker', 'images', '-q', 'local/busybox:1'])).trim()) {
+    const dev = testEnv().workstations?.find((w) => w.name === 'dev')?.dockerHost;
+    await run('sh', ['-c', `docker -H ${dev} save local/busybox:1 | bash ${join(PROJECT, 'scripts', 'test-servers.sh')} exec ${on} -- docker load -q`]);
+  }
+  const env = { XDG_CONFIG_HOME: configHome };
+  const ws = await tracker.make({ prefix: 'argv', servers: { [on]: { host: on } }, extra: { build: { on: 'server', secrets: ['NPM_TOKEN'] } }, run: { secrets: ['DB_PASSWORD'] } });
+  await writeFile(join(ws.dir, '.gitignore'), '.baremetal.secrets\n');
+  await writeFile(join(ws.dir, '.baremetal.secrets'), `NPM_TOKEN=${BUILD_SECRET}\nDB_PASSWORD=${RUN_SECRET}\n`);
+  const sha = await ws.commit('built on the server', { Dockerfile: DOCKERFILE(`${Date.now()}-server`) });
+  try {
+    const { result: d, report } = await sampled(() => cli(['deploy'], { cwd: ws.dir, env }));
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stderr, new RegExp(`building with docker buildx on the server ${on}`));
+    noHits(report, 'the deploy built on the server');
+    assert.ok(saw(report, /wc -c < \/run\/secrets\/NPM_TOKEN/), "the build step holding the secret was seen running on the server's engine");
+    assert.ok(saw(report, new RegExp(`runc .*/srv/baremetal-test/${on}/`)), `${on}'s runc was seen`);
+    assert.equal(await servedCommit(server(on).host, ws.port), sha);
+    assert.equal((await fetchPage(server(on).host, ws.port, '/secret-length')).body.trim(), String(BUILD_SECRET.length), 'the build secret reached the build');
+    const image = `${ws.app}:${sha}`;
+    const shown = (await onServer(on, ['docker', 'image', 'inspect', image])) + (await onServer(on, ['docker', 'history', '--no-trunc', image]));
+    assert.ok(!shown.includes(BUILD_SECRET) && !shown.includes(RUN_SECRET), 'no secret in the image or its history');
+  } finally {
+    await cleanupApp(on, ws.app).catch(() => undefined);
+    await onServer(on, ['rm', '-rf', `/root/.baremetal/${ws.app}`]);
+  }
 });
