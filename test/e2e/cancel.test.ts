@@ -6,7 +6,9 @@
  * warning saying it was cancelled (not an error to retry), the Deployments view showing the
  * cancelled attempt and the first version still current, the Servers view on the first version,
  * and the app answering with the first version throughout (polled over HTTP by the test). The next
- * deploy, from the Commits view's Deploy, goes through at once: the lock was freed.
+ * deploy, from the Commits view's Deploy, goes through at once: the lock was freed. A Cancel
+ * during the health check of a commit that answers late: a warning, and the previous version
+ * answers again within seconds (it gave up its host port for the check).
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -119,5 +121,37 @@ describe("a deploy's Cancel button, in the editor", () => {
     assert.deepEqual(seen.filter((s) => /Waiting for/.test(s)), [], 'it waited for a lock');
     assert.equal(await servedCommit(bm1.host, ws.port), fast);
     await wb.row('Deployments', `${short(fast)} fast again`, /^current · /).waitFor({ timeout: 20_000 });
+  });
+
+  it('Cancel during the health check: a warning, and the previous version answers again at once', { timeout: TEST_TIMEOUT }, async (t) => {
+    const previous = await ws.git('rev-parse', 'HEAD');
+    // Starts, but answers only after 60 s: the health check (10 s at most) is still waiting when Cancel is clicked.
+    const late = await ws.commit('late start', { 'start.sh': '#!/bin/sh\necho "late: answering in 60 s"\nsleep 60\nexec busybox httpd -f -v -p 8080 -h /www\n' });
+    await wb.row('Servers', 'bm1', `connected · ${short(previous)} running`).waitFor({ timeout: 30_000 });
+    const poller = pollApp(ws.port);
+    let polled;
+    let answeredAgainMs: number | undefined;
+    try {
+      await wb.runCommand('Bare Metal: Deploy HEAD');
+      const progress = wb.page.locator('.notification-toast').filter({ hasText: 'Deploying HEAD to bm1' });
+      await waitFor('the progress notification at the health check', async () => /Checking health/.test((await progress.textContent()) ?? ''), 90_000, 100);
+      await progress.locator('.monaco-button', { hasText: /^Cancel$/ }).click();
+      const clicked = Date.now();
+      const warning = await waitFor('a notification that the deploy was cancelled', async () => (await wb.toasts()).find((x) => x.error || /cancelled/i.test(x.message)), 30_000, 100);
+      assert.equal(warning.error, false, `an error instead: ${warning.message}`);
+      assert.equal(warning.warning, true, `not a warning: ${JSON.stringify(warning)}`);
+      assert.equal(warning.message, 'Cancelled during the health check; the previous version is serving again.');
+      // This app publishes a host port, which the old container gives up during the check (only
+      // one can hold it): it must answer again within seconds of the Cancel, with the previous version.
+      await waitFor('the previous version answering again', async () => (await servedCommit(bm1.host, ws.port).catch(() => undefined)) === previous, 10_000, 100);
+      answeredAgainMs = Date.now() - clicked;
+      await wb.row('Deployments', `${short(late)} late start`, /^cancelled · Test Developer · /).waitFor({ timeout: 20_000 });
+      await wb.row('Deployments', `${short(previous)} fast again`, /^current · /).waitFor({ timeout: 5_000 });
+      await sleep(2_000);
+    } finally {
+      polled = await poller.stop();
+    }
+    t.diagnostic(`answered again ${answeredAgainMs} ms after Cancel; ${polled.ok} answers, ${polled.failed.length} failed (the swap's pause)`);
+    assert.deepEqual(polled.commits.filter((c) => c !== previous), [], 'the new version never answered');
   });
 });

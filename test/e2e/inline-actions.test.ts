@@ -18,7 +18,7 @@ import { e2eSession, Workbench } from './workbench';
 
 const session = e2eSession();
 const short = (sha: string) => sha.slice(0, 7);
-const CLICKS = 40;
+const CLICKS = 60;
 
 describe("the Commits view's Deploy while the view redraws", () => {
   let ws: Workspace;
