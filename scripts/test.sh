@@ -66,4 +66,4 @@ BM_E2E_VSIX=$(bash scripts/e2e/package-vsix.sh 2>"$pack_log") || { cat "$pack_lo
 rm -f "$pack_log"
 export BM_CODE_SERVER BM_E2E_VSIX
 rm -rf test-artifacts
-node --import tsx --test --test-concurrency=1 --test-reporter=spec test/e2e/install.test.ts test/e2e/editor.test.ts test/e2e/logs.test.ts test/e2e/logs-merged.test.ts test/e2e/exthost.test.ts test/e2e/open-in-browser.test.ts test/e2e/proxy-deploy.test.ts test/e2e/resources.test.ts test/e2e/shell.test.ts test/e2e/fleet.test.ts test/e2e/roles.test.ts test/e2e/swarm.test.ts test/e2e/inline-actions.test.ts test/e2e/cancel.test.ts test/e2e/restricted-mode.test.ts
+node --import tsx --test --test-concurrency=1 --test-reporter=spec test/e2e/install.test.ts test/e2e/editor.test.ts test/e2e/logs.test.ts test/e2e/logs-merged.test.ts test/e2e/exthost.test.ts test/e2e/open-in-browser.test.ts test/e2e/proxy-deploy.test.ts test/e2e/resources.test.ts test/e2e/shell.test.ts test/e2e/fleet.test.ts test/e2e/roles.test.ts test/e2e/swarm.test.ts test/e2e/silent-link.test.ts test/e2e/inline-actions.test.ts test/e2e/cancel.test.ts test/e2e/restricted-mode.test.ts

@@ -86,12 +86,14 @@ export async function runOperation(
     void vscode.window.showInformationMessage(mask(`${verb} ${result.commit.slice(0, 7)} (${result.subject}) to ${result.server}.`));
     return result;
   } catch (e) {
-    void deps.model.refresh();
     const err = asBmError(e);
+    // A lost connection: the server's row says so too, in the same sentence, until it answers again.
+    const failedOn = (e as { result?: DeployResult }).result?.server;
+    if (failedOn) deps.model.noteLost(failedOn, err);
+    void deps.model.refresh();
     deps.logger.error(err.message);
     if (err.detail) deps.logger.error(err.detail);
     // A sick container: its last lines are what the developer needs to see, in the log panel.
-    const failedOn = (e as { result?: DeployResult }).result?.server;
     if (err.code === 'HealthCheckFailed' && err.detail && failedOn && deps.model.config?.servers[failedOn]) {
       const lines = err.detail.split('\n').slice(1);
       deps.logs.show(deps.model.config, [deps.model.config.servers[failedOn]], { server: 0, title: `the new container failed its health check: its last lines`, lines }).catch((panelError: unknown) => {

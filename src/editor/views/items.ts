@@ -34,7 +34,9 @@ export class ServerItem extends vscode.TreeItem {
       error: ['error', 'error', 'errorForeground'],
     };
     const [text, icon, color] = describe[s.connection];
-    this.description = text;
+    // A connection an operation lost (a link that went silent, a cut) says so: "unreachable"
+    // would read as a server that never answered. The tooltip and the click give its sentence.
+    this.description = s.connection === 'unreachable' && s.error?.code === 'ConnectionLost' ? 'connection lost' : text;
     this.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
     this.tooltip = new vscode.MarkdownString(serverTooltip(s.config.name, s.config.host, s.error?.message, s.hostKey?.fingerprint));
     // The action that fixes each state, on a click.
