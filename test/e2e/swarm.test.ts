@@ -1,30 +1,19 @@
 /**
  * A swarm app in the real editor (the packaged .vsix in code-server, headless Chromium): a swarm
- * of bm2 (manager, Docker 20.10) and bm26c (Docker 26, containerd store), made in before() and
- * taken apart in after(). The Servers view shows, under the manager, the replicas and each node
+ * of bm2 (manager, Docker 20.10) and bm26c (Docker 26, containerd store), owned by this test
+ * process (test/helpers/test-swarm.ts), made in before() and taken apart in after(). The Servers view shows, under the manager, the replicas and each node
  * with its task; Deploy HEAD from the palette rolls the new commit out through Swarm.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { cli, makeWorkspace, onServer, PROJECT, removeTestApp, server, type Workspace } from '../helpers/world';
+import { cli, makeWorkspace, onServer, removeTestApp, type Workspace } from '../helpers/world';
+import { makeTestSwarm, removeTestSwarm } from '../helpers/test-swarm';
 import { e2eSession, Workbench } from './workbench';
 
-const run = promisify(execFile);
 const NODES = ['bm2', 'bm26c'] as const;
-const script = join(PROJECT, 'scripts', 'test-servers.sh');
 const docker = (name: string, ...args: string[]) => onServer(name, ['docker', ...args]);
 const short = (sha: string) => sha.slice(0, 7);
 const session = e2eSession();
-
-async function leaveSwarm(): Promise<void> {
-  for (const n of NODES) {
-    await docker(n, 'swarm', 'leave', '--force').catch(() => undefined);
-    await docker(n, 'network', 'rm', 'docker_gwbridge').catch(() => undefined);
-  }
-}
 
 describe('a swarm app in the editor', () => {
   let ws: Workspace;
@@ -32,11 +21,8 @@ describe('a swarm app in the editor', () => {
   let first = '';
 
   before(async () => {
-    await run('bash', [script, 'link', ...NODES]);
-    await leaveSwarm();
-    await docker('bm2', 'swarm', 'init', '--advertise-addr', server('bm2').host);
-    const token = (await docker('bm2', 'swarm', 'join-token', '-q', 'worker')).trim();
-    await docker('bm26c', 'swarm', 'join', '--advertise-addr', server('bm26c').host, '--token', token, `${server('bm2').host}:2377`);
+    // A swarm this test process owns: one another test process made is waited for, never taken apart.
+    await makeTestSwarm(NODES, 'bm2');
     ws = await makeWorkspace({
       prefix: 'swe',
       servers: { bm2: { host: 'bm2' }, bm26c: { host: 'bm26c' } },
@@ -50,8 +36,7 @@ describe('a swarm app in the editor', () => {
 
   after(async () => {
     if (ws) await docker('bm2', 'service', 'rm', ws.app).catch(() => undefined);
-    await leaveSwarm();
-    await run('bash', [script, 'unlink', ...NODES]);
+    await removeTestSwarm(NODES);
     if (ws) await removeTestApp(ws, NODES).catch(() => undefined);
   });
 
