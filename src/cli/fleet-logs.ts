@@ -12,7 +12,7 @@ import { asBmError } from '../core/errors';
 import { followAppLogs } from '../core/logs/follow';
 import { TimeMerger } from '../core/logs/merge';
 import type { LogLine } from '../core/ports';
-import type { Ctx } from './main';
+import type { Ctx } from './ctx';
 import { logLineFor } from './log-text';
 
 interface Tagged { s: number; t?: string; line: LogLine }

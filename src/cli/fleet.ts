@@ -12,7 +12,7 @@ import { history, status, type AppStatus, type HistoryEntry } from '../core/depl
 import { fleetParts } from '../app/deploy-parts';
 import { fleetDeps } from '../app/fleet-deps';
 import { abbreviateLines, formatBytes, formatDuration, relativeTime } from './output';
-import type { Ctx } from './main';
+import type { Ctx } from './ctx';
 
 /** Each server's lines prefixed with its name when there are several; the secrets of all of them are masked in every line. */
 function fleetDepsOf(ctx: Ctx, config: Config, targets: Targets): ReturnType<typeof fleetDeps> {

@@ -10,7 +10,7 @@ import { BmError } from '../core/errors';
 import { execInApp, inAppSecrets, runInApp, type InAppProcess } from '../core/exec/in-app';
 import type { ProcessSession, TerminalSize } from '../core/ports';
 import { agreeToSecrets } from './consent';
-import type { Ctx } from './main';
+import type { Ctx } from './ctx';
 
 /** The CLI's context (main.ts) with the options exec and run take. */
 export type InAppContext = Omit<Ctx, 'args' | 'who'> & { args: { server?: string; role?: string; interactive?: boolean; tty?: boolean; yes?: boolean } };

@@ -26,6 +26,7 @@ import { describeHistory, fleetDeploy, fleetHistory, fleetRollback, fleetStatus 
 import { askHidden, confirm } from './prompt';
 import { agreeToSecrets } from './consent';
 import { runGuarded } from './exit-guard';
+import { OPTIONS, type Ctx } from './ctx';
 
 const USAGE = `Usage: baremetal <command> [options]
 
@@ -76,32 +77,10 @@ Environment:
   BAREMETAL_TRANSFER      force one transfer path: registry, trimmed-load or full-load
                           (troubleshooting; normally the best one that works is chosen)`;
 
-const OPTIONS = {
-  server: { type: 'string' },
-  role: { type: 'string' },
-  commit: { type: 'string' },
-  to: { type: 'string' },
-  cwd: { type: 'string' },
-  tail: { type: 'string' },
-  since: { type: 'string' },
-  json: { type: 'boolean' },
-  follow: { type: 'boolean', short: 'f' },
-  timestamps: { type: 'boolean' },
-  wait: { type: 'boolean' },
-  yes: { type: 'boolean', short: 'y' },
-  'allow-dirty': { type: 'boolean' },
-  'dry-run': { type: 'boolean' },
-  'rollback-on-failure': { type: 'boolean' },
-  verbose: { type: 'boolean', short: 'v' },
-  interactive: { type: 'boolean', short: 'i' },
-  tty: { type: 'boolean', short: 't' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
 
 /** The running command's output, so the exit guard can name the step a silent end stopped at. */
 let lastOutput: CliOutput | undefined;
 
-type Args = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
 export async function main(argv: string[]): Promise<number> {
   // What follows `--` is the command of exec and run, its options its own.
@@ -178,16 +157,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-export interface Ctx {
-  args: Args;
-  rest: string[];
-  command?: string[];
-  out: CliOutput;
-  pool: ServerPool;
-  cwd: string;
-  signal: AbortSignal;
-  who: string;
-}
 
 /**
  * The servers --server names, and whether the fleet path runs: several servers, or roles (several

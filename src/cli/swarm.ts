@@ -12,7 +12,7 @@ import { swarmDeploy, swarmRollback, swarmConfigOf, type SwarmDeps, type SwarmRe
 import { swarmStatus, type SwarmStatus } from '../core/deploy/swarm-status';
 import { fleetParts } from '../app/deploy-parts';
 import { formatBytes, formatDuration, relativeTime } from './output';
-import type { Ctx } from './main';
+import type { Ctx } from './ctx';
 import { logLineFor } from './log-text';
 
 async function swarmDeps(ctx: Ctx, app: Config): Promise<SwarmDeps> {

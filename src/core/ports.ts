@@ -4,7 +4,6 @@
  */
 import type { Duplex, Readable } from 'node:stream';
 import type { PortMapping, VolumeMapping } from './config/types';
-import type { SessionProbe } from './deploy/lock';
 import type { ResourceSample } from './stats/sample';
 
 export interface Logger {
@@ -306,6 +305,31 @@ export interface Engine {
 }
 
 /** Small files on the server (history, lock), written atomically. */
+/**
+ * Whether a lock's holder still exists: its SSH connection's process on the server. A holder
+ * killed (kill -9, a cut link, a laptop gone to sleep) leaves its lock behind; when its
+ * connection is gone on the server, nobody waits out its lease.
+ */
+export interface SessionProbe {
+  /** This client's session, to write into the lock. */
+  mine(): Promise<string | undefined>;
+  /** false only when the session is known to be gone; undefined when it cannot be told. */
+  alive(session: string): Promise<boolean | undefined>;
+  /**
+   * The server's clock minus this machine's, ms. Leases are written and judged on the server's
+   * clock, so two clients whose clocks differ by minutes neither steal a live lock nor wait
+   * out a dead one for longer than its lease.
+   */
+  clockOffsetMs?(): Promise<number>;
+  /**
+   * Ends a gone holder's connection on the server, if its sshd still runs there. After a link
+   * that went silent the server never learns the client left: that connection would keep the
+   * remote forward of its image transfer open, and the engine's half-done download of a layer,
+   * which the next pull of the same layer would wait on forever.
+   */
+  endStale?(session: string): Promise<void>;
+}
+
 export interface ServerFiles {
   read(path: string): Promise<string | undefined>;
   /** Write to a temporary file and rename over `path`. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { BmError } from '../errors';
-import type { ServerFiles } from '../ports';
+import type { ServerFiles, SessionProbe } from '../ports';
 import { stateDir, type DeployRecord } from './journal';
 import { sleep } from '../time';
 
@@ -19,30 +19,7 @@ export interface LockInfo {
   attempt?: DeployRecord;
 }
 
-/**
- * Whether a lock's holder still exists: its SSH connection's process on the server. A holder
- * killed (kill -9, a cut link, a laptop gone to sleep) leaves its lock behind; when its
- * connection is gone on the server, nobody waits out its lease.
- */
-export interface SessionProbe {
-  /** This client's session, to write into the lock. */
-  mine(): Promise<string | undefined>;
-  /** false only when the session is known to be gone; undefined when it cannot be told. */
-  alive(session: string): Promise<boolean | undefined>;
-  /**
-   * The server's clock minus this machine's, ms. Leases are written and judged on the server's
-   * clock, so two clients whose clocks differ by minutes neither steal a live lock nor wait
-   * out a dead one for longer than its lease.
-   */
-  clockOffsetMs?(): Promise<number>;
-  /**
-   * Ends a gone holder's connection on the server, if its sshd still runs there. After a link
-   * that went silent the server never learns the client left: that connection would keep the
-   * remote forward of its image transfer open, and the engine's half-done download of a layer,
-   * which the next pull of the same layer would wait on forever.
-   */
-  endStale?(session: string): Promise<void>;
-}
+export type { SessionProbe } from '../ports';
 
 export interface LockOptions {
   owner: string;
